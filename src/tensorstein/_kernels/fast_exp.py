@@ -1,0 +1,186 @@
+"""Vectorisable ``exp`` for Numba kernels.
+
+Numba lowers ``math.exp`` to a scalar libm call here (no SVML), which blocks
+loop vectorisation.  This module implements ``exp`` as
+
+* range reduction ``x = n*ln2 + r`` with ``|r| <= ln2/2`` (two-constant
+  Cody-Waite split of ln2),
+* a polynomial for ``exp(r)`` (Cephes' ``expf`` minimax polynomial for
+  float32, a degree-13 Taylor polynomial for float64),
+* ``2**n`` built by shifting ``n + bias`` into the exponent bits.
+
+Everything is branch-free so LLVM vectorises it under ``fastmath``.  Inputs
+below the smallest normal result (including ``-inf``) give exactly ``0``;
+inputs above the overflow threshold give ``inf``.  NaN handling is not
+guaranteed (attention never feeds NaN to it).
+
+Public:
+
+* :func:`fast_exp` -- scalar function usable inside other ``@njit`` kernels
+  (float32 or float64; dispatch happens at compile time).
+* :func:`fast_exp_f32`, :func:`fast_exp_f64` -- the typed scalar versions.
+* :func:`exp` -- vectorised array version (``out=`` supported), compiled
+  lazily on the first call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import intrinsic, overload
+
+__all__ = ["fast_exp", "fast_exp_f32", "fast_exp_f64", "exp", "FASTMATH"]
+
+# Fast-math flags used by every kernel of this package: everything except the
+# "no NaN / no Inf" assumptions, because attention uses -inf as "masked".
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+
+@intrinsic
+def _i32_as_f32(typingctx, x):
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float32))
+
+    return sig, codegen
+
+
+@intrinsic
+def _i64_as_f64(typingctx, x):
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return sig, codegen
+
+
+# ---------------------------------------------------------------- float32
+_F32_LOG2E = np.float32(1.4426950408889634)
+_F32_C1 = np.float32(0.693359375)
+_F32_C2 = np.float32(-2.12194440e-4)
+_F32_LO = np.float32(-87.33654)  # log(FLT_MIN): below -> 0
+_F32_HI = np.float32(88.72283)  # log(FLT_MAX): above -> inf
+_F32_P0 = np.float32(1.9875691500e-4)
+_F32_P1 = np.float32(1.3981999507e-3)
+_F32_P2 = np.float32(8.3334519073e-3)
+_F32_P3 = np.float32(4.1665795894e-2)
+_F32_P4 = np.float32(1.6666665459e-1)
+_F32_P5 = np.float32(5.0000001201e-1)
+_F32_ONE = np.float32(1.0)
+_F32_HALF = np.float32(0.5)
+_F32_ZERO = np.float32(0.0)
+_F32_INF = np.float32(np.inf)
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always")
+def fast_exp_f32(x):
+    xc = min(max(x, _F32_LO), _F32_HI)
+    fn = min(np.floor(xc * _F32_LOG2E + _F32_HALF), np.float32(127.0))
+    r = xc - fn * _F32_C1
+    r = r - fn * _F32_C2
+    r2 = r * r
+    p = _F32_P0 * r + _F32_P1
+    p = p * r + _F32_P2
+    p = p * r + _F32_P3
+    p = p * r + _F32_P4
+    p = p * r + _F32_P5
+    p = p * r2 + r + _F32_ONE
+    # fn in [-126, 127] (clamped: inputs in (88.38, 88.72] lose a little
+    # accuracy, which softmax never sees since its arguments are <= 0)
+    n = np.int32(fn)
+    y = p * _i32_as_f32((n + np.int32(127)) << np.int32(23))
+    y = _F32_ZERO if x < _F32_LO else y
+    y = _F32_INF if x > _F32_HI else y
+    return y
+
+
+# ---------------------------------------------------------------- float64
+_F64_LOG2E = 1.4426950408889634
+_F64_C1 = 6.93145751953125e-1
+_F64_C2 = 1.42860682030941723212e-6
+_F64_LO = -708.3964185322641  # log(DBL_MIN)
+_F64_HI = 709.782712893384  # log(DBL_MAX)
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always")
+def fast_exp_f64(x):
+    xc = min(max(x, _F64_LO), _F64_HI)
+    fn = min(np.floor(xc * _F64_LOG2E + 0.5), 1023.0)
+    r = xc - fn * _F64_C1
+    r = r - fn * _F64_C2
+    # degree-13 Taylor polynomial, |r| <= 0.347: truncation error ~2e-17
+    p = 1.6059043836821613e-10  # 1/13!
+    p = p * r + 2.08767569878681e-09
+    p = p * r + 2.505210838544172e-08
+    p = p * r + 2.755731922398589e-07
+    p = p * r + 2.7557319223985893e-06
+    p = p * r + 2.48015873015873e-05
+    p = p * r + 0.0001984126984126984
+    p = p * r + 0.001388888888888889
+    p = p * r + 0.008333333333333333
+    p = p * r + 0.041666666666666664
+    p = p * r + 0.16666666666666666
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    n = np.int64(fn)
+    y = p * _i64_as_f64((n + np.int64(1023)) << np.int64(52))
+    y = 0.0 if x < _F64_LO else y
+    y = np.inf if x > _F64_HI else y
+    return y
+
+
+def fast_exp(x):  # pragma: no cover - replaced by the overload inside numba
+    """Scalar exp for use inside ``@njit`` code (float32 or float64)."""
+    return float(np.exp(x))
+
+
+@overload(fast_exp, inline="always", fastmath=FASTMATH)
+def _ov_fast_exp(x):
+    if x == types.float32:
+        return lambda x: fast_exp_f32(x)
+    if isinstance(x, types.Float):
+        return lambda x: fast_exp_f64(x)
+    if isinstance(x, types.Integer):
+        return lambda x: fast_exp_f64(np.float64(x))
+    return None
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _exp_f32_1d(x, out):
+    for i in range(x.shape[0]):
+        out[i] = fast_exp_f32(x[i])
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _exp_f64_1d(x, out):
+    for i in range(x.shape[0]):
+        out[i] = fast_exp_f64(x[i])
+
+
+def exp(x, out=None):
+    """Elementwise ``exp`` of a float32/float64 array with the fast kernel.
+
+    Other dtypes fall back to :func:`numpy.exp`.  ``out`` may alias ``x``.
+    """
+    x = np.asarray(x)
+    if x.dtype == np.float32:
+        kern = _exp_f32_1d
+    elif x.dtype == np.float64:
+        kern = _exp_f64_1d
+    else:
+        return np.exp(x, out=out)
+    if out is None:
+        out = np.empty_like(x, order="C")
+    elif out.shape != x.shape or out.dtype != x.dtype:
+        raise ValueError("out must have the shape and dtype of x")
+    xc = np.ascontiguousarray(x)
+    if out.flags.c_contiguous:
+        kern(xc.reshape(-1), out.reshape(-1))
+        return out
+    tmp = np.empty(x.shape, dtype=x.dtype)
+    kern(xc.reshape(-1), tmp.reshape(-1))
+    out[...] = tmp
+    return out
