@@ -74,7 +74,7 @@ _F32_ZERO = np.float32(0.0)
 _F32_INF = np.float32(np.inf)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, cache=True)
 def fast_exp_f32(x):
     xc = min(max(x, _F32_LO), _F32_HI)
     fn = min(np.floor(xc * _F32_LOG2E + _F32_HALF), np.float32(127.0))
@@ -104,7 +104,7 @@ _F64_LO = -708.3964185322641  # log(DBL_MIN)
 _F64_HI = 709.782712893384  # log(DBL_MAX)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, cache=True)
 def fast_exp_f64(x):
     xc = min(max(x, _F64_LO), _F64_HI)
     fn = min(np.floor(xc * _F64_LOG2E + 0.5), 1023.0)
@@ -137,7 +137,7 @@ def fast_exp(x):  # pragma: no cover - replaced by the overload inside numba
     return float(np.exp(x))
 
 
-@overload(fast_exp, inline="always", fastmath=FASTMATH)
+@overload(fast_exp, fastmath=FASTMATH)
 def _ov_fast_exp(x):
     if x == types.float32:
         return lambda x: fast_exp_f32(x)
