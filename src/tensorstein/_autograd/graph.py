@@ -1,0 +1,254 @@
+"""The autograd graph: nodes recorded by ops, and the iterative backward walk.
+
+An op records one ``Node`` per output tensor. The node keeps the op's inputs and a closure
+``backward(grad) -> tuple of input grads`` written with tensor ops (so ``create_graph``
+gives second-order gradients). Gradients are un-broadcast to the input's shape in one
+place: ``_reduce_to``.
+"""
+from __future__ import annotations
+
+import weakref
+
+from .grad_mode import STATE
+
+
+class Node:
+    """A recorded operation. ``type(node).__name__`` is torch's name, e.g. ``MmBackward0``."""
+
+    __slots__ = ("inputs", "backward_fn", "saved", "tensor_hooks", "retained", "__weakref__")
+
+    def __init__(self, backward_fn, inputs, saved=()):
+        self.backward_fn = backward_fn
+        self.inputs = inputs
+        # saved tensors with the version they had when saved (checked before backward)
+        self.saved = tuple((t, t._version[0]) for t in saved) if saved else ()
+        self.tensor_hooks = None
+        self.retained = None  # weakref to the output tensor when retain_grad() was called
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def next_functions(self):
+        out = []
+        for t in self.inputs:
+            if t is None or not t.requires_grad:
+                out.append((None, 0))
+            elif t.grad_fn is not None:
+                out.append((t.grad_fn, 0))
+            else:
+                out.append((AccumulateGrad(t), 0))
+        return tuple(out)
+
+    def register_hook(self, fn):
+        raise NotImplementedError("register hooks on tensors (Tensor.register_hook) in tensorstein")
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+
+class AccumulateGrad:
+    """The pseudo-node torch shows for a leaf in ``next_functions``."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "AccumulateGrad"
+
+    next_functions = ()
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+_NODE_TYPES: dict[str, type] = {}
+
+
+def node_type(name: str) -> type:
+    """The Node subclass named ``name`` (created once), e.g. ``node_type('MulBackward0')``."""
+    cls = _NODE_TYPES.get(name)
+    if cls is None:
+        cls = _NODE_TYPES[name] = type(name, (Node,), {"__slots__": ()})
+    return cls
+
+
+def needs_grad(*tensors) -> bool:
+    """True when grad mode is on and any of the tensors requires grad."""
+    if not STATE.enabled:
+        return False
+    for t in tensors:
+        if t is not None and t.requires_grad:
+            return True
+    return False
+
+
+def attach(out, cls, backward_fn, inputs, saved=()):
+    """Record ``out = op(*inputs)`` in the graph when any input requires grad; returns ``out``."""
+    if STATE.enabled:
+        for t in inputs:
+            if t is not None and t.requires_grad:
+                out.requires_grad = True
+                out.grad_fn = cls(backward_fn, inputs, saved)
+                break
+    return out
+
+
+# ---------------------------------------------------------------- the backward walk
+def _reduce_to(grad, target):
+    """Sum a gradient down to the shape and dtype of ``target`` (the one un-broadcasting place)."""
+    shape = target._data.shape
+    if grad._data.shape != shape:
+        from .._ops.reduction import sum_to_shape
+
+        grad = sum_to_shape(grad, shape)
+    if grad._data.dtype != target._data.dtype:
+        grad = grad.to(target.dtype)
+    return grad
+
+
+def _check_saved(node):
+    for t, version in node.saved:
+        if t._version[0] != version:
+            from .._ops.errors import torch_type_name
+
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{torch_type_name(t)} {list(t._data.shape)}], which is output 0 of "
+                f"{t.grad_fn.name() if t.grad_fn else 'a leaf'}, is at version {t._version[0]}; expected version "
+                f"{version} instead. Hint: the operation that failed was {node.name()}; clone() the tensor "
+                "before modifying it in place, or do the modification out of place.")
+
+
+def _topological_order(root_nodes):
+    """Nodes reachable from the roots, each after every node that feeds gradient into it."""
+    order, visited = [], set()
+    for root in root_nodes:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(root.inputs))]
+        while stack:
+            node, it = stack[-1]
+            for t in it:
+                if t is not None and t.grad_fn is not None and id(t.grad_fn) not in visited:
+                    visited.add(id(t.grad_fn))
+                    stack.append((t.grad_fn, iter(t.grad_fn.inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None, allow_unused=False):
+    """Propagate ``grad_outputs`` from ``outputs``.
+
+    With ``inputs`` None, gradients accumulate into the ``.grad`` of leaves (``Tensor.backward``);
+    otherwise the gradients of ``inputs`` are returned (``autograd.grad``).
+    """
+    from .._ops.elementwise import add
+
+    prev = STATE.enabled
+    STATE.enabled = bool(create_graph)
+    try:
+        grads: dict[int, object] = {}
+        leaf_grads: dict[int, list] = {}  # id -> [leaf, summed gradient]
+        roots = []
+        for out, g in zip(outputs, grad_outputs):
+            if out.grad_fn is None:
+                if out.requires_grad:
+                    _add_leaf_grad(leaf_grads, out, g)
+                continue
+            key = id(out.grad_fn)
+            grads[key] = g if key not in grads else add(grads[key], g)
+            roots.append(out.grad_fn)
+        wanted = {}
+        if inputs is not None:
+            for t in inputs:
+                if t.grad_fn is not None:
+                    wanted[id(t.grad_fn)] = None
+        for node in _topological_order(roots):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node.tensor_hooks:
+                for hook in node.tensor_hooks:
+                    new = hook(g)
+                    if new is not None:
+                        g = new
+            if node.retained is not None:
+                t = node.retained()
+                if t is not None:
+                    t.grad = g if create_graph else g.detach()
+            if id(node) in wanted:
+                wanted[id(node)] = g
+            if node.backward_fn is None:
+                raise RuntimeError(
+                    "Trying to backward through the graph a second time (or directly access saved tensors "
+                    "after they have already been freed). Saved intermediate values of the graph are freed "
+                    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+                    "backward through the graph a second time or if you need to access saved tensors after "
+                    "calling backward.")
+            _check_saved(node)
+            input_grads = node.backward_fn(g)
+            if not retain_graph:
+                node.backward_fn = None
+                node.saved = ()
+            for t, ig in zip(node.inputs, input_grads):
+                if ig is None or t is None or not t.requires_grad:
+                    continue
+                ig = _reduce_to(ig, t)
+                if t.grad_fn is None:
+                    _add_leaf_grad(leaf_grads, t, ig)
+                else:
+                    key = id(t.grad_fn)
+                    grads[key] = ig if key not in grads else add(grads[key], ig)
+        for entry in leaf_grads.values():
+            entry[1] = _leaf_hooks_and_accumulate(entry[0], entry[1], accumulate=inputs is None)
+        if inputs is None:
+            return None
+        result = []
+        for t in inputs:
+            if t.grad_fn is not None:
+                g = wanted.get(id(t.grad_fn))
+            else:
+                g = leaf_grads.get(id(t), (None, None))[1]
+            if g is None and not allow_unused:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    "Set allow_unused=True if this is the desired behavior.")
+            result.append(g)
+        return tuple(result)
+    finally:
+        STATE.enabled = prev
+
+
+def _add_leaf_grad(leaf_grads, leaf, g):
+    from .._ops.elementwise import add
+
+    entry = leaf_grads.get(id(leaf))
+    if entry is None:
+        leaf_grads[id(leaf)] = [leaf, g]
+    else:
+        entry[1] = add(entry[1], g)
+
+
+def _leaf_hooks_and_accumulate(leaf, g, accumulate):
+    """Run a leaf's hooks on its total gradient, then accumulate it into ``.grad`` if asked."""
+    from .._ops.elementwise import add
+
+    if leaf._hooks:
+        for hook in leaf._hooks:
+            new = hook(g)
+            if new is not None:
+                g = new
+    if accumulate:
+        total = g if leaf.grad is None else add(leaf.grad, g)
+        leaf.grad = total if STATE.enabled else total.detach()
+    return g
+
+
+def retain_ref(tensor):
+    return weakref.ref(tensor)

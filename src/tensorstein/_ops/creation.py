@@ -1,0 +1,397 @@
+"""Tensor factories, dtype conversion and the random number generator.
+
+>>> manual_seed(0); randn(2, 3).shape
+tensorstein.Size([2, 3])
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _dtype as D
+from .._autograd.graph import attach, node_type
+from .._device import check_device
+from .._tensor import Tensor, _to_array
+
+
+def _finish(arr, requires_grad=False, device=None):
+    check_device(device)
+    t = Tensor._make(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _size(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    try:
+        shape = tuple(int(s) for s in size)
+    except TypeError:
+        raise TypeError(f"size must be a sequence of ints, got {size!r}") from None
+    for s in shape:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(shape)}")
+    return shape
+
+
+def _float_dtype(dtype):
+    return D.get_default_dtype() if dtype is None else dtype
+
+
+def _check_dtype(dtype):
+    if dtype is not None and not isinstance(dtype, D.dtype):
+        raise TypeError(f"dtype must be a tensorstein dtype, got {dtype!r}")
+    return dtype
+
+
+# ---------------------------------------------------------------- from data
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor copying ``data`` (nested lists, NumPy arrays, scalars, tensors)."""
+    arr = _to_array(data, _check_dtype(dtype), copy=True)
+    return _finish(arr, requires_grad, device)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like ``tensor`` but shares memory with a NumPy array or tensor when no conversion is needed."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype is dtype):
+        return data
+    return _finish(_to_array(data, _check_dtype(dtype), copy=False), False, device)
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    arr = _to_array(obj, dtype, copy=bool(copy))
+    return _finish(arr, requires_grad, device)
+
+
+def from_numpy(ndarray):
+    """A tensor sharing memory with ``ndarray``."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    D.from_numpy_dtype(ndarray.dtype)
+    return Tensor._make(ndarray)
+
+
+# ---------------------------------------------------------------- filled
+def _filled(fill, size, dtype, device, requires_grad, out):
+    shape = _size(size)
+    d = _check_dtype(dtype) or D.get_default_dtype()
+    arr = np.full(shape, fill, dtype=d.np) if fill is not None else np.empty(shape, dtype=d.np)
+    if out is not None:
+        from .elementwise import _write_out
+        return _write_out(out, Tensor._make(arr))
+    return _finish(arr, requires_grad, device)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _filled(0, size, dtype, device, requires_grad, out)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _filled(1, size, dtype, device, requires_grad, out)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None):
+    return _filled(None, size, dtype, device, requires_grad, out)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None):
+    if dtype is None:
+        dtype = D.scalar_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
+    return _filled(fill_value, (size,), dtype, device, requires_grad, out)
+
+
+def _like(input, fill, dtype, device, requires_grad):
+    d = dtype or input.dtype
+    shape = input._data.shape
+    arr = np.full(shape, fill, dtype=d.np) if fill is not None else np.empty(shape, dtype=d.np)
+    return _finish(arr, requires_grad, device)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _like(input, 0, dtype, device, requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _like(input, 1, dtype, device, requires_grad)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _like(input, None, dtype, device, requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _like(input, fill_value, dtype, device, requires_grad)
+
+
+# ---------------------------------------------------------------- ranges
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None):
+    """Values from start (inclusive) to end (exclusive); int64 for integer arguments."""
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if vals[2] == 0:
+        raise RuntimeError("step must be nonzero")
+    if (vals[1] - vals[0]) * vals[2] < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        dtype = D.int64 if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals) \
+            else D.get_default_dtype()
+    n = max(math.ceil((vals[1] - vals[0]) / vals[2]), 0)
+    arr = (vals[0] + np.arange(n, dtype=np.float64 if dtype.is_floating_point else np.int64) * vals[2])
+    return _finish_out(arr.astype(dtype.np), requires_grad, device, out)
+
+
+def _finish_out(arr, requires_grad, device, out):
+    if out is not None:
+        from .elementwise import _write_out
+        return _write_out(out, Tensor._make(arr))
+    return _finish(arr, requires_grad, device)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None):
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    d = _float_dtype(dtype)
+    arr = np.linspace(float(start), float(end), int(steps), dtype=np.float64)
+    return _finish_out(arr.astype(d.np), requires_grad, device, out)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    d = _float_dtype(dtype)
+    arr = base ** np.linspace(float(start), float(end), int(steps), dtype=np.float64)
+    return _finish(arr.astype(d.np), requires_grad, device)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
+    if n < 0 or (m is not None and m < 0):
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    d = _float_dtype(dtype)
+    return _finish_out(np.eye(n, m, dtype=d.np), requires_grad, device, out)
+
+
+# ---------------------------------------------------------------- random
+class Generator:
+    """A random number generator (NumPy's PCG64): reproducible within tensorstein after ``manual_seed``."""
+
+    def __init__(self, device="cpu"):
+        self._seed = 67280421310721
+        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+
+    def manual_seed(self, seed: int) -> "Generator":
+        seed = int(seed)
+        if seed < 0:
+            seed += 2 ** 64
+        self._seed = seed
+        self._rng = np.random.Generator(np.random.PCG64(seed))
+        return self
+
+    def seed(self) -> int:
+        return self.manual_seed(int.from_bytes(np.random.bytes(8), "little") >> 1)._seed
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self):
+        return self._rng.bit_generator.state
+
+    def set_state(self, state):
+        self._rng.bit_generator.state = state
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the global generator: the same seed gives the same tensors (within tensorstein)."""
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def get_rng_state():
+    return default_generator.get_state()
+
+
+def set_rng_state(state):
+    default_generator.set_state(state)
+
+
+def _rng(generator):
+    return (generator or default_generator)._rng
+
+
+def _random_float(sampler, size, dtype, requires_grad, device, generator, out):
+    d = _float_dtype(dtype)
+    if not d.is_floating_point:
+        raise RuntimeError(f"\"check_uniform_bounds\" not implemented for '{d.name}'")
+    shape = _size(size)
+    rng = _rng(generator)
+    work = d.np if d.np in (np.float32, np.float64) else np.float32
+    arr = sampler(rng, shape, work).astype(d.np, copy=False)
+    return _finish_out(arr, requires_grad, device, out)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+    """Uniform samples on [0, 1)."""
+    return _random_float(lambda r, s, t: r.random(s, dtype=t), size, dtype, requires_grad, device, generator, out)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+    """Standard normal samples."""
+    return _random_float(lambda r, s, t: r.standard_normal(s, dtype=t), size, dtype, requires_grad, device,
+                         generator, out)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """Integers uniform on [low, high); int64 unless ``dtype`` says otherwise."""
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    d = dtype or D.int64
+    arr = _rng(generator).integers(low, high, size=_size((size,)), dtype=np.int64).astype(d.np)
+    return _finish(arr, requires_grad, device)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    d = dtype or D.int64
+    return _finish(_rng(generator).permutation(int(n)).astype(d.np), requires_grad, device)
+
+
+def rand_like(input, *, dtype=None, requires_grad=False):
+    return rand(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, requires_grad=False):
+    return randn(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randint_like(input, low, high=None, *, dtype=None):
+    return randint(low, high, input._data.shape, dtype=dtype or input.dtype)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """Sample indices from the rows of ``input`` (non-negative weights)."""
+    p = input._data.astype(np.float64)
+    rows = p.reshape(-1, p.shape[-1])
+    if (rows < 0).any():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    rng = _rng(generator)
+    out = []
+    for row in rows:
+        s = row.sum()
+        if s <= 0:
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        if not replacement and num_samples > np.count_nonzero(row):
+            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+        out.append(rng.choice(len(row), size=num_samples, replace=replacement, p=row / s))
+    arr = np.array(out, dtype=np.int64).reshape(p.shape[:-1] + (num_samples,))
+    return Tensor._make(arr)
+
+
+def bernoulli(input, p=None, *, generator=None):
+    probs = input._data if p is None else np.full(input._data.shape, p)
+    arr = (_rng(generator).random(probs.shape) < probs).astype(input._data.dtype)
+    return Tensor._make(arr)
+
+
+# ---------------------------------------------------------------- in-place fills (under any grad mode)
+def _fill_inplace(self, arr):
+    from .elementwise import _grad_on
+    if _grad_on() and self.requires_grad and self.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    np.copyto(self._data, arr, casting="unsafe")
+    self._version[0] += 1
+    return self
+
+
+def normal_(self, mean=0.0, std=1.0, *, generator=None):
+    work = np.float64 if self._data.dtype == np.float64 else np.float32
+    r = _rng(generator).standard_normal(self._data.shape, dtype=work)
+    return _fill_inplace(self, r * work(std) + work(mean))
+
+
+def uniform_(self, a=0.0, b=1.0, *, generator=None):
+    x = self._data
+    work = np.float64 if x.dtype == np.float64 else np.float32
+    r = _rng(generator).random(x.shape, dtype=work)
+    return _fill_inplace(self, r * work(b - a) + work(a))
+
+
+def zero_(self):
+    return _fill_inplace(self, 0)
+
+
+def fill_(self, value):
+    return _fill_inplace(self, value.item() if isinstance(value, Tensor) else value)
+
+
+def random_(self, low=0, high=None, *, generator=None):
+    if high is None:
+        low, high = 0, low if low else 2 ** 24
+    return _fill_inplace(self, _rng(generator).integers(low, high, self._data.shape))
+
+
+def bernoulli_(self, p=0.5, *, generator=None):
+    return _fill_inplace(self, _rng(generator).random(self._data.shape) < p)
+
+
+def exponential_(self, lambd=1.0, *, generator=None):
+    return _fill_inplace(self, _rng(generator).exponential(1.0 / lambd, self._data.shape))
+
+
+# ---------------------------------------------------------------- dtype conversion
+ToCopyBackward0 = node_type("ToCopyBackward0")
+
+
+def to_dtype(input, dtype, copy=False):
+    """Convert to ``dtype`` (differentiable between floating types)."""
+    if dtype is input.dtype and not copy:
+        return input
+    x = input._data
+    if dtype.is_floating_point or x.dtype.kind != "f" or not (np.isnan(x).any() or np.isinf(x).any()):
+        arr = x.astype(dtype.np)
+    else:
+        with np.errstate(invalid="ignore"):
+            arr = x.astype(dtype.np)
+    if x.dtype == D.bfloat16.np and dtype._category == 1:
+        arr = x.astype(np.float32).astype(np.int64).astype(dtype.np)
+    res = Tensor._make(arr)
+    if dtype.is_floating_point:
+        src = input.dtype
+        attach(res, ToCopyBackward0, lambda g: (to_dtype(g, src),), (input,))
+    return res
+
+
+def to(input, *args, **kwargs):
+    """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; ``copy=True`` forces a copy."""
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    for a in args:
+        if isinstance(a, D.dtype):
+            dtype = a
+        elif isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, bool):
+            continue
+        else:
+            device = a
+    check_device(device)
+    if dtype is None:
+        return input.clone() if copy else input
+    return to_dtype(input, dtype, copy)

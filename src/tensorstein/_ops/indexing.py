@@ -1,0 +1,345 @@
+"""Indexing: basic/advanced/boolean getitem and setitem, gather/scatter, index_select, where, masked_fill.
+
+>>> where(tensor([True, False]), 1.0, 0.0)
+tensor([1., 0.])
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .. import _dtype as D
+from .._autograd.graph import attach, node_type, needs_grad
+from .._tensor import Tensor, _wrap_dim
+
+
+def _convert_index(index):
+    """A torch index as a NumPy one: tensors become arrays; anything unsupported is a clear error."""
+    if isinstance(index, tuple):
+        return tuple(_convert_one(i) for i in index)
+    return _convert_one(index)
+
+
+def _convert_one(i):
+    if isinstance(i, Tensor):
+        arr = i._data
+        if arr.dtype.kind == "f" or arr.dtype == D.bfloat16.np:
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        return arr.astype(bool) if arr.dtype == np.uint8 else arr
+    if isinstance(i, list):
+        if any(isinstance(x, Tensor) for x in i):
+            return np.array([_convert_one(x) for x in i])
+        return np.asarray(i) if i else np.zeros(0, dtype=np.int64)
+    if isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis), np.ndarray, bool)):
+        return i
+    if isinstance(i, float):
+        raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid "
+                         "indices (got float)")
+    raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid "
+                     f"indices (got {type(i).__name__})")
+
+
+def _is_basic(idx) -> bool:
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis))) and not isinstance(i, bool)
+               for i in items)
+
+
+def _index_error(e: IndexError, shape) -> IndexError:
+    m = re.match(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)", str(e))
+    if m:
+        return IndexError(f"index {m.group(1)} is out of bounds for dimension {m.group(2)} with size {m.group(3)}")
+    if "too many indices" in str(e):
+        return IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    return IndexError(str(e))
+
+
+def _get(arr, idx):
+    try:
+        return arr[idx]
+    except IndexError as e:
+        raise _index_error(e, arr.shape) from None
+    except ValueError as e:
+        raise IndexError(str(e)) from None
+
+
+def _step_check(idx):
+    for i in idx if isinstance(idx, tuple) else (idx,):
+        if isinstance(i, slice) and i.step is not None and i.step <= 0:
+            raise ValueError("step must be greater than zero")
+
+
+def getitem(input, index):
+    """``input[index]``: basic indexing gives a view, advanced indexing a copy."""
+    idx = _convert_index(index)
+    _step_check(idx)
+    x = input._data
+    arr = _get(x, idx)
+    basic = _is_basic(idx)
+    res = Tensor._make(arr)
+    if basic and isinstance(arr, np.ndarray) and arr.base is not None:
+        res._version = input._version
+    if needs_grad(input):
+        shape = x.shape
+        attach(res, node_type("SliceBackward0" if basic else "IndexBackward0"),
+               lambda g: (index_grad(g, shape, idx, accumulate=not basic),), (input,))
+    return res
+
+
+def index_grad(g, shape, idx, accumulate):
+    """Zeros of ``shape`` with ``g`` placed (added, for advanced indices) at ``idx``; differentiable."""
+    out = np.zeros(shape, dtype=g._data.dtype)
+    if accumulate:
+        np.add.at(out, idx, g._data)
+    else:
+        out[idx] = g._data
+    res = Tensor._make(out)
+    return attach(res, node_type("IndexPutBackward0"), lambda gg: (getitem(gg, idx),), (g,))
+
+
+def select(input, dim: int, index: int):
+    x = input._data
+    d = _wrap_dim(dim, x.ndim)
+    n = x.shape[d]
+    if not -n <= index < n:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(x.shape)} at dimension {d}")
+    return getitem(input, (slice(None),) * d + (index,))
+
+
+def setitem(self, index, value):
+    """``self[index] = value`` in place (autograd-aware through ``index_put``)."""
+    from .elementwise import inplace
+    idx = _convert_index(index)
+    _step_check(idx)
+    inplace(self, _index_put, idx, value)
+
+
+def _index_put(input, idx, value):
+    x = input._data
+    out = x.copy()
+    vals = value._data if isinstance(value, Tensor) else value
+    try:
+        out[idx] = vals
+    except IndexError as e:
+        raise _index_error(e, x.shape) from None
+    except ValueError as e:
+        target = np.shape(x[idx])
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(vals))} cannot be broadcast to "
+                           f"indexing result of shape {list(target)}") from None
+    res = Tensor._make(out)
+    if needs_grad(input, value if isinstance(value, Tensor) else None):
+        def backward(g):
+            gi = g.clone()
+            gi._data[idx] = 0
+            gv = getitem(g, idx) if isinstance(value, Tensor) and value.requires_grad else None
+            return gi, gv
+
+        attach(res, node_type("IndexPutBackward0"), backward,
+               (input, value if isinstance(value, Tensor) else None))
+    return res
+
+
+def index_put(input, indices, values, accumulate=False):
+    idx = tuple(_convert_one(i) for i in indices)
+    if not accumulate:
+        return _index_put(input, idx, values)
+    out = input._data.copy()
+    np.add.at(out, idx, values._data)
+    res = Tensor._make(out)
+    return attach(res, node_type("IndexPutBackward0"), lambda g: (g, getitem(g, idx)), (input, values))
+
+
+# ---------------------------------------------------------------- gather / scatter / index_select
+def _check_index(index, name):
+    if not isinstance(index, Tensor) or index.dtype is not D.int64:
+        got = index.dtype.name if isinstance(index, Tensor) else type(index).__name__
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {got}" if name != "gather"
+                           else "gather(): Expected dtype int64 for index")
+
+
+def _along_axis_index(index_arr, d):
+    """Full advanced-index tuple addressing ``index_arr`` positions along axis ``d``."""
+    grids = list(np.indices(index_arr.shape, sparse=True))
+    grids[d] = index_arr
+    return tuple(grids)
+
+
+def gather(input, dim: int, index, *, sparse_grad=False):
+    """``out[i][j] = input[i][index[i][j]]`` along ``dim``."""
+    _check_index(index, "gather")
+    x, ix = input._data, index._data
+    d = _wrap_dim(dim, x.ndim)
+    if ix.ndim != x.ndim and not (x.ndim == 0 or ix.ndim == 0):
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    for k in range(ix.ndim):
+        if k != d and ix.shape[k] > x.shape[k]:
+            raise RuntimeError(f"Size does not match at dimension {k} expected index {list(ix.shape)} to be no larger "
+                               f"than self {list(x.shape)} apart from dimension {d}")
+    if ix.size and (ix.min() < -x.shape[d] or ix.max() >= x.shape[d]):
+        raise RuntimeError(f"index {int(ix.max() if ix.max() >= x.shape[d] else ix.min())} is out of bounds for "
+                           f"dimension {d} with size {x.shape[d]}")
+    full = _along_axis_index(ix, d)
+    res = Tensor._make(x[full])
+    if needs_grad(input):
+        shape = x.shape
+        attach(res, node_type("GatherBackward0"), lambda g: (index_grad(g, shape, full, accumulate=True),),
+               (input,))
+    return res
+
+
+def take_along_dim(input, indices, dim):
+    return gather(input, dim, indices)
+
+
+def scatter_grad(g, index, d, shape):
+    """Gradient of a max/min along ``d``: ``g`` put at the chosen indices of a zero tensor."""
+    return index_grad(g, shape, _along_axis_index(index._data, d), accumulate=True)
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """Out-of-place scatter: ``out[index[i][j]][j] = src[i][j]`` along ``dim``."""
+    _check_index(index, "scatter")
+    if src is None:
+        src = value
+    x = input._data
+    d = _wrap_dim(dim, x.ndim)
+    full = _along_axis_index(index._data, d)
+    out = x.copy()
+    vals = src._data[tuple(slice(0, s) for s in index._data.shape)] if isinstance(src, Tensor) else src
+    if reduce == "add":
+        np.add.at(out, full, vals)
+    elif reduce == "multiply":
+        np.multiply.at(out, full, vals)
+    else:
+        out[full] = vals
+    res = Tensor._make(out)
+    if needs_grad(input, src if isinstance(src, Tensor) else None):
+        def backward(g):
+            gi = g.clone()
+            gi._data[full] = 0
+            gs = None
+            if isinstance(src, Tensor) and src.requires_grad:
+                gs = index_grad(getitem(g, full), src._data.shape,
+                                tuple(slice(0, s) for s in index._data.shape), accumulate=False)
+            return gi, gs
+
+        attach(res, node_type("ScatterBackward0"), backward, (input, src if isinstance(src, Tensor) else None))
+    return res
+
+
+def scatter_add(input, dim, index, src):
+    _check_index(index, "scatter_add")
+    x = input._data
+    d = _wrap_dim(dim, x.ndim)
+    full = _along_axis_index(index._data, d)
+    out = x.copy()
+    np.add.at(out, full, src._data[tuple(slice(0, s) for s in index._data.shape)])
+    res = Tensor._make(out)
+    if needs_grad(input, src):
+        region = tuple(slice(0, s) for s in index._data.shape)
+        attach(res, node_type("ScatterAddBackward0"),
+               lambda g: (g, index_grad(getitem(g, full), src._data.shape, region, accumulate=False)),
+               (input, src))
+    return res
+
+
+def index_select(input, dim: int, index):
+    if not isinstance(index, Tensor) or index.dtype not in (D.int64, D.int32):
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+    if index._data.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    x = input._data
+    d = _wrap_dim(dim, x.ndim)
+    idx = (slice(None),) * d + (index._data.reshape(-1),)
+    return getitem(input, idx) if x.ndim else getitem(input, ...)
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    x = input._data
+    d = _wrap_dim(dim, x.ndim)
+    idx = (slice(None),) * d + (index._data,)
+    out = x.copy()
+    np.add.at(out, idx, source._data * alpha if alpha != 1 else source._data)
+    res = Tensor._make(out)
+    return attach(res, node_type("IndexAddBackward0"), lambda g: (g, getitem(g, idx) * alpha), (input, source))
+
+
+def masked_fill(input, mask, value):
+    """Replace the elements where ``mask`` is True by ``value`` (a number or a 0-d tensor)."""
+    if not isinstance(mask, Tensor) or mask.dtype is not D.bool_:
+        got = mask.dtype.name if isinstance(mask, Tensor) else type(mask).__name__
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {got}")
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value._data.ndim} dimension(s).")
+        return where(mask, value.to(input.dtype), input)
+    x = input._data
+    from .elementwise import _cast_scalar
+    try:
+        res_arr = np.where(mask._data, _cast_scalar(value, input.dtype), x)
+    except ValueError:
+        from .errors import broadcast_error
+        raise broadcast_error(x.shape, mask._data.shape) from None
+    if res_arr.shape != x.shape:
+        raise RuntimeError(f"The size of tensor a ({x.shape[-1] if x.ndim else 1}) must match the size of tensor b "
+                           f"({mask._data.shape[-1]}) at non-singleton dimension {max(mask._data.ndim - 1, 0)}")
+    res = Tensor._make(res_arr)
+    if needs_grad(input):
+        attach(res, node_type("MaskedFillBackward0"), lambda g: (where(mask, 0.0, g),), (input,))
+    return res
+
+
+def where(condition, input=None, other=None):
+    """Elements of ``input`` where ``condition`` else of ``other``; ``where(cond)`` is ``nonzero(as_tuple)``."""
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    from .elementwise import binary_operands, as_tensor_arg
+    if not isinstance(condition, Tensor) or condition.dtype is not D.bool_:
+        raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{condition.dtype.name.capitalize() if isinstance(condition, Tensor) else 'None'}")
+    input, other = as_tensor_arg(input, "input"), as_tensor_arg(other)
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        rt = D.result_type(input, other)
+        x, y = rt.np.type(input), rt.np.type(other)
+    else:
+        x, y, rt = binary_operands(input, other)
+    c = condition._data
+    try:
+        arr = np.where(c, x, y)
+    except ValueError:
+        from .errors import broadcast_error
+        raise broadcast_error(c.shape, np.broadcast_shapes(np.shape(x), np.shape(y))) from None
+    res = Tensor._make(np.asarray(arr, dtype=rt.np))
+    ti = input if isinstance(input, Tensor) else None
+    to = other if isinstance(other, Tensor) else None
+    if needs_grad(ti, to):
+        attach(res, node_type("WhereBackward0"),
+               lambda g: (where(condition, g, 0.0) if ti is not None else None,
+                          where(condition, 0.0, g) if to is not None else None), (ti, to))
+    return res
+
+
+def nonzero(input, *, as_tuple=False):
+    idx = np.nonzero(input._data) if input._data.ndim else np.nonzero(input._data.reshape(1))
+    if as_tuple:
+        return tuple(Tensor._make(i.astype(np.int64)) for i in idx)
+    return Tensor._make(np.stack(idx, axis=1).astype(np.int64) if idx else np.zeros((0, 0), np.int64))
+
+
+def argwhere(input):
+    return nonzero(input)
+
+
+def masked_select(input, mask):
+    x, m = np.broadcast_arrays(input._data, mask._data)
+    res = Tensor._make(x[m])
+    if needs_grad(input):
+        attach(res, node_type("MaskedSelectBackward0"),
+               lambda g: (index_grad(g, x.shape, m, accumulate=False),), (input,))
+    return res
+
+
+def take(input, index):
+    return getitem(input.reshape(-1), index)

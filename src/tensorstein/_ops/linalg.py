@@ -1,0 +1,435 @@
+"""The matmul family (matmul, mm, bmm, mv, dot, addmm, einsum, tensordot, multi_dot, ...), torch-exact.
+
+Operands must share a dtype. float16/bfloat16 accumulate in float32; integer products are computed
+exactly (float64 BLAS when no rounding can happen, else int64) and wrap to the input dtype as torch does.
+
+>>> mm(ones(2, 3), ones(3, 4)).shape
+tensorstein.Size([2, 4])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _dtype as D
+from .._autograd.graph import attach, node_type, needs_grad
+from .._tensor import Tensor
+from .errors import broadcast_shapes
+
+_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+              "int8": "signed char", "uint8": "unsigned char", "int16": "short int", "int32": "int",
+              "int64": "long int", "bool": "bool"}
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+                 "int8": "Char", "uint8": "Byte", "int16": "Short", "int32": "Int", "int64": "Long", "bool": "Bool"}
+_HALF = (np.dtype(np.float16), D.bfloat16.np)
+_EXACT_IN_FLOAT64 = float(2 ** 53)
+
+MmBackward0 = node_type("MmBackward0")
+BmmBackward0 = node_type("BmmBackward0")
+MvBackward0 = node_type("MvBackward0")
+DotBackward0 = node_type("DotBackward0")
+UnsafeViewBackward0 = node_type("UnsafeViewBackward0")
+
+
+# ---------------------------------------------------------------- kernels on arrays
+def matmul_arrays(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x @ y`` for same-dtype arrays, in the input dtype, with torch's accumulation rules."""
+    dt = x.dtype
+    if dt == np.float32 or dt == np.float64:
+        return np.matmul(x, y)
+    if dt in _HALF:
+        return np.matmul(x.astype(np.float32), y.astype(np.float32)).astype(dt)
+    if dt == np.bool_:
+        raise NotImplementedError("\"addmm_impl_cpu_\" not implemented for 'Bool'")
+    k = x.shape[-1]
+    bound = _abs_max(x) * _abs_max(y) * max(k, 1)
+    if bound < _EXACT_IN_FLOAT64:
+        out = np.matmul(x.astype(np.float64), y.astype(np.float64)).astype(np.int64)
+    else:
+        out = np.matmul(x.astype(np.int64), y.astype(np.int64))
+    return out.astype(dt)
+
+
+def _abs_max(a: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int64)).max()) if a.size else 0.0
+
+
+# ---------------------------------------------------------------- checks and messages
+def _same_dtype(a, b, style="mm"):
+    if a._data.dtype != b._data.dtype:
+        da, db = a.dtype.name, b.dtype.name
+        if style == "dot":
+            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {_SCALAR_NAMES[da]} and "
+                               f"{_SCALAR_NAMES[db]}")
+        if style == "bmm":
+            raise RuntimeError(f"expected scalar type {_SCALAR_NAMES[da]} but found {_SCALAR_NAMES[db]}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_CPP_NAMES[da]} != "
+                           f"{_CPP_NAMES[db]}\nmatrix products need one dtype: convert one operand, "
+                           f"e.g. b.to(a.dtype)")
+
+
+def _check_tensor(x, name):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a Tensor, not {type(x).__name__}")
+
+
+def _mm_shape_error(sa, sb) -> RuntimeError:
+    n, k = sa
+    k2, m = sb
+    hint = ""
+    if m == k and k2 != k:
+        hint = " — did you mean B.T?"
+    elif n == k2 and k != k2:
+        hint = " — did you mean A.T?"
+    return RuntimeError(
+        f"mat1 and mat2 shapes cannot be multiplied ({n}x{k} and {k2}x{m})\n"
+        f"inner dimensions differ: A is {n}x{k}, B is {k2}x{m}; the columns of A ({k}) must equal the rows of "
+        f"B ({k2}){hint}")
+
+
+def _dot_size_error(n, m) -> RuntimeError:
+    return RuntimeError(f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have the same number of "
+                        f"elements, but got {n} and {m} elements respectively\n"
+                        f"a dot product needs two vectors of the same length")
+
+
+def _bmm_shape_error(b, k, got) -> RuntimeError:
+    return RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {k}] but got: "
+                        f"{list(got)}.\nbatched products need equal batch sizes and the columns of each left matrix "
+                        f"({k}) equal to the rows of each right matrix ({got[1]})")
+
+
+def _out(res, out):
+    if out is None:
+        return res
+    from .elementwise import _write_out
+    return _write_out(out, res)
+
+
+# ---------------------------------------------------------------- mm / bmm / mv / dot
+def mm(input, mat2, *, out=None):
+    """2-D matrix product: (n, k) @ (k, m) -> (n, m)."""
+    _check_tensor(input, "self")
+    _check_tensor(mat2, "mat2")
+    x, y = input._data, mat2._data
+    if x.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if y.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    if x.shape[1] != y.shape[0]:
+        raise _mm_shape_error(x.shape, y.shape)
+    _same_dtype(input, mat2)
+    res = Tensor._make(matmul_arrays(x, y))
+    if out is not None:
+        return _out(res, out)
+    if needs_grad(input, mat2):
+        a, b = input, mat2
+        attach(res, MmBackward0, lambda g: (mm(g, b.t()) if a.requires_grad else None,
+                                             mm(a.t(), g) if b.requires_grad else None), (a, b), (a, b))
+    return res
+
+
+def bmm(input, mat2, *, out=None):
+    """Batched matrix product: (b, n, k) @ (b, k, m) -> (b, n, m); no broadcasting."""
+    _check_tensor(input, "batch1")
+    _check_tensor(mat2, "batch2")
+    x, y = input._data, mat2._data
+    if x.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if y.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    if y.shape[0] != x.shape[0] or y.shape[1] != x.shape[2]:
+        raise _bmm_shape_error(x.shape[0], x.shape[2], y.shape[:2])
+    _same_dtype(input, mat2, "bmm")
+    res = Tensor._make(matmul_arrays(x, y))
+    if out is not None:
+        return _out(res, out)
+    if needs_grad(input, mat2):
+        a, b = input, mat2
+        attach(res, BmmBackward0, lambda g: (bmm(g, b.mT) if a.requires_grad else None,
+                                              bmm(a.mT, g) if b.requires_grad else None), (a, b), (a, b))
+    return res
+
+
+def mv(input, vec, *, out=None):
+    """Matrix-vector product: (n, m) @ (m,) -> (n,)."""
+    x, v = input._data, vec._data
+    if x.ndim != 2 or v.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {x.ndim}, {v.ndim}")
+    if x.shape[1] != v.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({x.shape[0]}), mat ({x.shape[0]}x{x.shape[1]}), vec "
+                           f"({v.shape[0]})\nthe columns of the matrix ({x.shape[1]}) must equal the length of the "
+                           f"vector ({v.shape[0]})")
+    _same_dtype(input, vec)
+    res = Tensor._make(matmul_arrays(x, v))
+    if out is not None:
+        return _out(res, out)
+    if needs_grad(input, vec):
+        a, b = input, vec
+        attach(res, MvBackward0, lambda g: (outer(g, b) if a.requires_grad else None,
+                                             mv(a.t(), g) if b.requires_grad else None), (a, b), (a, b))
+    return res
+
+
+def dot(input, other, *, out=None):
+    """Inner product of two 1-D tensors -> 0-D tensor."""
+    x, y = input._data, other._data
+    if x.ndim != 1 or y.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {x.ndim}D and {y.ndim}D tensors")
+    if x.shape[0] != y.shape[0]:
+        raise _dot_size_error(x.shape[0], y.shape[0])
+    _same_dtype(input, other, "dot")
+    res = Tensor._make(np.asarray(matmul_arrays(x, y)))
+    if out is not None:
+        return _out(res, out)
+    if needs_grad(input, other):
+        a, b = input, other
+        attach(res, DotBackward0, lambda g: (g * b if a.requires_grad else None,
+                                              g * a if b.requires_grad else None), (a, b), (a, b))
+    return res
+
+
+vdot = dot
+
+
+# ---------------------------------------------------------------- matmul
+def matmul(input, other, *, out=None):
+    """torch.matmul: dot, mv, mm, or broadcast batched product depending on the ranks.
+
+    A 1-D left operand gets a leading 1 (removed after), a 1-D right operand a trailing 1.
+    Batch dims broadcast without materialising the expanded operands.
+    """
+    _check_tensor(input, "input")
+    _check_tensor(other, "other")
+    x, y = input._data, other._data
+    nx, ny = x.ndim, y.ndim
+    if nx == 0 or ny == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {nx}D and {ny}D")
+    if nx == 2 and ny == 2:
+        res = mm(input, other)
+    elif nx == 1 and ny == 1:
+        res = dot(input, other)
+    elif nx == 2 and ny == 1:
+        res = mv(input, other)
+    elif nx == 1 and ny == 2:
+        if x.shape[0] != y.shape[0]:
+            raise _mm_shape_error((1, x.shape[0]), y.shape)
+        res = mm(input.unsqueeze(0), other).squeeze(0)
+    elif ny <= 2:
+        # fold the batch into the rows: one GEMM, (..., n, k) @ (k, m) or (..., n, k) @ (k,)
+        k = x.shape[-1]
+        flat = input.reshape(-1, k)
+        if ny == 2:
+            if k != y.shape[0]:
+                raise _mm_shape_error(flat._data.shape, y.shape)
+            res = _as_unsafe_view(mm(flat, other), x.shape[:-1] + (y.shape[1],))
+        else:
+            if k != y.shape[0]:
+                rows = flat._data.shape[0]
+                raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{k}), vec "
+                                   f"({y.shape[0]})")
+            res = _as_unsafe_view(mv(flat, other), x.shape[:-1])
+    else:
+        res = _batched_matmul(input, other)
+    return _out(res, out)
+
+
+def _as_unsafe_view(t, shape):
+    res = Tensor._make(t._data.reshape(shape))
+    in_shape = t._data.shape
+    return attach(res, UnsafeViewBackward0, lambda g: (g.reshape(in_shape),), (t,))
+
+
+def _batched_matmul(input, other):
+    x, y = input._data, other._data
+    a, b = input, other
+    squeeze_left = x.ndim == 1
+    if squeeze_left:
+        x, a = x[None, :], input.unsqueeze(0)
+    k, k2 = x.shape[-1], y.shape[-2]
+    batch_x, batch_y = x.shape[:-2], y.shape[:-2]
+    bshape = broadcast_shapes(batch_x, batch_y)
+    if k != k2:
+        nb = int(np.prod(bshape)) if bshape else 1
+        raise _bmm_shape_error(nb, k, (nb, k2))
+    _same_dtype(a, b)
+    res = Tensor._make(matmul_arrays(x, y))
+    if needs_grad(a, b):
+        attach(res, UnsafeViewBackward0,
+               lambda g: (matmul(g, b.mT) if a.requires_grad else None,
+                          matmul(a.mT, g) if b.requires_grad else None), (a, b), (a, b))
+    return res.squeeze(-2) if squeeze_left else res
+
+
+# ---------------------------------------------------------------- add* variants
+def _scaled_sum(input, product, beta, alpha, target_shape):
+    """``beta * input + alpha * product``; beta == 0 ignores input (NaN included), as torch."""
+    from .shape import expand
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        expand(input, target_shape)  # the shape check still applies
+        return product
+    inp = expand(input, target_shape)
+    return (inp * beta if beta != 1 else inp) + product
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * (mat1 @ mat2)``."""
+    prod = mm(mat1, mat2)
+    return _out(_scaled_sum(input, prod, beta, alpha, prod._data.shape), out)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
+    prod = mv(mat, vec)
+    if input._data.ndim > 1 or (input._data.ndim == 1 and input._data.shape[0] not in (1, prod._data.shape[0])):
+        raise RuntimeError(f"size mismatch, got input ({input._data.shape[0] if input._data.ndim else 1}), mat "
+                           f"({mat._data.shape[0]}x{mat._data.shape[1]}), vec ({vec._data.shape[0]})")
+    return _out(_scaled_sum(input, prod, beta, alpha, prod._data.shape), out)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    prod = bmm(batch1, batch2)
+    return _out(_scaled_sum(input, prod, beta, alpha, prod._data.shape), out)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
+    x, y = batch1._data, batch2._data
+    if x.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if y.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    if x.shape[0] != y.shape[0] or x.shape[2] != y.shape[1]:
+        raise RuntimeError(f"Incompatible matrix sizes for bmm ({x.shape[1]}x{x.shape[2]} and "
+                           f"{y.shape[1]}x{y.shape[2]})")
+    prod = bmm(batch1, batch2).sum(0)
+    return _out(_scaled_sum(input, prod, beta, alpha, prod._data.shape), out)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    prod = outer(vec1, vec2)
+    return _scaled_sum(input, prod, beta, alpha, prod._data.shape)
+
+
+# ---------------------------------------------------------------- outer / inner / tensordot
+def outer(input, vec2, *, out=None):
+    if input._data.ndim != 1:
+        raise RuntimeError(f"outer: Expected 1-D argument self, but got {input._data.ndim}-D")
+    if vec2._data.ndim != 1:
+        raise RuntimeError(f"outer: Expected 1-D argument vec2, but got {vec2._data.ndim}-D")
+    return _out(input.unsqueeze(1) * vec2.unsqueeze(0), out)
+
+
+ger = outer
+
+
+def inner(input, other, *, out=None):
+    """Sum over the last dims: ``inner(a, b)[i, j] = sum_k a[i, k] * b[j, k]``; a 0-D operand multiplies."""
+    if input._data.ndim == 0 or other._data.ndim == 0:
+        return _out(input * other, out)
+    if input._data.shape[-1] != other._data.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
+                           f"{list(input._data.shape)} and {list(other._data.shape)}")
+    return _out(tensordot(input, other, dims=([-1], [-1])), out)
+
+
+def tensordot(a, b, dims=2, out=None):
+    """Contract ``dims`` (a count of trailing/leading dims, or two lists) of a and b."""
+    na, nb = a._data.ndim, b._data.ndim
+    if isinstance(dims, (int, np.integer)):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        da, db = list(range(na - dims, na)), list(range(dims))
+    elif isinstance(dims, Tensor):
+        return tensordot(a, b, dims.tolist(), out)
+    else:
+        da, db = ([dims[0]] if isinstance(dims[0], int) else list(dims[0])), (
+            [dims[1]] if isinstance(dims[1], int) else list(dims[1]))
+    if len(da) != len(db):
+        raise RuntimeError("both dimension lists should have same length")
+    da = [d % na if na else d for d in da]
+    db = [d % nb if nb else d for d in db]
+    for i, j in zip(da, db):
+        if a._data.shape[i] != b._data.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a._data.shape[i]} in dim "
+                               f"{i} and second has size {b._data.shape[j]} in dim {j}")
+    _same_dtype(a, b)
+    free_a = [i for i in range(na) if i not in da]
+    free_b = [j for j in range(nb) if j not in db]
+    k = int(np.prod([a._data.shape[i] for i in da])) if da else 1
+    left = a.permute(free_a + da).reshape(-1, k)
+    right = b.permute(db + free_b).reshape(k, -1)
+    shape = [a._data.shape[i] for i in free_a] + [b._data.shape[j] for j in free_b]
+    return _out(mm(left, right).reshape(shape), out)
+
+
+# ---------------------------------------------------------------- linalg namespace pieces
+def vecdot(x, y, *, dim=-1):
+    """Dot product of vectors along ``dim`` with broadcasting."""
+    if x._data.dtype != y._data.dtype:
+        raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
+                           f"{_SCALAR_NAMES[x.dtype.name]} and y of type {_SCALAR_NAMES[y.dtype.name]} instead")
+    return (x * y).sum(dim)
+
+
+def multi_dot(tensors, *, out=None):
+    """Product of a chain of matrices in the cheapest order (first/last may be 1-D)."""
+    tensors = list(tensors)
+    n = len(tensors)
+    if n < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {n}")
+    first_1d, last_1d = tensors[0]._data.ndim == 1, tensors[-1]._data.ndim == 1
+    mats = list(tensors)
+    if first_1d:
+        mats[0] = mats[0].unsqueeze(0)
+    if last_1d:
+        mats[-1] = mats[-1].unsqueeze(1)
+    for i, m in enumerate(mats):
+        if m._data.ndim != 2:
+            which = "first" if i == 0 else ("last" if i == n - 1 else None)
+            if which:
+                raise RuntimeError(f"multi_dot(): the {which} tensor must be 1D or 2D but got "
+                                   f"{tensors[i]._data.ndim}D")
+            raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {m._data.ndim}D")
+        if m._data.dtype != mats[0]._data.dtype:
+            raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
+                               f"{mats[0].dtype.name} and tensor {i} {m.dtype.name}")
+    for i in range(n - 1):
+        if mats[i]._data.shape[1] != mats[i + 1]._data.shape[0]:
+            raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes {list(tensors[i]._data.shape)} "
+                               f"and {list(tensors[i + 1]._data.shape)} cannot be multiplied")
+    dims = [mats[0]._data.shape[0]] + [m._data.shape[1] for m in mats]
+    order = _chain_order(dims)
+
+    def build(i, j):
+        if i == j:
+            return mats[i]
+        s = order[i][j]
+        return mm(build(i, s), build(s + 1, j))
+
+    res = build(0, n - 1)
+    if first_1d:
+        res = res.squeeze(0)
+    if last_1d:
+        res = res.squeeze(-1)
+    return _out(res, out)
+
+
+def _chain_order(dims):
+    """Classic matrix-chain dynamic programme: split[i][j] is the best split of mats i..j."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = None
+            for s in range(i, j):
+                c = cost[i][s] + cost[s + 1][j] + dims[i] * dims[s + 1] * dims[j + 1]
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, s
+    return split
+
+
+def chain_matmul(*matrices):
+    return multi_dot(matrices)

@@ -1,0 +1,415 @@
+"""Shape ops: views (sharing memory and version counter with their base), joins and splits.
+
+>>> reshape(arange(6), (2, 3)).shape
+tensorstein.Size([2, 3])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._autograd.graph import attach, node_type, needs_grad
+from .._tensor import Tensor, _wrap_dim
+
+
+def _view_of(input, arr):
+    """Wrap ``arr`` as a view of ``input``: shares the version counter when it shares memory."""
+    out = Tensor._make(arr)
+    if arr.base is not None:
+        out._version = input._version
+    return out
+
+
+def _as_shape(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    try:
+        return tuple(int(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
+
+
+def infer_shape(shape: tuple, numel: int) -> tuple:
+    """Resolve one -1 in ``shape``; torch's errors for an impossible shape."""
+    known, infer = 1, None
+    for i, s in enumerate(shape):
+        if s == -1:
+            if infer is not None:
+                raise RuntimeError("only one dimension can be inferred")
+            infer = i
+        elif s < 0:
+            raise RuntimeError(f"invalid shape dimension {s}")
+        else:
+            known *= s
+    if infer is not None:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = shape[:infer] + (numel // known,) + shape[infer + 1:]
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+ViewBackward0 = node_type("ViewBackward0")
+ReshapeAliasBackward0 = node_type("ReshapeAliasBackward0")
+UnsafeViewBackward0 = node_type("UnsafeViewBackward0")
+
+
+def reshape(input, *shape):
+    """Same data in a new shape: a view when the strides allow it, else a copy."""
+    x = input._data
+    shp = infer_shape(_as_shape(shape), x.size)
+    res = _view_of(input, x.reshape(shp))
+    if needs_grad(input):
+        in_shape = x.shape
+        cls = ViewBackward0 if res._data.base is not None else UnsafeViewBackward0
+        attach(res, cls, lambda g: (g.reshape(in_shape),), (input,))
+    return res
+
+
+def view(input, *shape):
+    """A view with a new shape; raises where the strides make a view impossible (use reshape)."""
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
+        return input.to(shape[0]) if shape[0] is not None else input
+    x = input._data
+    shp = infer_shape(_as_shape(shape), x.size)
+    try:
+        arr = np.reshape(x, shp, copy=False)
+    except ValueError:
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
+                           "dimension spans across two contiguous subspaces). Use .reshape(...) instead.") from None
+    res = _view_of(input, arr)
+    if needs_grad(input):
+        in_shape = x.shape
+        attach(res, ViewBackward0, lambda g: (g.reshape(in_shape),), (input,))
+    return res
+
+
+def view_as(input, other):
+    return view(input, other._data.shape)
+
+
+def reshape_as(input, other):
+    return reshape(input, other._data.shape)
+
+
+def flatten(input, start_dim: int = 0, end_dim: int = -1):
+    x = input._data
+    if x.ndim == 0:
+        return reshape(input, (1,))
+    s, e = _wrap_dim(start_dim, x.ndim), _wrap_dim(end_dim, x.ndim)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    return reshape(input, x.shape[:s] + (-1 if 0 not in x.shape[s:e + 1] else 0,) + x.shape[e + 1:])
+
+
+def unflatten(input, dim: int, sizes):
+    x = input._data
+    d = _wrap_dim(dim, x.ndim)
+    sizes = infer_shape(tuple(sizes), x.shape[d])
+    return reshape(input, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
+
+
+def squeeze(input, dim=None):
+    x = input._data
+    if dim is None:
+        axes = tuple(i for i, s in enumerate(x.shape) if s == 1)
+    else:
+        dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+        axes = tuple(d for d in (_wrap_dim(d, x.ndim) for d in dims) if x.ndim and x.shape[d] == 1)
+    return reshape(input, tuple(s for i, s in enumerate(x.shape) if i not in axes)) if axes else _alias_op(input)
+
+
+def unsqueeze(input, dim: int):
+    x = input._data
+    d = _wrap_dim(dim, x.ndim + 1)
+    return reshape(input, x.shape[:d] + (1,) + x.shape[d:])
+
+
+def _alias_op(input):
+    res = _view_of(input, input._data.view())
+    return attach(res, node_type("AliasBackward0"), lambda g: (g,), (input,))
+
+
+TransposeBackward0 = node_type("TransposeBackward0")
+PermuteBackward0 = node_type("PermuteBackward0")
+
+
+def transpose(input, dim0: int, dim1: int):
+    x = input._data
+    n = x.ndim
+    if n == 0:
+        _wrap_dim(dim0, 0), _wrap_dim(dim1, 0)
+        return _alias_op(input)
+    d0, d1 = _wrap_dim(dim0, n), _wrap_dim(dim1, n)
+    res = _view_of(input, np.swapaxes(x, d0, d1))
+    return attach(res, TransposeBackward0, lambda g: (g.transpose(d0, d1),), (input,))
+
+
+swapaxes = swapdims = transpose
+
+
+def permute(input, *dims):
+    x = input._data
+    dims = _as_shape(dims)
+    if len(dims) != x.ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the length "
+                           f"of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is not equal to "
+                           f"len(dims) = {len(dims)}")
+    axes = tuple(_wrap_dim(d, x.ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    res = _view_of(input, np.transpose(x, axes))
+    inverse = tuple(np.argsort(axes))
+    return attach(res, PermuteBackward0, lambda g: (g.permute(inverse),), (input,))
+
+
+def movedim(input, source, destination):
+    n = input._data.ndim
+    src = [_wrap_dim(s, n) for s in ((source,) if isinstance(source, int) else source)]
+    dst = [_wrap_dim(d, n) for d in ((destination,) if isinstance(destination, int) else destination)]
+    perm = [i for i in range(n) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        perm.insert(d, s)
+    return permute(input, perm)
+
+
+moveaxis = movedim
+
+
+def t(input):
+    x = input._data
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return transpose(input, 0, 1) if x.ndim == 2 else _alias_op(input)
+
+
+def adjoint(input):
+    return transpose(input, -2, -1)
+
+
+def expand(input, *sizes):
+    """Broadcast to a larger shape without copying (-1 keeps a size)."""
+    x = input._data
+    sizes = _as_shape(sizes)
+    if len(sizes) < x.ndim:
+        raise RuntimeError(f"expand(torch.FloatTensor{{{list(x.shape)}}}, size={list(sizes)}): the number of sizes "
+                           f"provided ({len(sizes)}) must be greater or equal to the number of dimensions in the "
+                           f"tensor ({x.ndim})")
+    lead = len(sizes) - x.ndim
+    target = []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            if s < 0:
+                raise RuntimeError(f"The expanded size of the tensor ({s}) isn't allowed in a leading, "
+                                   "non-existing dimension 0")
+            target.append(s)
+            continue
+        cur = x.shape[i - lead]
+        if s == -1:
+            s = cur
+        if cur != s and cur != 1:
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({cur}) at "
+                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                               f"{list(x.shape)}")
+        target.append(s)
+    target = tuple(target)
+    if target == x.shape:
+        return _alias_op(input) if input.requires_grad else _view_of(input, x.view())
+    res = _view_of(input, np.broadcast_to(x, target))
+    return attach(res, node_type("ExpandBackward0"), lambda g: (g,), (input,))
+
+
+def expand_as(input, other):
+    return expand(input, other._data.shape)
+
+
+def broadcast_to(input, shape):
+    return expand(input, shape)
+
+
+def repeat(input, *sizes):
+    x = input._data
+    reps = _as_shape(sizes)
+    if len(reps) < x.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+                           "tensor")
+    shape = (1,) * (len(reps) - x.ndim) + x.shape
+    res = Tensor._make(np.tile(x.reshape(shape), reps))
+    if needs_grad(input):
+        def backward(g):
+            split = []
+            for r, s in zip(reps, shape):
+                split += [r, s]
+            summed = g.reshape(split).sum(dim=tuple(range(0, 2 * len(reps), 2)))
+            return (summed.reshape(x.shape),)
+
+        attach(res, node_type("RepeatBackward0"), backward, (input,))
+    return res
+
+
+def contiguous(input, memory_format=None):
+    x = input._data
+    if x.flags.c_contiguous:
+        return input
+    res = Tensor._make(np.ascontiguousarray(x))
+    return attach(res, node_type("CloneBackward0"), lambda g: (g,), (input,))
+
+
+def clone(input, *, memory_format=None):
+    res = Tensor._make(input._data.copy())
+    return attach(res, node_type("CloneBackward0"), lambda g: (g,), (input,))
+
+
+def flip(input, dims):
+    x = input._data
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    axes = tuple(_wrap_dim(d, x.ndim) for d in dims)
+    res = Tensor._make(np.flip(x, axes).copy() if x.ndim else x.copy())
+    return attach(res, node_type("FlipBackward0"), lambda g: (g.flip(axes),), (input,))
+
+
+def roll(input, shifts, dims=None):
+    x = input._data
+    res = Tensor._make(np.roll(x, shifts, dims))
+    neg = tuple(-s for s in shifts) if isinstance(shifts, (tuple, list)) else -shifts
+    return attach(res, node_type("RollBackward0"), lambda g: (g.roll(neg, dims),), (input,))
+
+
+def tril(input, diagonal: int = 0):
+    return _tri(input, diagonal, np.tril, "tril")
+
+
+def triu(input, diagonal: int = 0):
+    return _tri(input, diagonal, np.triu, "triu")
+
+
+def _tri(input, k, np_fn, name):
+    x = input._data
+    if x.ndim < 2:
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+    res = Tensor._make(np_fn(x, k))
+    return attach(res, node_type(f"{name.capitalize()}Backward0"), lambda g: (_tri(g, k, np_fn, name),), (input,))
+
+
+# ---------------------------------------------------------------- joins and splits
+def _check_tensors(tensors, name):
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError(f"{name}(): expected a non-empty list of Tensors")
+    return tensors
+
+
+def cat(tensors, dim: int = 0, *, out=None):
+    """Join tensors along an existing dim (1-D empty tensors are skipped, as in torch)."""
+    from .. import _dtype as D
+    tensors = _check_tensors(tensors, "cat")
+    live = [t for t in tensors if not (t._data.ndim == 1 and t._data.size == 0)] or tensors[:1]
+    ref = live[0]._data
+    if ref.ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    d = _wrap_dim(dim, ref.ndim)
+    rt = D.result_type(*live) if len(live) > 1 else live[0].dtype
+    for i, t in enumerate(live):
+        if t._data.ndim != ref.ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and {t._data.ndim}")
+        for j in range(ref.ndim):
+            if j != d and t._data.shape[j] != ref.shape[j]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size "
+                                   f"{ref.shape[j]} but got size {t._data.shape[j]} for tensor number {i} in the list.")
+    res = Tensor._make(np.concatenate([t._data.astype(rt.np, copy=False) for t in live], axis=d))
+    if out is not None:
+        from .elementwise import _write_out
+        return _write_out(out, res)
+    if needs_grad(*live):
+        sizes = [t._data.shape[d] for t in live]
+
+        def backward(g):
+            return tuple(g.split(sizes, d))
+
+        attach(res, node_type("CatBackward0"), backward, tuple(live))
+    return res
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim: int = 0, *, out=None):
+    tensors = _check_tensors(tensors, "stack")
+    shape = tensors[0]._data.shape
+    for i, t in enumerate(tensors):
+        if t._data.shape != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
+                               f"{list(t._data.shape)} at entry {i}")
+    d = _wrap_dim(dim, len(shape) + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d, out=out)
+
+
+def hstack(tensors):
+    tensors = _check_tensors(tensors, "hstack")
+    return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([t if t._data.ndim > 1 else t.reshape(1, -1) for t in _check_tensors(tensors, "vstack")], 0)
+
+
+def narrow(input, dim: int, start: int, length: int):
+    x = input._data
+    d = _wrap_dim(dim, x.ndim)
+    start = int(start)
+    if start < 0:
+        start += x.shape[d]
+    if not 0 <= start <= x.shape[d] or length < 0 or start + length > x.shape[d]:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({x.shape[d]}).")
+    index = (slice(None),) * d + (slice(start, start + length),)
+    from .indexing import getitem
+    return getitem(input, index)
+
+
+def split(input, split_size_or_sections, dim: int = 0):
+    """Split into chunks of a size (the last may be smaller) or into the listed sizes."""
+    x = input._data
+    d = _wrap_dim(dim, x.ndim)
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        step = int(split_size_or_sections)
+        if step <= 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                               f"dimension {d}), but got split_sizes={sizes}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(narrow(input, d, start, s))
+        start += s
+    return tuple(out)
+
+
+def chunk(input, chunks: int, dim: int = 0):
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: %d" % chunks)
+    n = input._data.shape[_wrap_dim(dim, input._data.ndim)]
+    step = -(-n // chunks) if n else 1
+    return split(input, step, dim)
+
+
+def tensor_split(input, sections, dim: int = 0):
+    n = input._data.shape[_wrap_dim(dim, input._data.ndim)]
+    if isinstance(sections, int):
+        q, r = divmod(n, sections)
+        sizes = [q + 1] * r + [q] * (sections - r)
+    else:
+        bounds = [0] + [min(max(int(i), 0), n) for i in sections] + [n]
+        sizes = [max(b - a, 0) for a, b in zip(bounds, bounds[1:])]
+    return split(input, sizes, dim)
+
+
+def unbind(input, dim: int = 0):
+    d = _wrap_dim(dim, input._data.ndim)
+    from .indexing import select
+    return tuple(select(input, d, i) for i in range(input._data.shape[d]))

@@ -1,0 +1,269 @@
+"""Element-wise unary ops, each with its backward.
+
+>>> exp(tensor([0.0, 1.0]))
+tensor([1.0000, 2.7183])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _dtype as D
+from .._autograd.graph import attach, node_type, needs_grad
+from .._tensor import Tensor
+
+
+def _float_input(x: np.ndarray) -> np.ndarray:
+    """Integer and bool inputs of floating functions compute in the default float dtype, as torch."""
+    if x.dtype.kind in "iub":
+        return x.astype(D.get_default_dtype().np)
+    return x
+
+
+def _check(input, name):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+
+
+def _floating_unary(name, np_fn, backward, node_name, uses_output=False):
+    """Define a floating unary op: ``backward(g, x, y)`` gets the input and (detached) output."""
+    cls = node_type(node_name)
+
+    def op(input, *, out=None):
+        _check(input, name)
+        with np.errstate(all="ignore"):
+            res = Tensor._make(np_fn(_float_input(input._data)))
+        if out is not None:
+            from .elementwise import _write_out
+            return _write_out(out, res)
+        if needs_grad(input):
+            y = res.detach() if uses_output else None
+            x = input
+            attach(res, cls, lambda g: (backward(g, x, y),), (input,), (input,) if not uses_output else ())
+        return res
+
+    op.__name__ = name
+    op.__doc__ = f"Element-wise {name}."
+    return op
+
+
+def _np_sigmoid(x):
+    # split by sign so exp never overflows; keeps the dtype
+    out = np.empty_like(x)
+    pos = x >= 0
+    ex = np.exp(-np.abs(x))
+    one = x.dtype.type(1)
+    out[pos] = one / (one + ex[pos])
+    out[~pos] = ex[~pos] / (one + ex[~pos])
+    return out
+
+
+def _np_rsqrt(x):
+    return x.dtype.type(1) / np.sqrt(x)
+
+
+exp = _floating_unary("exp", np.exp, lambda g, x, y: g * y, "ExpBackward0", uses_output=True)
+exp2 = _floating_unary("exp2", np.exp2, lambda g, x, y: g * y * 0.6931471805599453, "Exp2Backward0", True)
+expm1 = _floating_unary("expm1", np.expm1, lambda g, x, y: g * (y + 1.0), "Expm1Backward0", uses_output=True)
+log = _floating_unary("log", np.log, lambda g, x, y: g / x, "LogBackward0")
+log2 = _floating_unary("log2", np.log2, lambda g, x, y: g / (x * 0.6931471805599453), "Log2Backward0")
+log10 = _floating_unary("log10", np.log10, lambda g, x, y: g / (x * 2.302585092994046), "Log10Backward0")
+log1p = _floating_unary("log1p", np.log1p, lambda g, x, y: g / (x + 1.0), "Log1PBackward0")
+sqrt = _floating_unary("sqrt", np.sqrt, lambda g, x, y: g / (y * 2.0), "SqrtBackward0", uses_output=True)
+rsqrt = _floating_unary("rsqrt", _np_rsqrt, lambda g, x, y: g * y * y * y * -0.5, "RsqrtBackward0", True)
+sin = _floating_unary("sin", np.sin, lambda g, x, y: g * cos(x), "SinBackward0")
+cos = _floating_unary("cos", np.cos, lambda g, x, y: -g * sin(x), "CosBackward0")
+tan = _floating_unary("tan", np.tan, lambda g, x, y: g * (y * y + 1.0), "TanBackward0", uses_output=True)
+tanh = _floating_unary("tanh", np.tanh, lambda g, x, y: g * (1.0 - y * y), "TanhBackward0", uses_output=True)
+sigmoid = _floating_unary("sigmoid", _np_sigmoid, lambda g, x, y: g * y * (1.0 - y), "SigmoidBackward0", True)
+asin = _floating_unary("asin", np.arcsin, lambda g, x, y: g * rsqrt(1.0 - x * x), "AsinBackward0")
+acos = _floating_unary("acos", np.arccos, lambda g, x, y: -g * rsqrt(1.0 - x * x), "AcosBackward0")
+atan = _floating_unary("atan", np.arctan, lambda g, x, y: g / (x * x + 1.0), "AtanBackward0")
+sinh = _floating_unary("sinh", np.sinh, lambda g, x, y: g * cosh(x), "SinhBackward0")
+cosh = _floating_unary("cosh", np.cosh, lambda g, x, y: g * sinh(x), "CoshBackward0")
+reciprocal = _floating_unary("reciprocal", np.reciprocal, lambda g, x, y: -g * y * y, "ReciprocalBackward0", True)
+
+
+def _np_erf(x):
+    # exact erf from the math module, evaluated in float64
+    xd = x.astype(np.float64)
+    flat = np.frompyfunc(__import__("math").erf, 1, 1)(xd.ravel()).astype(np.float64)
+    return flat.reshape(x.shape).astype(x.dtype)
+
+
+erf = _floating_unary("erf", _np_erf, lambda g, x, y: g * exp(-x * x) * 1.1283791670955126, "ErfBackward0")
+
+
+def _same_dtype_unary(name, np_fn, backward, node_name, int_ok=True):
+    cls = node_type(node_name)
+
+    def op(input, *, out=None):
+        _check(input, name)
+        res = Tensor._make(np_fn(input._data))
+        if out is not None:
+            from .elementwise import _write_out
+            return _write_out(out, res)
+        if needs_grad(input):
+            x = input
+            attach(res, cls, lambda g: (backward(g, x),), (input,), (input,))
+        return res
+
+    op.__name__ = name
+    op.__doc__ = f"Element-wise {name}; keeps the input dtype."
+    return op
+
+
+def _zero_grad(g, x):
+    return g * 0.0
+
+
+def _np_neg(x):
+    if x.dtype == np.bool_:
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
+    return np.negative(x)
+
+
+def _np_sign(x):
+    return x.copy() if x.dtype == np.bool_ else np.sign(x)
+
+
+def _np_keep_int(fn):
+    return lambda x: x.copy() if x.dtype.kind in "iub" else fn(x)
+
+
+neg = _same_dtype_unary("neg", _np_neg, lambda g, x: -g, "NegBackward0")
+abs = _same_dtype_unary("abs", lambda x: x.copy() if x.dtype == np.bool_ else np.abs(x),
+                        lambda g, x: g * sign(x), "AbsBackward0")
+sign = _same_dtype_unary("sign", _np_sign, _zero_grad, "SignBackward0")
+floor = _same_dtype_unary("floor", _np_keep_int(np.floor), _zero_grad, "FloorBackward0")
+ceil = _same_dtype_unary("ceil", _np_keep_int(np.ceil), _zero_grad, "CeilBackward0")
+trunc = _same_dtype_unary("trunc", _np_keep_int(np.trunc), _zero_grad, "TruncBackward0")
+frac = _same_dtype_unary("frac", lambda x: x - np.trunc(x), lambda g, x: g, "FracBackward0")
+square = _same_dtype_unary("square", np.square, lambda g, x: g * x * 2.0, "PowBackward0")
+
+
+def round(input, *, decimals: int = 0, out=None):
+    """Round half to even (as torch); ``decimals`` shifts the rounding position."""
+    _check(input, "round")
+    x = input._data
+    if x.dtype.kind in "iub":
+        res = Tensor._make(x.copy())
+    elif decimals == 0:
+        res = Tensor._make(np.round(x))
+    else:
+        scale = x.dtype.type(10.0 ** decimals)
+        res = Tensor._make(np.round(x * scale) / scale)
+    if out is not None:
+        from .elementwise import _write_out
+        return _write_out(out, res)
+    return attach(res, node_type("RoundBackward0" if decimals == 0 else "RoundBackward1"),
+                  lambda g: (g * 0.0,), (input,))
+
+
+def relu(input):
+    """max(x, 0); keeps the dtype."""
+    _check(input, "relu")
+    x = input._data
+    if x.dtype == np.bool_:
+        raise RuntimeError("\"clamp_min_cpu\" not implemented for 'Bool'")
+    res = Tensor._make(np.maximum(x, x.dtype.type(0)))
+    if needs_grad(input):
+        saved = res.detach()
+        attach(res, node_type("ReluBackward0"), lambda g: (g * (saved > 0),), (input,))
+    return res
+
+
+def isnan(input):
+    return Tensor._make(np.isnan(_as_float_view(input._data)))
+
+
+def isinf(input):
+    return Tensor._make(np.isinf(_as_float_view(input._data)))
+
+
+def isfinite(input):
+    return Tensor._make(np.isfinite(_as_float_view(input._data)))
+
+
+def isposinf(input):
+    x = _as_float_view(input._data)
+    return Tensor._make(np.isposinf(x) if x.dtype.kind == "f" else np.zeros(x.shape, bool))
+
+
+def isneginf(input):
+    x = _as_float_view(input._data)
+    return Tensor._make(np.isneginf(x) if x.dtype.kind == "f" else np.zeros(x.shape, bool))
+
+
+def _as_float_view(x):
+    return x.astype(np.float32) if x.dtype == D.bfloat16.np else x
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    x = input._data
+    res = Tensor._make(np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf))
+    return attach(res, node_type("NanToNumBackward0"), lambda g: (g * isfinite(input),), (input,))
+
+
+def clamp(input, min=None, max=None, *, out=None):
+    """Limit values to [min, max]; min/max may be numbers or tensors (broadcast)."""
+    from .elementwise import binary_operands, maximum, minimum, _write_out
+    _check(input, "clamp")
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        res = input
+        if min is not None:
+            res = maximum(res, min if isinstance(min, Tensor) else _full_like(input, min))
+        if max is not None:
+            res = minimum(res, max if isinstance(max, Tensor) else _full_like(input, max))
+        return _write_out(out, res) if out is not None else res
+    x = input._data
+    lo = binary_operands(input, min)[1] if min is not None else None
+    hi = binary_operands(input, max)[1] if max is not None else None
+    rt = D.result_type(*(v for v in (input, min, max) if v is not None))
+    if rt is not input.dtype:
+        x = x.astype(rt.np)
+        lo = None if min is None else rt.np.type(min)
+        hi = None if max is None else rt.np.type(max)
+    arr = x
+    if lo is not None:
+        arr = np.maximum(arr, lo)
+    if hi is not None:
+        arr = np.minimum(arr, hi)
+    if arr is x:
+        arr = x.copy()
+    isnan_x = np.isnan(x) if x.dtype.kind == "f" else None
+    if isnan_x is not None and isnan_x.any():
+        arr = np.where(isnan_x, x, arr)
+    res = Tensor._make(arr)
+    if out is not None:
+        return _write_out(out, res)
+    if needs_grad(input):
+        inp = input
+
+        def backward(g):
+            keep = Tensor._make(np.ones(inp._data.shape, dtype=bool))
+            if min is not None:
+                keep = keep & (inp >= min)
+            if max is not None:
+                keep = keep & (inp <= max)
+            return (g * keep,)
+
+        name = "ClampBackward1" if (min is not None and max is not None) else (
+            "ClampMinBackward0" if min is not None else "ClampMaxBackward0")
+        attach(res, node_type(name), backward, (input,), (input,))
+    return res
+
+
+def _full_like(t, value):
+    return Tensor._make(np.full(t._data.shape, value, dtype=t._data.dtype))
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
