@@ -36,8 +36,8 @@ from .fast_exp import FASTMATH, fast_exp
 __all__ = ["attention_forward", "attention_backward", "num_threads", "set_num_threads"]
 
 # tile sizes (rows x keys); tuned on a 2-core Zen 4
-FWD_BLOCK_Q = 128
-FWD_BLOCK_K = 1024
+FWD_BLOCK_Q = 256
+FWD_BLOCK_K = 512
 BWD_BLOCK_Q = 512
 BWD_BLOCK_K = 128
 
@@ -46,6 +46,44 @@ MATH_THRESHOLD = 128 * 128
 
 
 # ------------------------------------------------------------------ kernels
+@njit(fastmath=FASTMATH, cache=True, nogil=True)
+def _row_max(row, lowest):
+    """Max of a 1-D array.  A plain ``max`` loop does not vectorise here (FP
+    max reductions need no-NaN semantics); eight independent accumulators are
+    SLP-vectorised instead (~6x faster)."""
+    n = row.shape[0]
+    n8 = n - n % 8
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = lowest
+    for c in range(0, n8, 8):
+        x0 = row[c]
+        x1 = row[c + 1]
+        x2 = row[c + 2]
+        x3 = row[c + 3]
+        x4 = row[c + 4]
+        x5 = row[c + 5]
+        x6 = row[c + 6]
+        x7 = row[c + 7]
+        m0 = x0 if x0 > m0 else m0
+        m1 = x1 if x1 > m1 else m1
+        m2 = x2 if x2 > m2 else m2
+        m3 = x3 if x3 > m3 else m3
+        m4 = x4 if x4 > m4 else m4
+        m5 = x5 if x5 > m5 else m5
+        m6 = x6 if x6 > m6 else m6
+        m7 = x7 if x7 > m7 else m7
+    m0 = m0 if m0 > m1 else m1
+    m2 = m2 if m2 > m3 else m3
+    m4 = m4 if m4 > m5 else m5
+    m6 = m6 if m6 > m7 else m7
+    m0 = m0 if m0 > m2 else m2
+    m4 = m4 if m4 > m6 else m6
+    m0 = m0 if m0 > m4 else m4
+    for c in range(n8, n):
+        x = row[c]
+        m0 = x if x > m0 else m0
+    return m0
+
+
 @njit(fastmath=FASTMATH, cache=True, nogil=True)
 def _fwd_tile(s, m, l, acc, b, h, i0, j0, off, left, right, need_idx, mask, mask_is_bool,
               ninf, zero):
@@ -71,9 +109,7 @@ def _fwd_tile(s, m, l, acc, b, h, i0, j0, off, left, right, need_idx, mask, mask
             else:
                 for c in range(nc):
                     row[c] += mask[b, h, i, j0 + c]
-        mx = ninf
-        for c in range(nc):
-            mx = max(mx, row[c])
+        mx = _row_max(row, ninf)
         m_old = m[r]
         m_new = max(m_old, mx)
         if m_new == ninf:
@@ -300,6 +336,8 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
     nthreads = int(threads or num_threads())
 
     qs = np.multiply(q, dt.type(spec.scale), dtype=dt)
+    # K transposed once (O(N*d)): BLAS tiles run ~10% faster on (E, S) rows
+    kT = np.ascontiguousarray(np.swapaxes(k, -1, -2))
     out = np.zeros((B, H, L, Ev), dtype=dt)
     lse = np.empty((B, H, L), dtype=dt)
     if L == 0:
@@ -336,7 +374,7 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
                 j1 = min(j0 + bk, jb)
                 nc = j1 - j0
                 st = sflat[: nr * nc].reshape(nr, nc)
-                np.matmul(q_blk, k[b, hk, j0:j1].T, out=st)
+                np.matmul(q_blk, kT[b, hk, :, j0:j1], out=st)
                 need = tile_needs_index_mask(spec, i0, i1, j0, j1)
                 _fwd_tile(st, mm, ll, acc, b, h, i0, j0, off, left, right, need, mask4,
                           mask_is_bool, ninf, zero)
