@@ -112,12 +112,13 @@ def _check_saved(node):
         if t._version[0] != version:
             from .._ops.errors import torch_type_name
 
+            producer = (t.grad_fn or node).name()
+            producer = producer[:producer.rfind("Backward")] if "Backward" in producer else producer
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{torch_type_name(t)} {list(t._data.shape)}], which is output 0 of "
-                f"{t.grad_fn.name() if t.grad_fn else 'a leaf'}, is at version {t._version[0]}; expected version "
-                f"{version} instead. Hint: the operation that failed was {node.name()}; clone() the tensor "
-                "before modifying it in place, or do the modification out of place.")
+                f"operation: [{torch_type_name(t)} {list(t._data.shape)}], which is output 0 of {producer}, is at "
+                f"version {t._version[0]}; expected version {version} instead. Hint: the failing backward is "
+                f"{node.name()}; clone() the tensor before modifying it in place, or modify it out of place.")
 
 
 def _topological_order(root_nodes):

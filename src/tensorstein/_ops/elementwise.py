@@ -242,7 +242,7 @@ def pow(input, exponent, *, out=None):
             gb = g * saved * where_((a == 0) & (e >= 0), 0.0, log(a))
         return ga, gb
 
-    return attach(res, PowBackward1, backward, (a, e), (a, e))
+    return attach(res, PowBackward1, backward, (a, e), (a, e, saved))
 
 
 def where_(cond, x, y):
@@ -257,7 +257,7 @@ def _scalar_pow(base, exponent: Tensor):
     saved = res.detach()
     import math
     logb = math.log(base) if base > 0 else float("nan")
-    return attach(res, node_type("PowBackward2"), lambda g: (g * saved * logb,), (exponent,))
+    return attach(res, node_type("PowBackward2"), lambda g: (g * saved * logb,), (exponent,), (saved,))
 
 
 def maximum(input, other, *, out=None):

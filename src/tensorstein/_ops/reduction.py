@@ -154,7 +154,7 @@ def _extreme(input, dim, keepdim, np_arg, np_red, name, result_cls):
         if needs_grad(input):
             saved = res.detach()
             attach(res, node_type(f"{name.capitalize()}Backward1"),
-                   lambda g: (_even_split(g, input, saved, None, True),), (input,), (input,))
+                   lambda g: (_even_split(g, input, saved, None, True),), (input,), (input, saved))
         return res
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
@@ -233,7 +233,7 @@ def _amax_amin(input, dim, keepdim, np_red, name):
         saved = res.detach()
         attach(res, node_type(f"{name.capitalize()}Backward0"),
                lambda g: (_even_split(g, input, saved, dims if dims is not None else tuple(range(x.ndim)), keepdim),),
-               (input,), (input,))
+               (input,), (input, saved))
     return res
 
 
@@ -309,7 +309,7 @@ def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
                 gv = gv / (expand_grad(saved, shape, dims, keepdim) * 2.0)
             return (gv * centered * (2.0 / builtins.max(n - correction, 0) if n - correction > 0 else float("inf")),)
 
-        attach(res, node_type("StdBackward0" if take_sqrt else "VarBackward0"), backward, (input,), (input,))
+        attach(res, node_type("StdBackward0" if take_sqrt else "VarBackward0"), backward, (input,), (input, saved))
     return res
 
 
@@ -360,7 +360,7 @@ def _l2(input, dim, keepdim):
             nrm = expand_grad(saved, shape, dims, keepdim)
             return (where(nrm == 0, 0.0, expand_grad(g, shape, dims, keepdim) * input / nrm),)
 
-        attach(res, node_type("NormBackward1"), backward, (input,), (input,))
+        attach(res, node_type("LinalgVectorNormBackward0"), backward, (input,), (input, saved))
     return res
 
 
@@ -384,7 +384,7 @@ def logsumexp(input, dim, keepdim: bool = False):
         saved = res.detach()
         attach(res, node_type("LogsumexpBackward0"),
                lambda g: (expand_grad(g, shape, dims, keepdim) * exp(input - expand_grad(saved, shape, dims, keepdim)),),
-               (input,), (input,))
+               (input,), (input, saved))
     return res
 
 
@@ -409,7 +409,7 @@ def cumprod(input, dim, *, dtype=None):
     if needs_grad(input):
         saved = res.detach()
         attach(res, node_type("CumprodBackward0"),
-               lambda g: ((g * saved).flip(d).cumsum(d).flip(d) / input,), (input,), (input,))
+               lambda g: ((g * saved).flip(d).cumsum(d).flip(d) / input,), (input,), (input, saved))
     return res
 
 
@@ -455,7 +455,7 @@ def softmax(input, dim=None, dtype=None):
     if needs_grad(input):
         y = res.detach()
         attach(res, node_type("SoftmaxBackward0"),
-               lambda g: (y * (g - sum(g * y, dim=d, keepdim=True)),), (input,))
+               lambda g: (y * (g - sum(g * y, dim=d, keepdim=True)),), (input,), (y,))
     return res
 
 
@@ -482,5 +482,5 @@ def log_softmax(input, dim=None, dtype=None):
     if needs_grad(input):
         y = res.detach()
         attach(res, node_type("LogSoftmaxBackward0"),
-               lambda g: (g - exp(y) * sum(g, dim=d, keepdim=True),), (input,))
+               lambda g: (g - exp(y) * sum(g, dim=d, keepdim=True),), (input,), (y,))
     return res

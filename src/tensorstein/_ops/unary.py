@@ -38,7 +38,7 @@ def _floating_unary(name, np_fn, backward, node_name, uses_output=False):
         if needs_grad(input):
             y = res.detach() if uses_output else None
             x = input
-            attach(res, cls, lambda g: (backward(g, x, y),), (input,), (input,) if not uses_output else ())
+            attach(res, cls, lambda g: (backward(g, x, y),), (input,), (y,) if uses_output else (input,))
         return res
 
     op.__name__ = name
@@ -169,7 +169,7 @@ def relu(input):
     res = Tensor._make(np.maximum(x, x.dtype.type(0)))
     if needs_grad(input):
         saved = res.detach()
-        attach(res, node_type("ReluBackward0"), lambda g: (g * (saved > 0),), (input,))
+        attach(res, node_type("ReluBackward0"), lambda g: (g * (saved > 0),), (input,), (saved,))
     return res
 
 

@@ -111,6 +111,38 @@ class Tokenizer:
         types = np.array([e.type_ids for e in encs], dtype=np.int64)
         return ids, mask, types
 
+    def encode_ragged(self, texts: Sequence[str], max_length: int | None = None) -> list[tuple[list[int], list[int]]]:
+        """Tokenize without padding: ``[(ids, type_ids), ...]``, truncated to ``max_length``.
+
+        Use :meth:`pad` to build padded batches from any subset (e.g. after
+        sorting by length), so each text is tokenized exactly once.
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = [str(t) for t in texts]
+        if self.do_lower_case:
+            texts = [t.lower() for t in texts]
+        max_length = self.max_length if max_length is None else max_length
+        self.backend.no_padding()
+        if max_length is not None:
+            self.backend.enable_truncation(max_length=int(max_length), strategy="longest_first")
+        else:
+            self.backend.no_truncation()
+        return [(e.ids, e.type_ids) for e in self.backend.encode_batch(texts)] if texts else []
+
+    def pad(self, items: Sequence[tuple[list[int], list[int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Right-pad ragged ``(ids, type_ids)`` pairs to the longest: ``(input_ids, attention_mask, token_type_ids)``."""
+        n = len(items)
+        width = max((len(i) for i, _ in items), default=0)
+        ids = np.full((n, width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((n, width), dtype=np.int64)
+        types = np.zeros((n, width), dtype=np.int64)
+        for r, (i, t) in enumerate(items):
+            ids[r, : len(i)] = i
+            mask[r, : len(i)] = 1
+            types[r, : len(t)] = t
+        return ids, mask, types
+
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         """Number of tokens each text would get (before truncation), cheap to compute."""
         self.backend.no_padding()
