@@ -1,3 +1,4 @@
-"""Automatic differentiation: ``grad``, ``backward``, ``gradcheck`` and the grad-mode switches."""
+"""Automatic differentiation: ``grad``, ``backward``, ``gradcheck``, custom ``Function``s, grad modes."""
+from .._autograd.function import Function, FunctionCtx  # noqa: F401
 from .._autograd.functional import backward, grad, gradcheck, GradcheckError  # noqa: F401
 from .._autograd.grad_mode import no_grad, enable_grad, inference_mode, set_grad_enabled  # noqa: F401
