@@ -142,9 +142,12 @@ def _reflected(fn):
     return method
 
 
-def _guard_binary(fn):
+
+
+def _comparison_dunder(fn):
+    # ``t == None`` or ``t == "x"`` falls back to identity, as in torch, instead of raising
     def method(self, other):
-        if not isinstance(other, (Tensor, bool, int, float, np.number, np.bool_, np.ndarray)):
+        if not isinstance(other, (Tensor, bool, int, float, np.generic, np.ndarray)):
             return NotImplemented
         return fn(self, other)
 
@@ -177,8 +180,10 @@ def install() -> None:
         "__xor__": E.bitwise_xor,
     }
     for name, fn in ops.items():
-        setattr(Tensor, name, _guard_binary(fn))
-    Tensor.__mul__ = _guard_binary(_mul_fast)
+        setattr(Tensor, name, fn)
+    Tensor.__mul__ = _mul_fast
+    Tensor.__eq__ = _comparison_dunder(E.eq)
+    Tensor.__ne__ = _comparison_dunder(E.ne)
     Tensor.__matmul__ = _matmul_fast
     Tensor.__rmatmul__ = lambda self, other: L.matmul(other, self) if isinstance(other, Tensor) else NotImplemented
     for name, fn in {"__radd__": E.add, "__rsub__": E.sub, "__rmul__": E.mul, "__rtruediv__": E.div,

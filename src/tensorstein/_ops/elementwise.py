@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtype as D
+from .._autograd.grad_mode import STATE
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor
 from .errors import broadcast_error
@@ -47,6 +48,8 @@ def binary_operands(a, b):
             rt = D.result_type(a, b)
             return x.astype(rt.np, copy=False), y.astype(rt.np, copy=False), rt
         td = D._BY_NP[x.dtype]
+        if td._category == 2 and (type(b) is float or type(b) is int):
+            return x, b, td  # NEP 50: a Python number keeps the float array's dtype
         sd = D.scalar_dtype(b)
         if sd._category <= td._category:
             return x, _cast_scalar(b, td), td
@@ -129,12 +132,19 @@ def mul(input, other, *, out=None):
     res = Tensor._make(_apply(np.multiply, x, y, input, other) if rt is not D.bool_ else np.logical_and(x, y))
     if out is not None:
         return _write_out(out, res)
-    if needs_grad(_t(input), _t(other)):
+    if STATE.enabled:
         a, b = input, other
-        saved = tuple(t for t, need in ((a, _t(b) is not None and b.requires_grad),
-                                        (b, _t(a) is not None and a.requires_grad)) if need and isinstance(t, Tensor))
-        attach(res, MulBackward0, lambda g: (g * b if _wants(a) else None, g * a if _wants(b) else None),
-               (_t(a), _t(b)), saved)
+        ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+        ra, rb = ta and a.requires_grad, tb and b.requires_grad
+        if ra and rb:
+            res.requires_grad = True
+            res.grad_fn = MulBackward0(lambda g: (g * b, g * a), (a, b), (a, b))
+        elif ra:
+            res.requires_grad = True
+            res.grad_fn = MulBackward0(lambda g: (g * b, None), (a, b if tb else None), (b,) if tb else ())
+        elif rb:
+            res.requires_grad = True
+            res.grad_fn = MulBackward0(lambda g: (None, g * a), (a if ta else None, b), (a,) if ta else ())
     return res
 
 
