@@ -58,15 +58,7 @@ class Tensor:
     def _make(arr: np.ndarray) -> "Tensor":
         """Wrap an array without copying (NumPy scalars become 0-d arrays)."""
         t = object.__new__(Tensor)
-        if type(arr) is not np.ndarray:
-            arr = np.asarray(arr)
-        t._data = arr
-        t.requires_grad = False
-        t.grad = None
-        t.grad_fn = None
-        t._version = [0]
-        t._hooks = None
-        t._retains_grad = False
+        _init(t, arr if type(arr) is np.ndarray else np.asarray(arr))
         return t
 
     # ------------------------------------------------------------------ metadata

@@ -436,18 +436,21 @@ def _softmax_dim(ndim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def softmax(input, dim=None, dtype=None):
-    """exp(x - max) / sum(exp(x - max)) along ``dim``; half types compute in float32."""
+def _softmax_input(input, dim, dtype, kernel):
+    """Shared preamble: the (converted) input, its dim, and the array to compute on (float32 for halves)."""
     if dtype is not None:
         input = input.to(dtype)
     x = input._data
-    if dim is None:
-        dim = _softmax_dim(x.ndim)
-    d = _wrap_dim(dim, x.ndim)
+    d = _wrap_dim(_softmax_dim(x.ndim) if dim is None else dim, x.ndim)
     if not input.is_floating_point():
-        raise RuntimeError(f"\"softmax_lastdim_kernel_impl\" not implemented for '{_scalar_name(input.dtype)}'")
+        raise RuntimeError(f"\"{kernel}_lastdim_kernel_impl\" not implemented for '{_scalar_name(input.dtype)}'")
     xa = x.astype(np.float32) if x.dtype in _HALF else x
-    ax = d if x.ndim else None
+    return input, x, d, xa, (d if x.ndim else None)
+
+
+def softmax(input, dim=None, dtype=None):
+    """exp(x - max) / sum(exp(x - max)) along ``dim``; half types compute in float32."""
+    input, x, d, xa, ax = _softmax_input(input, dim, dtype, "softmax")
     with np.errstate(all="ignore"):
         e = np.exp(xa - np.max(xa, axis=ax, keepdims=True)) if xa.size else xa.copy()
         e /= np.sum(e, axis=ax, keepdims=True)
@@ -462,16 +465,7 @@ def softmax(input, dim=None, dtype=None):
 def log_softmax(input, dim=None, dtype=None):
     """x - logsumexp(x) along ``dim``."""
     from .unary import exp
-    if dtype is not None:
-        input = input.to(dtype)
-    x = input._data
-    if dim is None:
-        dim = _softmax_dim(x.ndim)
-    d = _wrap_dim(dim, x.ndim)
-    if not input.is_floating_point():
-        raise RuntimeError(f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{_scalar_name(input.dtype)}'")
-    xa = x.astype(np.float32) if x.dtype in _HALF else x
-    ax = d if x.ndim else None
+    input, x, d, xa, ax = _softmax_input(input, dim, dtype, "log_softmax")
     with np.errstate(all="ignore"):
         if xa.size:
             shifted = xa - np.max(xa, axis=ax, keepdims=True)
