@@ -1,0 +1,375 @@
+"""BERT encoder with Hugging Face's parameter names, so checkpoints load as is.
+
+Parameter names match ``transformers.BertModel``'s state dict exactly::
+
+    embeddings.word_embeddings.weight            (V, C)
+    embeddings.position_embeddings.weight        (P, C)
+    embeddings.token_type_embeddings.weight      (T, C)
+    embeddings.LayerNorm.{weight,bias}           (C,)
+    encoder.layer.{i}.attention.self.{query,key,value}.{weight,bias}
+    encoder.layer.{i}.attention.output.dense.{weight,bias}
+    encoder.layer.{i}.attention.output.LayerNorm.{weight,bias}
+    encoder.layer.{i}.intermediate.dense.{weight,bias}      (4C, C)
+    encoder.layer.{i}.output.dense.{weight,bias}            (C, 4C)
+    encoder.layer.{i}.output.LayerNorm.{weight,bias}
+    pooler.dense.{weight,bias}                               (optional)
+
+Two execution paths compute the same function:
+
+* with autograd on (training), every module runs ordinary tensorstein ops,
+  attention through ``F.scaled_dot_product_attention`` with the padding mask;
+* under ``no_grad`` the whole encoder runs as one NumPy/Numba routine on the
+  same weights: fused QKV projection, bias+GELU, residual+LayerNorm and masked
+  softmax kernels (``_bert_kernels``), BLAS for every matmul.
+
+Shapes: B batch, L sequence length, C hidden size, H heads, D = C / H.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+import tensorstein as ts
+from tensorstein import nn
+from tensorstein.nn import functional as F
+
+from ..io._config import load_config
+from ..io._safetensors import load_file
+from ..io._torch_pickle import load_state_dict as _load_torch_state_dict
+from . import _bert_kernels as K
+
+__all__ = ["BertConfig", "BertModel", "BaseModelOutput", "load_weights"]
+
+
+@dataclass
+class BertConfig:
+    """The fields of a Hugging Face BERT ``config.json`` that the model uses."""
+
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    position_embedding_type: str = "absolute"
+    initializer_range: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads ({self.num_attention_heads})"
+            )
+        if self.hidden_act not in ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu"):
+            raise NotImplementedError(f"hidden_act {self.hidden_act!r} is not supported")
+        if self.position_embedding_type != "absolute":
+            raise NotImplementedError(f"position_embedding_type {self.position_embedding_type!r} is not supported")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "BertConfig":
+        names = {f.name for f in fields(cls)}
+        mt = d.get("model_type")
+        if mt is not None and mt not in ("bert", "roberta", "xlm-roberta", "distilbert_as_bert"):
+            raise NotImplementedError(f"model_type {mt!r} is not a BERT model")
+        return cls(**{k: v for k, v in d.items() if k in names and v is not None})
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike) -> "BertConfig":
+        """Read ``config.json`` from a file or model directory."""
+        return cls.from_dict(load_config(path))
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+
+class BaseModelOutput(tuple):
+    """``(last_hidden_state, pooler_output)`` with attribute access like HF's outputs."""
+
+    def __new__(cls, last_hidden_state, pooler_output=None):
+        return super().__new__(cls, (last_hidden_state, pooler_output))
+
+    @property
+    def last_hidden_state(self):
+        return self[0]
+
+    @property
+    def pooler_output(self):
+        return self[1]
+
+
+def _act(name: str, x):
+    if name == "gelu":
+        return F.gelu(x)
+    if name in ("gelu_new", "gelu_pytorch_tanh"):
+        return F.gelu(x, approximate="tanh")
+    return F.relu(x)
+
+
+# ----------------------------------------------------------------- modules
+
+
+class BertEmbeddings(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        C = config.hidden_size
+        self.word_embeddings = nn.Embedding(config.vocab_size, C, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, C)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, C)
+        self.LayerNorm = nn.LayerNorm(C, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids, token_type_ids):
+        L = input_ids.shape[1]
+        positions = ts.arange(L).unsqueeze(0)  # (1, L)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)  # (B, L, C)
+        x = x + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.LayerNorm(x))
+
+
+class BertSelfAttention(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        C = config.hidden_size
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.head_dim
+        self.query = nn.Linear(C, C)
+        self.key = nn.Linear(C, C)
+        self.value = nn.Linear(C, C)
+        self.dropout_p = config.attention_probs_dropout_prob
+
+    def forward(self, x, attn_mask):
+        B, L, C = x.shape
+        H, D = self.num_heads, self.head_dim
+        q = self.query(x).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D)
+        k = self.key(x).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D)
+        v = self.value(x).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D)
+        # attn_mask: (B, 1, 1, L) bool, True where the key is a real token
+        ctx = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0
+        )  # (B, H, L, D)
+        return ctx.transpose(1, 2).reshape(B, L, C)  # (B, L, C)
+
+
+class BertSelfOutput(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, h, residual):
+        return self.LayerNorm(self.dropout(self.dense(h)) + residual)
+
+
+class BertAttention(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.self = BertSelfAttention(config)
+        self.output = BertSelfOutput(config)
+
+    def forward(self, x, attn_mask):
+        return self.output(self.self(x, attn_mask), x)
+
+
+class BertIntermediate(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.act = config.hidden_act
+
+    def forward(self, x):
+        return _act(self.act, self.dense(x))  # (B, L, 4C)
+
+
+class BertOutput(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, h, residual):
+        return self.LayerNorm(self.dropout(self.dense(h)) + residual)
+
+
+class BertLayer(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.attention = BertAttention(config)
+        self.intermediate = BertIntermediate(config)
+        self.output = BertOutput(config)
+
+    def forward(self, x, attn_mask):
+        a = self.attention(x, attn_mask)  # (B, L, C)
+        return self.output(self.intermediate(a), a)
+
+
+class BertEncoder(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.layer = nn.ModuleList([BertLayer(config) for _ in range(config.num_hidden_layers)])
+
+    def forward(self, x, attn_mask):
+        for layer in self.layer:
+            x = layer(x, attn_mask)
+        return x
+
+
+class BertPooler(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, x):
+        return ts.tanh(self.dense(x[:, 0]))  # (B, C)
+
+
+class BertModel(nn.Module):
+    """``transformers.BertModel`` re-implemented on tensorstein.
+
+    ``model(input_ids, attention_mask, token_type_ids)`` returns a
+    :class:`BaseModelOutput` whose ``last_hidden_state`` is ``(B, L, C)``.
+    """
+
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
+        super().__init__()
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        self.encoder = BertEncoder(config)
+        self.pooler = BertPooler(config) if add_pooling_layer else None
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        std = self.config.initializer_range
+        with ts.no_grad():
+            for name, p in self.named_parameters():
+                if name.endswith("LayerNorm.weight"):
+                    p.fill_(1.0)
+                elif name.endswith("bias"):
+                    p.zero_()
+                else:
+                    p.normal_(0.0, std)
+
+    # ------------------------------------------------------------- loading
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, add_pooling_layer: bool | None = None) -> "BertModel":
+        """Build from a Hugging Face model directory (``config.json`` + weights)."""
+        from ._st_files import find_weights_file
+
+        config = BertConfig.from_pretrained(path)
+        weights = load_weights(find_weights_file(path))
+        has_pooler = any(k.startswith("pooler.") or k.startswith("bert.pooler.") for k in weights)
+        model = cls(config, add_pooling_layer=has_pooler if add_pooling_layer is None else add_pooling_layer)
+        model.load_numpy_state_dict(weights, strict=True)
+        model.eval()
+        return model
+
+    def load_numpy_state_dict(self, weights: dict[str, np.ndarray], strict: bool = True) -> None:
+        """Copy NumPy arrays (HF checkpoint names, optional ``bert.`` prefix) into the parameters."""
+        params = dict(self.named_parameters())
+        if weights and all(k.startswith("bert.") or not k.startswith(("embeddings.", "encoder.", "pooler.")) for k in weights):
+            weights = {k[len("bert."):]: v for k, v in weights.items() if k.startswith("bert.")}
+        missing = [k for k in params if k not in weights]
+        ignorable = ("embeddings.position_ids",)
+        unexpected = [k for k in weights if k not in params and k not in ignorable]
+        if strict and (missing or unexpected):
+            raise KeyError(
+                f"checkpoint does not match BertModel: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+            )
+        for name, p in params.items():
+            if name not in weights:
+                continue
+            arr = weights[name]
+            if tuple(arr.shape) != tuple(p.shape):
+                raise ValueError(f"{name}: checkpoint shape {tuple(arr.shape)} != model shape {tuple(p.shape)}")
+            p.data = ts.from_numpy(np.array(arr, dtype=np.float32, order="C"))
+
+    # ------------------------------------------------------------- forward
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> BaseModelOutput:
+        input_ids = ts.as_tensor(input_ids)
+        B, L = input_ids.shape
+        if L > self.config.max_position_embeddings:
+            raise ValueError(f"sequence length {L} exceeds max_position_embeddings {self.config.max_position_embeddings}")
+        if attention_mask is None:
+            attention_mask = ts.ones((B, L), dtype=ts.int64)
+        if token_type_ids is None:
+            token_type_ids = ts.zeros((B, L), dtype=ts.int64)
+        attention_mask = ts.as_tensor(attention_mask)
+        token_type_ids = ts.as_tensor(token_type_ids)
+        if not ts.is_grad_enabled() and not self.training:
+            return self._forward_inference(input_ids, attention_mask, token_type_ids)
+        x = self.embeddings(input_ids, token_type_ids)  # (B, L, C)
+        attn_mask = (attention_mask != 0).view(B, 1, 1, L)  # (B, 1, 1, L)
+        x = self.encoder(x, attn_mask)  # (B, L, C)
+        pooled = self.pooler(x) if self.pooler is not None else None
+        return BaseModelOutput(x, pooled)
+
+    def _forward_inference(self, input_ids, attention_mask, token_type_ids) -> BaseModelOutput:
+        """The same function on NumPy arrays with fused kernels (no autograd)."""
+        cfg = self.config
+        ids = np.asarray(input_ids.numpy())
+        mask = np.asarray(attention_mask.numpy())
+        types = np.asarray(token_type_ids.numpy())
+        B, L = ids.shape
+        C, H, D = cfg.hidden_size, cfg.num_attention_heads, cfg.head_dim
+        eps = cfg.layer_norm_eps
+        e = self.embeddings
+
+        def w(t):
+            return t.detach().numpy()
+
+        x = w(e.word_embeddings.weight)[ids]  # (B, L, C) gather
+        x += w(e.position_embeddings.weight)[:L]
+        x = K.add_layer_norm(x, w(e.token_type_embeddings.weight)[types], w(e.LayerNorm.weight), w(e.LayerNorm.bias), eps)
+        x = x.reshape(B * L, C)  # (B*L, C)
+        mask_bias = np.where(mask != 0, np.float32(0.0), np.float32(-np.inf)).astype(np.float32)  # (B, L)
+        scale = 1.0 / math.sqrt(D)
+        for layer in self.encoder.layer:
+            sa, so = layer.attention.self, layer.attention.output
+            w_qkv = np.concatenate([w(sa.query.weight), w(sa.key.weight), w(sa.value.weight)])  # (3C, C)
+            b_qkv = np.concatenate([w(sa.query.bias), w(sa.key.bias), w(sa.value.bias)])  # (3C,)
+            qkv = x @ w_qkv.T  # (B*L, 3C)
+            qkv += b_qkv
+            qkv = np.ascontiguousarray(qkv.reshape(B, L, 3, H, D).transpose(2, 0, 3, 1, 4))  # (3, B, H, L, D)
+            q, k, v = qkv[0], qkv[1], qkv[2]  # (B, H, L, D)
+            scores = np.matmul(q, k.transpose(0, 1, 3, 2))  # (B, H, L, L)
+            K.masked_softmax_(scores, scale, mask_bias)  # softmax(q k^T / sqrt(D) + mask)
+            ctx = np.matmul(scores, v)  # (B, H, L, D)
+            ctx = ctx.transpose(0, 2, 1, 3).reshape(B * L, C)  # (B*L, C)
+            a = ctx @ w(so.dense.weight).T  # (B*L, C)
+            a += w(so.dense.bias)
+            x = K.add_layer_norm(a, x, w(so.LayerNorm.weight), w(so.LayerNorm.bias), eps)
+            h = x @ w(layer.intermediate.dense.weight).T  # (B*L, 4C)
+            if cfg.hidden_act == "gelu":
+                K.gelu_bias_(h, w(layer.intermediate.dense.bias))
+            else:
+                h = _act(cfg.hidden_act, ts.from_numpy(h + w(layer.intermediate.dense.bias))).numpy()
+            o = h @ w(layer.output.dense.weight).T  # (B*L, C)
+            o += w(layer.output.dense.bias)
+            x = K.add_layer_norm(o, x, w(layer.output.LayerNorm.weight), w(layer.output.LayerNorm.bias), eps)
+        x = x.reshape(B, L, C)
+        pooled = None
+        if self.pooler is not None:
+            pooled = np.tanh(x[:, 0] @ w(self.pooler.dense.weight).T + w(self.pooler.dense.bias))
+            pooled = ts.from_numpy(pooled.astype(np.float32, copy=False))
+        return BaseModelOutput(ts.from_numpy(x), pooled)
+
+
+def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a ``.safetensors`` or torch ``.bin``/``.pt`` weights file into NumPy arrays."""
+    p = os.fspath(path)
+    if p.endswith(".safetensors"):
+        return load_file(p)
+    return _load_torch_state_dict(p)
