@@ -438,3 +438,33 @@ def test_tokenizer_matches_transformers(model_dir):
     np.testing.assert_array_equal(ids, ref["input_ids"])
     np.testing.assert_array_equal(mask, ref["attention_mask"])
     np.testing.assert_array_equal(types, ref["token_type_ids"])
+
+
+# ------------------------------------------------------- tensorstein.save / load
+
+
+def test_save_load_round_trip_and_torch_interop(tmp_path):
+    ts = pytest.importorskip("tensorstein")
+    from tensorstein.io import load, save
+
+    a = ts.randn(3, 4)
+    b = ts.arange(5)
+    c = ts.from_numpy(np.ones((2, 2), dtype=ml_dtypes.bfloat16))
+    obj = {"a": a, "nested": {"b": b, "l": [c, 3, "x"]}, "epoch": 2}
+    p = tmp_path / "ckpt.pt"
+    save(obj, p)
+    back = load(p)
+    assert isinstance(back["a"], ts.Tensor)
+    np.testing.assert_array_equal(back["a"].numpy(), a.numpy())
+    np.testing.assert_array_equal(back["nested"]["b"].numpy(), b.numpy())
+    assert back["nested"]["l"][1:] == [3, "x"] and back["epoch"] == 2
+    torch = pytest.importorskip("torch")
+    ref = torch.load(p, weights_only=True)  # real PyTorch reads what we wrote
+    np.testing.assert_array_equal(ref["a"].numpy(), a.numpy())
+    assert ref["nested"]["l"][0].dtype == torch.bfloat16
+    torch.save({"w": torch.randn(2, 3).t()}, tmp_path / "t.pt")
+    assert tuple(load(tmp_path / "t.pt")["w"].shape) == (3, 2)
+    save({"w": a}, tmp_path / "w.safetensors")
+    np.testing.assert_array_equal(load(tmp_path / "w.safetensors")["w"].numpy(), a.numpy())
+    with pytest.raises(ValueError):
+        load(p, weights_only=False)
