@@ -1,0 +1,9 @@
+"""tensorstein.nn: modules, parameters, init, functional (re-exports only)."""
+from .parameter import Parameter, Buffer  # noqa: F401
+from .modules import (  # noqa: F401
+    Module, Sequential, ModuleList, ModuleDict,
+    Identity, Linear, Bilinear, Embedding, LayerNorm, RMSNorm, GroupNorm, Dropout, Flatten, Unflatten,
+    ReLU, ReLU6, LeakyReLU, ELU, GELU, SiLU, Mish, Tanh, Sigmoid, Softplus, Softmax, LogSoftmax, Softmin,
+    L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss,
+)
+from . import functional, init, utils  # noqa: F401

@@ -1,0 +1,1 @@
+"""Private implementation of ``tensorstein.nn.functional`` (re-exported there)."""

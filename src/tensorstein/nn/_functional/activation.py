@@ -1,0 +1,175 @@
+"""Activations: relu, gelu (exact and tanh, one op each with its own backward), silu, softmax, ...
+
+``gelu`` has a fused forward/backward on NumPy arrays; ``_gelu_composite`` (built from tensor ops)
+is its test oracle and its create_graph path.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..._autograd.graph import attach, node_type, needs_grad
+from ..._autograd.grad_mode import STATE
+from ..._ops import unary as U
+from ..._ops import reduction as R
+from ..._ops.indexing import where
+from ..._tensor import Tensor
+
+GeluBackward0 = node_type("GeluBackward0")
+SiluBackward0 = node_type("SiluBackward0")
+
+_SQRT1_2 = 0.7071067811865476
+_SQRT_2_OVER_PI = 0.7978845608028654
+_INV_SQRT_2PI = 0.3989422804014327
+_ERF = None
+
+
+def _erf_array(x: np.ndarray) -> np.ndarray:
+    """erf on a float32/float64 array (a Numba ufunc over math.erf, compiled once and cached)."""
+    global _ERF
+    if _ERF is None:
+        try:
+            from numba import vectorize
+
+            @vectorize(["float32(float32)", "float64(float64)"], cache=True)
+            def _erf(v):
+                return math.erf(v)
+
+            _ERF = _erf
+        except Exception:  # pragma: no cover - numba missing
+            _ERF = np.frompyfunc(math.erf, 1, 1)
+    out = _ERF(x)
+    return out if out.dtype == x.dtype else out.astype(x.dtype)
+
+
+def _work(x):
+    return x if x.dtype == np.float32 or x.dtype == np.float64 else x.astype(np.float32)
+
+
+def relu(input, inplace: bool = False):
+    return input.relu_() if inplace else U.relu(input)
+
+
+def relu6(input, inplace=False):
+    return U.clamp(input, 0.0, 6.0)
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    return where(input > 0, input, input * negative_slope)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return where(input > 0, input, (U.exp(input) - 1.0) * alpha)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    z = input * beta
+    return where(z > threshold, input, U.log1p(U.exp(z)) / beta)
+
+
+def tanh(input):
+    return U.tanh(input)
+
+
+def sigmoid(input):
+    return U.sigmoid(input)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    return U.clamp(input, min_val, max_val)
+
+
+def _gelu_composite(input, approximate: str = "none"):
+    """GELU from tensor ops (the oracle for the fused op, differentiable to any order)."""
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * _SQRT_2_OVER_PI
+        return input * 0.5 * (U.tanh(inner) + 1.0)
+    return input * 0.5 * (U.erf(input * _SQRT1_2) + 1.0)
+
+
+def gelu(input, approximate: str = "none"):
+    """x * Phi(x) (``approximate='none'``, exact erf) or its tanh approximation."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh.")
+    if not input.is_floating_point():
+        raise RuntimeError(f"\"GeluKernelImpl\" not implemented for '{input.dtype}'")
+    x = input._data
+    xw = _work(x)
+    one = xw.dtype.type(1)
+    half = xw.dtype.type(0.5)
+    if approximate == "tanh":
+        k = xw.dtype.type(_SQRT_2_OVER_PI)
+        c = xw.dtype.type(0.044715)
+        x2 = xw * xw
+        t = np.tanh(k * xw * (one + c * x2))
+        out = half * xw * (one + t)
+    else:
+        cdf = half * (one + _erf_array(xw * xw.dtype.type(_SQRT1_2)))
+        out = xw * cdf
+    res = Tensor._make(out.astype(x.dtype, copy=False))
+    if needs_grad(input):
+        def backward(g):
+            if STATE.enabled:  # create_graph: the derivative from tensor ops (differentiable again)
+                if approximate == "tanh":
+                    inner = (input + input * input * input * 0.044715) * _SQRT_2_OVER_PI
+                    th = U.tanh(inner)
+                    dd = (th + 1.0) * 0.5 + input * 0.5 * (1.0 - th * th) * _SQRT_2_OVER_PI * (
+                        input * input * (3 * 0.044715) + 1.0)
+                else:
+                    dd = (U.erf(input * _SQRT1_2) + 1.0) * 0.5 + input * U.exp(input * input * -0.5) * _INV_SQRT_2PI
+                return (g * dd,)
+            gd = g._data
+            if approximate == "tanh":
+                dt = one - t * t
+                d = half * (one + t) + half * xw * dt * k * (one + xw.dtype.type(3) * c * x2)
+            else:
+                d = cdf + xw * np.exp(-half * xw * xw) * xw.dtype.type(_INV_SQRT_2PI)
+            return (Tensor._make((gd * d).astype(x.dtype, copy=False)),)
+
+        attach(res, GeluBackward0, backward, (input,), (input,))
+    return res
+
+
+def silu(input, inplace: bool = False):
+    """x * sigmoid(x)."""
+    x = input._data
+    if x.dtype != np.float32 and x.dtype != np.float64:
+        return input * U.sigmoid(input)
+    s = U._np_sigmoid(x)
+    res = Tensor._make(x * s)
+    if needs_grad(input):
+        def backward(g):
+            if STATE.enabled:
+                sg = U.sigmoid(input)
+                return (g * (sg * (1.0 + input * (1.0 - sg))),)
+            one = x.dtype.type(1)
+            return (Tensor._make(g._data * (s * (one + x * (one - s)))),)
+
+        attach(res, SiluBackward0, backward, (input,), (input,))
+    return res
+
+
+def mish(input, inplace=False):
+    return input * U.tanh(softplus(input))
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return R.softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return R.log_softmax(input, dim, dtype=dtype)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    return R.softmax(-input, dim, dtype=dtype)
+
+
+def logsigmoid(input):
+    return -softplus(-input)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    n = R.norm(input, p, dim, keepdim=True)
+    return input / U.clamp_min(n, eps).expand_as(input)

@@ -1,0 +1,307 @@
+"""Losses: cross_entropy (a fused op for the common case; the composite is the general path and the
+oracle), nll_loss, mse_loss, l1_loss, smooth_l1_loss, binary_cross_entropy(_with_logits), kl_div.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import _dtype as D
+from ..._autograd.graph import attach, node_type
+from ..._autograd.grad_mode import STATE
+from ..._ops import reduction as R
+from ..._ops import unary as U
+from ..._ops.indexing import gather, where
+from ..._tensor import Tensor
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _reduction(size_average, reduce, reduction):
+    if size_average is None and reduce is None:
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{reduction} is not a valid value for reduction")
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return R.mean(loss)
+    if reduction == "sum":
+        return R.sum(loss)
+    return loss
+
+
+def _scalar_name(t):
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}[t.dtype.name]
+
+
+# ---------------------------------------------------------------- nll_loss
+def _class_last(input):
+    """(N, C, d1, ...) -> (N*d1*..., C); (N, C) and (C,) unchanged."""
+    if input._data.ndim <= 2:
+        return input
+    c = input._data.shape[1]
+    return input.movedim(1, -1).reshape(-1, c)
+
+
+def _check_nll(input, target):
+    x, t = input._data, target._data
+    if t.dtype.kind not in "iu":
+        raise RuntimeError(f"expected scalar type Long but found {_scalar_name(target)}")
+    if x.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
+    if x.ndim == 1:
+        if t.ndim > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    else:
+        if t.ndim == 0 or x.shape[0] != t.shape[0]:
+            raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size "
+                             f"({t.shape[0] if t.ndim else 1}).")
+        if x.ndim == 2 and t.ndim != 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if x.ndim > 2 and tuple(t.shape[1:]) != tuple(x.shape[2:]):
+            raise RuntimeError(f"Expected target size {list((x.shape[0],) + x.shape[2:])}, got {list(t.shape)}")
+
+
+def _check_targets(t, n_classes, ignore_index):
+    valid = t != ignore_index
+    tv = t[valid]
+    if tv.size and (tv.min() < 0 or tv.max() >= n_classes):
+        bad = int(tv[(tv < 0) | (tv >= n_classes)][0])
+        raise IndexError(f"Target {bad} is out of bounds.")
+    return valid
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+             reduction: str = "mean"):
+    """Negative log-likelihood of class indices under log-probabilities ``input`` (N, C, d1, ...)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_nll(input, target)
+    x = input._data
+    c = x.shape[1] if x.ndim >= 2 else x.shape[0]
+    if weight is not None and weight._data.shape != (c,):
+        raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
+                           f"weight tensor of shape: {list(weight._data.shape)}")
+    flat = _class_last(input) if x.ndim >= 2 else input.unsqueeze(0)
+    t = target._data.reshape(-1).astype(np.int64)
+    valid = _check_targets(t, c, ignore_index)
+    safe = np.where(valid, t, 0)
+    picked = gather(flat, 1, Tensor._make(safe[:, None])).reshape(-1)
+    wv = valid.astype(x.dtype)
+    if weight is not None:
+        wv = wv * weight._data[safe]
+    w_t = Tensor._make(wv)
+    loss = -(picked * w_t)
+    if reduction == "none":
+        return loss.reshape(target._data.shape)
+    if reduction == "sum":
+        return R.sum(loss)
+    return R.sum(loss) / R.sum(w_t)
+
+
+# ---------------------------------------------------------------- cross_entropy
+NllLossBackward0 = node_type("NllLossBackward0")
+
+
+def _cross_entropy_composite(input, target, weight=None, ignore_index=-100, reduction="mean",
+                             label_smoothing=0.0):
+    """cross_entropy from tensor ops: every case (the oracle for the fused op)."""
+    x = input._data
+    class_dim = 1 if x.ndim >= 2 else 0
+    c = x.shape[class_dim]
+    logp = R.log_softmax(input, class_dim)
+    if target.is_floating_point():  # class probabilities
+        if tuple(target._data.shape) != tuple(x.shape):
+            raise RuntimeError(f"Expected target size {list(x.shape)}, got {list(target._data.shape)}")
+        tgt = target
+        if label_smoothing > 0:
+            tgt = tgt * (1.0 - label_smoothing) + label_smoothing / c
+        prod = logp * tgt
+        if weight is not None:
+            wshape = [1] * x.ndim
+            wshape[class_dim] = c
+            prod = prod * weight.reshape(wshape)
+        loss = -R.sum(prod, class_dim)
+        if reduction == "mean":
+            n = x.shape[0] if x.ndim >= 2 else 1
+            if x.ndim > 2:
+                n = int(np.prod([x.shape[0]] + list(x.shape[2:])))
+            return R.sum(loss) / float(n)
+        return _reduce(loss, reduction)
+    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing <= 0:
+        return nll
+    flat = _class_last(logp) if x.ndim >= 2 else logp.unsqueeze(0)
+    t = target._data.reshape(-1)
+    keep = Tensor._make((t != ignore_index).astype(x.dtype))
+    if weight is not None:
+        smooth = -R.sum(flat * weight, 1) * keep
+    else:
+        smooth = -R.sum(flat, 1) * keep
+    if reduction == "mean":
+        if weight is not None:
+            safe = np.where(t != ignore_index, t, 0)
+            denom = float((weight._data[safe] * (t != ignore_index)).sum())
+            ret = R.sum(smooth) / denom
+        else:
+            ret = R.sum(smooth) / float((t != ignore_index).sum())
+    elif reduction == "sum":
+        ret = R.sum(smooth)
+    else:
+        ret = smooth.reshape(target._data.shape)
+    return nll * (1.0 - label_smoothing) + ret * (label_smoothing / c)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0):
+    """log_softmax + nll_loss over class dim 1 (class indices or class probabilities as target)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not (0.0 <= label_smoothing <= 1.0):
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    x = input._data
+    if not target.is_floating_point():
+        _check_nll(input, target)
+        if x.ndim == 2 and weight is None and label_smoothing == 0.0 and reduction != "none" and \
+                (x.dtype == np.float32 or x.dtype == np.float64):
+            return _cross_entropy_fused(input, target, ignore_index, reduction)
+    elif x.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
+    return _cross_entropy_composite(input, target, weight, ignore_index, reduction, label_smoothing)
+
+
+def _cross_entropy_fused(input, target, ignore_index, reduction):
+    """(N, C) logits, class indices, no weight: one op; backward ``(softmax - onehot) * scale``."""
+    x = input._data
+    n, c = x.shape
+    t = target._data.astype(np.int64, copy=False)
+    valid = _check_targets(t, c, ignore_index)
+    all_valid = bool(valid.all())
+    safe = t if all_valid else np.where(valid, t, 0)
+    shifted = x - x.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    s = e.sum(axis=1, keepdims=True)
+    rows = np.arange(n)
+    logp_t = shifted[rows, safe] - np.log(s[:, 0])
+    count = n if all_valid else int(valid.sum())
+    if not all_valid:
+        logp_t = logp_t * valid
+    total = -logp_t.sum(dtype=x.dtype)
+    if reduction == "mean":
+        value = total / x.dtype.type(count) if count else x.dtype.type(np.nan)
+    else:
+        value = total
+    res = Tensor._make(np.asarray(value, dtype=x.dtype))
+    if STATE.enabled and input.requires_grad:
+        def backward(g):
+            if STATE.enabled:  # create_graph: differentiate the composite
+                from ..._autograd.graph import run_backward
+                from ..._autograd.grad_mode import enable_grad
+                with enable_grad():
+                    out = _cross_entropy_composite(input, target, None, ignore_index, reduction, 0.0)
+                return run_backward((out,), (g,), True, True, inputs=[input])
+            scale = g._data if reduction == "sum" else g._data / x.dtype.type(count)
+            grad = e / s
+            grad[rows, safe] -= 1
+            if not all_valid:
+                grad *= valid[:, None]
+            grad *= scale
+            return (Tensor._make(grad),)
+
+        attach(res, NllLossBackward0, backward, (input,))
+    return res
+
+
+# ---------------------------------------------------------------- regression losses
+def _check_same_size(input, target, name):
+    if tuple(input._data.shape) != tuple(target._data.shape):
+        import warnings
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+                      "same size.", stacklevel=3)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_same_size(input, target, "mse_loss")
+    d = input - target
+    loss = d * d
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_same_size(input, target, "l1_loss")
+    loss = U.abs(input - target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    reduction = _reduction(size_average, reduce, reduction)
+    d = U.abs(input - target)
+    if beta == 0:
+        return _reduce(d, reduction)
+    loss = where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    d = U.abs(input - target)
+    loss = where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    return _reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------- binary losses
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+    """-(t log p + (1 - t) log(1 - p)) with the logs clamped at -100, as torch."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if tuple(target._data.shape) != tuple(input._data.shape):
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
+                         f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    x = input._data
+    if x.size and (np.nanmin(x) < 0 or np.nanmax(x) > 1):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    log_p = U.clamp_min(U.log(input), -100.0)
+    log_1p = U.clamp_min(U.log(1.0 - input), -100.0)
+    loss = -(target * log_p + (1.0 - target) * log_1p)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction: str = "mean", pos_weight=None):
+    """Numerically stable sigmoid + BCE: ``(1 - t) x + (1 + (pw - 1) t) * softplus(-x)``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if tuple(target._data.shape) != tuple(input._data.shape):
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    # log(1 + exp(-x)) = max(-x, 0) + log1p(exp(-|x|))
+    softplus_neg = U.clamp_min(-input, 0.0) + U.log1p(U.exp(-U.abs(input)))
+    if pos_weight is not None:
+        log_weight = (pos_weight - 1.0) * target + 1.0
+        loss = (1.0 - target) * input + log_weight * softplus_neg
+    else:
+        loss = (1.0 - target) * input + softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    reduction = _reduction(size_average, reduce, reduction)
+    if log_target:
+        loss = U.exp(target) * (target - input)
+    else:
+        loss = where(target > 0, target * (U.log(where(target > 0, target, 1.0)) - input), 0.0 * input)
+    if reduction == "batchmean":
+        return R.sum(loss) / float(input._data.shape[0])
+    return _reduce(loss, reduction)
