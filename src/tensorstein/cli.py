@@ -41,7 +41,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import numpy as np
 
     import tensorstein as ts
-    from tensorstein.nn import functional as F
+    try:
+        from tensorstein.nn.functional import scaled_dot_product_attention as sdpa
+    except ImportError:
+        from tensorstein.nn.attention import scaled_dot_product_attention as sdpa
 
     ts.manual_seed(0)
     _section("1. Multiplying matrices, every way")
@@ -67,12 +70,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     q, k, v = ts.randn(Bn, H, L, D), ts.randn(Bn, H, L, D), ts.randn(Bn, H, L, D)  # (B, H, L, D)
     scores = q @ k.transpose(-2, -1) / (D ** 0.5)  # (B, H, L, L)
     by_formula = ts.softmax(scores, dim=-1) @ v  # (B, H, L, D)
-    fused = F.scaled_dot_product_attention(q, k, v)
+    fused = sdpa(q, k, v)
     _print("softmax(Q K^T / sqrt(d)) V, shape", tuple(by_formula.shape))
     _print(f"max |formula - F.scaled_dot_product_attention| = {(by_formula - fused).abs().max().item():.2e}")
     causal = ts.triu(ts.full((L, L), float("-inf")), diagonal=1)
     by_formula_c = ts.softmax(scores + causal, dim=-1) @ v
-    fused_c = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    fused_c = sdpa(q, k, v, is_causal=True)
     _print(f"causal: max |formula - fused| = {(by_formula_c - fused_c).abs().max().item():.2e}")
 
     _section("3. Sentence embeddings (all-MiniLM-L6-v2) and cosine similarity")

@@ -38,6 +38,11 @@ import tensorstein as ts
 from tensorstein import nn
 from tensorstein.nn import functional as F
 
+try:  # F.scaled_dot_product_attention (re-exported from tensorstein.nn.attention)
+    _sdpa = F.scaled_dot_product_attention
+except AttributeError:  # pragma: no cover - older tree without the re-export
+    from tensorstein.nn.attention import scaled_dot_product_attention as _sdpa
+
 from ..io._config import load_config
 from ..io._safetensors import load_file
 from ..io._torch_pickle import load_state_dict as _load_torch_state_dict
@@ -155,7 +160,7 @@ class BertSelfAttention(nn.Module):
         k = self.key(x).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D)
         v = self.value(x).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D)
         # attn_mask: (B, 1, 1, L) bool, True where the key is a real token
-        ctx = F.scaled_dot_product_attention(
+        ctx = _sdpa(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0
         )  # (B, H, L, D)
         return ctx.transpose(1, 2).reshape(B, L, C)  # (B, L, C)
@@ -282,7 +287,10 @@ class BertModel(nn.Module):
             weights = {k[len("bert."):]: v for k, v in weights.items() if k.startswith("bert.")}
         missing = [k for k in params if k not in weights]
         ignorable = ("embeddings.position_ids",)
-        unexpected = [k for k in weights if k not in params and k not in ignorable]
+        unexpected = [
+            k for k in weights
+            if k not in params and k not in ignorable and not (self.pooler is None and k.startswith("pooler."))
+        ]
         if strict and (missing or unexpected):
             raise KeyError(
                 f"checkpoint does not match BertModel: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "

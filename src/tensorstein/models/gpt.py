@@ -20,6 +20,11 @@ import tensorstein as ts
 from tensorstein import nn
 from tensorstein.nn import functional as F
 
+try:  # F.scaled_dot_product_attention (re-exported from tensorstein.nn.attention)
+    _sdpa = F.scaled_dot_product_attention
+except AttributeError:  # pragma: no cover - older tree without the re-export
+    from tensorstein.nn.attention import scaled_dot_product_attention as _sdpa
+
 __all__ = ["GPTConfig", "GPT", "CharTokenizer", "KVCache"]
 
 
@@ -95,12 +100,12 @@ class CausalSelfAttention(nn.Module):
             cache.k[layer], cache.v[layer] = k, v
         p = self.dropout if self.training else 0.0
         if past == 0:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)  # (B, H, T, D)
+            y = _sdpa(q, k, v, is_causal=True, dropout_p=p)  # (B, H, T, D)
         elif T == 1:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p)  # one query sees every cached key
+            y = _sdpa(q, k, v, dropout_p=p)  # one query sees every cached key
         else:  # several new tokens after a prefix: query i sees keys <= past + i
             allowed = ts.ones(T, past + T, dtype=ts.bool).tril(diagonal=past)  # (T, past+T)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
+            y = _sdpa(q, k, v, attn_mask=allowed, dropout_p=p)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C)
         return self.c_proj(y)
 
