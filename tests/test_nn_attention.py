@@ -244,3 +244,96 @@ def test_long_sequence_flash():
         o = sdpa(q, k, v, is_causal=True)
     to = TF.scaled_dot_product_attention(tq, tk, tv, is_causal=True)
     np.testing.assert_allclose(o.detach().numpy(), to.detach().numpy(), **TOL)
+
+
+# ----------------------------------------------------------------- modules
+def _modules():
+    import tensorstein.nn as nn
+
+    if not all(hasattr(nn, c) for c in ("Linear", "LayerNorm", "Dropout")):
+        pytest.skip("nn.Linear/LayerNorm/Dropout not available yet")
+    from tensorstein.nn.modules import _attention_modules as M
+
+    return M
+
+
+def _load(mod, tmod):
+    res = mod.load_state_dict({k: ts.tensor(v.detach().numpy()) for k, v in tmod.state_dict().items()})
+    assert not res.missing_keys and not res.unexpected_keys
+    assert sorted(n for n, _ in mod.named_parameters()) == sorted(n for n, _ in tmod.named_parameters())
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(batch_first=True), dict(kdim=6, vdim=5),
+                                dict(add_bias_kv=True, add_zero_attn=True), dict(bias=False)])
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_multihead_attention(kw, need_weights):
+    M = _modules()
+    tm = torch.nn.MultiheadAttention(16, 4, **kw)
+    m = M.MultiheadAttention(16, 4, **kw)
+    _load(m, tm)
+    rng = np.random.default_rng(0)
+    N, L, S = 2, 7, 9
+    bf = kw.get("batch_first", False)
+
+    def shp(n, d):
+        return (N, n, d) if bf else (n, N, d)
+
+    q, k, v = (rng.standard_normal(s).astype(np.float32)
+               for s in (shp(L, 16), shp(S, kw.get("kdim", 16)), shp(S, kw.get("vdim", 16))))
+    kpm = np.zeros((N, S), bool)
+    kpm[0, -2:] = True
+    am = rng.random((L, S)) > 0.8
+    args = [(ts.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)) for x in (q, k, v)]
+    o, w = m(*(a for a, _ in args), key_padding_mask=ts.tensor(kpm), attn_mask=ts.tensor(am),
+             need_weights=need_weights)
+    to, tw = tm(*(b for _, b in args), key_padding_mask=torch.tensor(kpm),
+                attn_mask=torch.tensor(am), need_weights=need_weights)
+    np.testing.assert_allclose(o.detach().numpy(), to.detach().numpy(), **TOL)
+    if need_weights:
+        np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), **TOL)
+    else:
+        assert w is None and tw is None
+    o.sum().backward()
+    to.sum().backward()
+    for a, b in args:
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(m.out_proj.weight.grad.numpy(), tm.out_proj.weight.grad.numpy(),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_mha_unbatched_and_causal_hint():
+    M = _modules()
+    tm = torch.nn.MultiheadAttention(8, 2)
+    m = M.MultiheadAttention(8, 2)
+    _load(m, tm)
+    x = np.random.default_rng(1).standard_normal((5, 8)).astype(np.float32)
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(5)
+    o, _ = m(ts.tensor(x), ts.tensor(x), ts.tensor(x), attn_mask=ts.tensor(mask.numpy()),
+             is_causal=True, need_weights=False)
+    to, _ = tm(torch.tensor(x), torch.tensor(x), torch.tensor(x), attn_mask=mask, is_causal=True,
+               need_weights=False)
+    np.testing.assert_allclose(o.detach().numpy(), to.detach().numpy(), **TOL)
+    with pytest.raises(RuntimeError, match="Need attn_mask"):
+        m(ts.tensor(x), ts.tensor(x), ts.tensor(x), is_causal=True)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(norm_first=True, batch_first=True, activation="gelu")])
+def test_transformer_encoder(kw):
+    M = _modules()
+    tl = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, **kw)
+    tenc = torch.nn.TransformerEncoder(tl, 2, enable_nested_tensor=False).eval()
+    enc = M.TransformerEncoder(M.TransformerEncoderLayer(16, 4, 32, dropout=0.0, **kw), 2).eval()
+    _load(enc, tenc)
+    shape = (3, 5, 16) if kw.get("batch_first") else (5, 3, 16)
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(5)
+    np.testing.assert_allclose(enc(ts.tensor(x)).detach().numpy(),
+                               tenc(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+    o = enc(ts.tensor(x), mask=ts.tensor(mask.numpy()))
+    to = tenc(torch.tensor(x), mask=mask)
+    np.testing.assert_allclose(o.detach().numpy(), to.detach().numpy(), rtol=1e-4, atol=1e-5)
+    enc.train()
+    xt = ts.tensor(x, requires_grad=True)
+    enc(xt).sum().backward()
+    assert xt.grad.shape == xt.shape
+    assert all(p.grad is not None for p in enc.parameters())
