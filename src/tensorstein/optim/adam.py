@@ -1,0 +1,112 @@
+"""Adam and AdamW (amsgrad, weight decay, maximize): torch's single-tensor update in float32 arithmetic,
+on the parameters' NumPy arrays in place."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._autograd.grad_mode import no_grad
+from .._tensor import Tensor
+from .optimizer import Optimizer, _writable
+
+
+class Adam(Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,
+                 amsgrad: bool = False, *, foreach=None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused=None, decoupled_weight_decay: bool = False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
+                    "maximize": maximize, "foreach": foreach, "capturable": capturable,
+                    "differentiable": differentiable, "fused": fused,
+                    "decoupled_weight_decay": decoupled_weight_decay}
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            from .._autograd.grad_mode import enable_grad
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                self._update_group(group)
+        return loss
+
+    def _update_group(self, group):
+        beta1, beta2 = group["betas"]
+        lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+        amsgrad, maximize, decoupled = group["amsgrad"], group["maximize"], group["decoupled_weight_decay"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            a = _writable(p)
+            f = a.dtype.type
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = Tensor._make(np.array(0.0, dtype=np.float32))
+                state["exp_avg"] = Tensor._make(np.zeros_like(a))
+                state["exp_avg_sq"] = Tensor._make(np.zeros_like(a))
+                if amsgrad:
+                    state["max_exp_avg_sq"] = Tensor._make(np.zeros_like(a))
+            g = p.grad._data
+            if maximize:
+                g = -g
+            m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+            step_t = state["step"]._data
+            step_t += np.float32(1)
+            step = float(step_t)
+            tmp, tmp2 = self._scratch(p, 2)
+            if wd != 0:
+                if decoupled:
+                    a *= f(1 - lr * wd)
+                else:
+                    g = g + f(wd) * a
+            # exp_avg.lerp_(grad, 1 - beta1)
+            w = f(1 - beta1)
+            if abs(w) < 0.5:
+                np.subtract(g, m, out=tmp)
+                tmp *= w
+                m += tmp
+            else:
+                np.subtract(g, m, out=tmp)
+                tmp *= f(1) - w
+                np.subtract(g, tmp, out=m)
+            # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            v *= f(beta2)
+            np.multiply(g, f(1 - beta2), out=tmp)
+            tmp *= g
+            v += tmp
+            bias_correction1 = 1 - beta1 ** step
+            bias_correction2 = 1 - beta2 ** step
+            step_size = lr / bias_correction1
+            bias_correction2_sqrt = bias_correction2 ** 0.5
+            if amsgrad:
+                vm = state["max_exp_avg_sq"]._data
+                np.maximum(vm, v, out=vm)
+                np.sqrt(vm, out=tmp)
+            else:
+                np.sqrt(v, out=tmp)
+            tmp /= f(bias_correction2_sqrt)
+            tmp += f(eps)
+            # param.addcdiv_(exp_avg, denom, value=-step_size)
+            np.multiply(m, f(-step_size), out=tmp2)
+            tmp2 /= tmp
+            a += tmp2
+            p._version[0] += 1
+
+
+class AdamW(Adam):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
+                 amsgrad: bool = False, *, maximize: bool = False, foreach=None, capturable: bool = False,
+                 differentiable: bool = False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
