@@ -25,24 +25,6 @@ def _nn(name):
     return getattr(nn, name)
 
 
-def _xavier_uniform(shape, dtype=np.float32):
-    from ..._ops.creation import rand
-
-    fan_out, fan_in = shape[0], shape[1] * (int(np.prod(shape[2:])) if len(shape) > 2 else 1)
-    a = math.sqrt(6.0 / (fan_in + fan_out))
-    t = rand(*shape)
-    return Tensor._make(((t._data * 2 - 1) * a).astype(dtype))
-
-
-def _xavier_normal(shape, dtype=np.float32):
-    from ..._ops.creation import randn
-
-    fan_in = shape[1] * (int(np.prod(shape[2:])) if len(shape) > 2 else 1)
-    fan_out = shape[0] * (int(np.prod(shape[2:])) if len(shape) > 2 else 1)
-    std = math.sqrt(2.0 / (fan_in + fan_out))
-    return Tensor._make((randn(*shape)._data * std).astype(dtype))
-
-
 def generate_square_subsequent_mask(sz, dtype=None):
     """Float mask with ``-inf`` above the diagonal (``nn.Transformer.generate_square_subsequent_mask``)."""
     from ... import _dtype as D
@@ -114,20 +96,22 @@ class MultiheadAttention(Module):
         self._reset_parameters()
 
     def _reset_parameters(self):
-        dt = self._npdt
+        from .. import init
+
         if self._qkv_same_embed_dim:
-            self.in_proj_weight._data[...] = _xavier_uniform(self.in_proj_weight.shape, dt)._data
+            init.xavier_uniform_(self.in_proj_weight)
         else:
-            for p in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
-                p._data[...] = _xavier_uniform(p.shape, dt)._data
+            init.xavier_uniform_(self.q_proj_weight)
+            init.xavier_uniform_(self.k_proj_weight)
+            init.xavier_uniform_(self.v_proj_weight)
         if self.in_proj_bias is not None:
-            self.in_proj_bias._data[...] = 0
+            init.constant_(self.in_proj_bias, 0.0)
             if self.out_proj.bias is not None:
-                self.out_proj.bias._data[...] = 0
+                init.constant_(self.out_proj.bias, 0.0)
         if self.bias_k is not None:
-            self.bias_k._data[...] = _xavier_normal(self.bias_k.shape, dt)._data
+            init.xavier_normal_(self.bias_k)
         if self.bias_v is not None:
-            self.bias_v._data[...] = _xavier_normal(self.bias_v.shape, dt)._data
+            init.xavier_normal_(self.bias_v)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
