@@ -1,14 +1,14 @@
 """Train a tiny character-level GPT on generated text, then sample with a KV cache.
 
-    python examples/train_tiny_gpt.py                 # ~300 steps, a minute or less on 2 cores
+    python examples/train_tiny_gpt.py                 # 200 steps, ~20-40 s on 2 cores
     python examples/train_tiny_gpt.py --steps 100     # quicker
 
 The corpus is generated here (no download): simple sentences from a small
 grammar, e.g. "the small cat sees a red ball." A model that has learned the
-grammar predicts the next character far better than chance (ln(vocab) ~ 3.3
-nats): with the defaults the training loss falls from ~3.4 to below 1.2
-nats/char (the target this script checks and reports), and samples look like
-the corpus.
+grammar predicts the next character far better than chance (ln(vocab) ~ 3.2
+nats): with the defaults the training loss falls from ~2.6 (mean of the first
+10 steps) to below 1.0 nats/char (the target this script checks and reports;
+measured ~0.6 at 200 steps, ~0.5 at 300), and samples look like the corpus.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import time
 import numpy as np
 
 import tensorstein as ts
+import tensorstein.optim  # noqa: F401  (ts.optim)
 from tensorstein.models.gpt import GPT, CharTokenizer, GPTConfig
 
-TARGET_LOSS = 1.2
+TARGET_LOSS = 1.0
 
 
 def make_corpus(n_sentences: int = 3000, seed: int = 0) -> str:
@@ -49,7 +50,7 @@ def get_batch(data: np.ndarray, block: int, batch: int, rng: np.random.Generator
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--block-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)

@@ -269,6 +269,8 @@ def test_gpt_learns():
 
     ts.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    import tensorstein.optim  # noqa: F401
+
     opt = ts.optim.AdamW(model.parameters(), lr=1e-2)
     seq = np.array([[0, 1, 2, 3, 4, 0, 1, 2, 3]] * 4)
     x, y = ts.from_numpy(seq[:, :-1]), ts.from_numpy(seq[:, 1:])
