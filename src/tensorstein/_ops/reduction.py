@@ -11,6 +11,7 @@ import collections
 import numpy as np
 
 from .. import _dtype as D
+from .._autograd.grad_mode import STATE
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor, _wrap_dim
 
@@ -204,6 +205,10 @@ def _even_split(g, input, result, dims, keepdim):
     shape = input._data.shape
     r = expand_grad(result, shape, dims, keepdim) if dims is not None or result._data.ndim == 0 else result
     mask = (input == r)
+    if input._data.dtype.kind == "f" and np.isnan(r._data).any():  # a NaN result: the NaNs get the gradient
+        from .elementwise import logical_or
+        from .unary import isnan
+        mask = logical_or(mask, isnan(input) & isnan(r))
     count = sum(mask, dim=dims, keepdim=True) if dims is not None else sum(mask)
     return expand_grad(g, shape, dims, keepdim) * mask / count
 
@@ -448,6 +453,11 @@ def _softmax_input(input, dim, dtype, kernel):
     return input, x, d, xa, (d if x.ndim else None)
 
 
+def _softmax_backward(g, y, d):
+    # under create_graph ``y`` is recomputed with its graph so second derivatives are right
+    return (y * (g - sum(g * y, dim=d, keepdim=True)),)
+
+
 def softmax(input, dim=None, dtype=None):
     """exp(x - max) / sum(exp(x - max)) along ``dim``; half types compute in float32."""
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "softmax")
@@ -458,7 +468,7 @@ def softmax(input, dim=None, dtype=None):
     if needs_grad(input):
         y = res.detach()
         attach(res, node_type("SoftmaxBackward0"),
-               lambda g: (y * (g - sum(g * y, dim=d, keepdim=True)),), (input,), (y,))
+               lambda g: _softmax_backward(g, softmax(input, d) if STATE.enabled else y, d), (input,), (y,))
     return res
 
 
@@ -476,5 +486,6 @@ def log_softmax(input, dim=None, dtype=None):
     if needs_grad(input):
         y = res.detach()
         attach(res, node_type("LogSoftmaxBackward0"),
-               lambda g: (g - exp(y) * sum(g, dim=d, keepdim=True),), (input,), (y,))
+               lambda g: (g - exp(log_softmax(input, d) if STATE.enabled else y) * sum(g, dim=d, keepdim=True),),
+               (input,), (y,))
     return res
