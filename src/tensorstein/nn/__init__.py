@@ -6,4 +6,7 @@ from .modules import (  # noqa: F401
     ReLU, ReLU6, LeakyReLU, ELU, GELU, SiLU, Mish, Tanh, Sigmoid, Softplus, Softmax, LogSoftmax, Softmin,
     L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss,
 )
-from . import functional, init, utils  # noqa: F401
+from .modules._attention_modules import (  # noqa: F401
+    MultiheadAttention, TransformerEncoderLayer, TransformerEncoder,
+)
+from . import attention, functional, init, utils  # noqa: F401

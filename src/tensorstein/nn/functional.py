@@ -9,3 +9,4 @@ from ._functional.loss import (  # noqa: F401
     cross_entropy, nll_loss, mse_loss, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy,
     binary_cross_entropy_with_logits, kl_div,
 )
+from ._attention import scaled_dot_product_attention  # noqa: F401
