@@ -138,7 +138,7 @@ if _nb is not None:
         q = q * x2 + B4
         return p / q
 
-    @_nb.njit(fastmath=_FM, cache=True, error_model="numpy")
+    @_nb.njit(fastmath=_FM, cache=True, error_model="numpy", nogil=True)
     def _gelu_bias_nb(x, bias):  # x: (N, C) float32, bias: (C,)
         n, c = x.shape
         for i in _nb.prange(n):
@@ -147,7 +147,7 @@ if _nb is not None:
                 v = row[j] + bias[j]
                 row[j] = v * F_HALF * (F_ONE + _erf1(v * F_S12))
 
-    @_nb.njit(fastmath=_FM, cache=True, error_model="numpy")
+    @_nb.njit(fastmath=_FM, cache=True, error_model="numpy", nogil=True)
     def _add_layer_norm_nb(x, residual, weight, bias, eps, out):
         n, c = x.shape
         inv_c = np.float32(1.0) / np.float32(c)
@@ -170,7 +170,7 @@ if _nb is not None:
             for j in range(c):
                 o[j] = o[j] * rstd * weight[j] + bias[j]
 
-    @_nb.njit(fastmath={"nsz", "arcp", "contract", "reassoc", "afn"}, cache=True, error_model="numpy")
+    @_nb.njit(fastmath={"nsz", "arcp", "contract", "reassoc", "afn"}, cache=True, error_model="numpy", nogil=True)
     def _masked_softmax_nb(s, scale, mask_bias):  # s: (B, H, Lq, Lk); mask_bias: (B, Lk)
         b, h, lq, lk = s.shape
         for bi in _nb.prange(b):

@@ -325,12 +325,21 @@ class BertModel(nn.Module):
         return BaseModelOutput(x, pooled)
 
     def _forward_inference(self, input_ids, attention_mask, token_type_ids) -> BaseModelOutput:
-        """The same function on NumPy arrays with fused kernels (no autograd)."""
+        x, pooled = self.forward_numpy(
+            np.asarray(input_ids.numpy()), np.asarray(attention_mask.numpy()), np.asarray(token_type_ids.numpy()),
+            with_pooler=self.pooler is not None,
+        )
+        return BaseModelOutput(ts.from_numpy(x), None if pooled is None else ts.from_numpy(pooled))
+
+    def forward_numpy(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray, with_pooler: bool = False):
+        """The inference forward on NumPy arrays with fused kernels (no autograd, no grad-mode check).
+
+        Safe to call from several threads at once. Returns ``(last_hidden_state (B, L, C), pooled or None)``.
+        """
         cfg = self.config
-        ids = np.asarray(input_ids.numpy())
-        mask = np.asarray(attention_mask.numpy())
-        types = np.asarray(token_type_ids.numpy())
         B, L = ids.shape
+        if L > cfg.max_position_embeddings:
+            raise ValueError(f"sequence length {L} exceeds max_position_embeddings {cfg.max_position_embeddings}")
         C, H, D = cfg.hidden_size, cfg.num_attention_heads, cfg.head_dim
         eps = cfg.layer_norm_eps
         e = self.embeddings
@@ -369,10 +378,9 @@ class BertModel(nn.Module):
             x = K.add_layer_norm(o, x, w(layer.output.LayerNorm.weight), w(layer.output.LayerNorm.bias), eps)
         x = x.reshape(B, L, C)
         pooled = None
-        if self.pooler is not None:
-            pooled = np.tanh(x[:, 0] @ w(self.pooler.dense.weight).T + w(self.pooler.dense.bias))
-            pooled = ts.from_numpy(pooled.astype(np.float32, copy=False))
-        return BaseModelOutput(ts.from_numpy(x), pooled)
+        if with_pooler and self.pooler is not None:
+            pooled = np.tanh(x[:, 0] @ w(self.pooler.dense.weight).T + w(self.pooler.dense.bias)).astype(np.float32)
+        return x, pooled
 
 
 def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:

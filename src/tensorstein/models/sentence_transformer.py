@@ -55,6 +55,19 @@ def pool(token_embeddings: np.ndarray, attention_mask: np.ndarray, cfg: PoolingC
     return np.concatenate(outs, axis=1).astype(np.float32, copy=False) if len(outs) > 1 else outs[0].astype(np.float32, copy=False)
 
 
+_CONTROLLER = None
+
+
+def _blas_controller():
+    """A cached ``threadpoolctl.ThreadpoolController`` (scanning the loaded libraries is slow)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
 class _Dense:
     """sentence-transformers ``Dense`` module: ``act(x @ W.T + b)``."""
 
@@ -83,7 +96,12 @@ class _Dense:
 class SentenceTransformer:
     """Encode sentences into fixed-size embeddings, like sentence-transformers."""
 
-    def __init__(self, model_name_or_path: str | os.PathLike | None = None, device: str | None = None):
+    def __init__(
+        self,
+        model_name_or_path: str | os.PathLike | None = None,
+        device: str | None = None,
+        num_threads: int | None = None,
+    ):
         if device not in (None, "cpu"):
             raise ValueError(f"tensorstein runs on the CPU only (got device={device!r})")
         self.files: SentenceTransformerFiles = read_sentence_transformer_dir(model_name_or_path)
@@ -96,6 +114,9 @@ class SentenceTransformer:
         self.pooling = self.files.pooling
         self.dense = [_Dense(d) for d in self.files.dense_dirs]
         self.normalize = self.files.normalize
+        # Batches run concurrently on this many threads, each with single-threaded
+        # BLAS: both cores stay busy through the element-wise kernels too.
+        self.num_threads = num_threads
 
     def __repr__(self) -> str:
         return (
@@ -114,8 +135,7 @@ class SentenceTransformer:
         return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
     def _embed_batch(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
-        out = self.bert(ts.from_numpy(ids), ts.from_numpy(mask), ts.from_numpy(types))
-        tokens = out.last_hidden_state.numpy()  # (B, L, C)
+        tokens, _ = self.bert.forward_numpy(ids, mask, types)  # (B, L, C), fused no-grad path
         emb = pool(tokens, mask, self.pooling)  # (B, C')
         for d in self.dense:
             emb = d(emb)
@@ -154,18 +174,40 @@ class SentenceTransformer:
         if n:
             encoded = self.tokenizer.encode_ragged(sentences, max_length=self.max_seq_length)
             order = sorted(range(n), key=lambda i: -len(encoded[i][0]))  # longest first, stable
-            starts = range(0, n, batch_size)
+            starts = list(range(0, n, batch_size))
             if show_progress_bar is None:
                 show_progress_bar = False
+            bar = None
             if show_progress_bar:
                 from tqdm.auto import tqdm
 
-                starts = tqdm(starts, desc="Batches", unit="batch", file=sys.stderr)
-            with ts.no_grad():
-                for s in starts:
-                    idx = order[s : s + batch_size]
-                    ids, mask, types = self.tokenizer.pad([encoded[i] for i in idx])
-                    result[idx] = self._embed_batch(ids, mask, types)
+                bar = tqdm(total=len(starts), desc="Batches", unit="batch", file=sys.stderr)
+
+            def run(s: int) -> None:
+                idx = order[s : s + batch_size]
+                ids, mask, types = self.tokenizer.pad([encoded[i] for i in idx])
+                result[idx] = self._embed_batch(ids, mask, types)
+
+            workers = self.num_threads if self.num_threads is not None else (os.cpu_count() or 1)
+            workers = max(1, min(workers, len(starts)))
+            try:
+                with ts.no_grad():
+                    if workers == 1:
+                        for s in starts:
+                            run(s)
+                            if bar is not None:
+                                bar.update(1)
+                    else:
+                        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+                        with _blas_controller().limit(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+                            for fut in as_completed([pool.submit(run, s) for s in starts]):
+                                fut.result()
+                                if bar is not None:
+                                    bar.update(1)
+            finally:
+                if bar is not None:
+                    bar.close()
             if self.normalize or normalize_embeddings:
                 norms = np.linalg.norm(result, axis=1, keepdims=True)
                 result /= np.maximum(norms, np.float32(1e-12))
