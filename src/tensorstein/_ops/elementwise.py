@@ -48,7 +48,7 @@ def binary_operands(a, b):
             rt = D.result_type(a, b)
             return x.astype(rt.np, copy=False), y.astype(rt.np, copy=False), rt
         td = D._BY_NP[x.dtype]
-        if td._category == 2 and (type(b) is float or type(b) is int):
+        if td._category == 2 and (type(b) is float or type(b) is int) and td is not D.bfloat16:
             return x, b, td  # NEP 50: a Python number keeps the float array's dtype
         sd = D.scalar_dtype(b)
         if sd._category <= td._category:
@@ -162,8 +162,10 @@ def div(input, other, *, rounding_mode=None, out=None):
         return _rounded_div(input, other, rounding_mode, out)
     x, y, rt = binary_operands(input, other)
     if not rt.is_floating_point:
+        # integer operands convert to the default float from their own values (no wrap to the common int type)
         f = D.get_default_dtype().np
-        x, y = np.asarray(x).astype(f), np.asarray(y).astype(f)
+        x = (input._data if isinstance(input, Tensor) else np.asarray(input)).astype(f)
+        y = (other._data if isinstance(other, Tensor) else np.asarray(other)).astype(f)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         res = Tensor._make(_apply(np.true_divide, x, y, input, other))
     if out is not None:
@@ -281,7 +283,8 @@ def minimum(input, other, *, out=None):
 
 def _extremum(input, other, np_fn, cls, out):
     if not isinstance(other, Tensor):
-        raise TypeError(f"{np_fn.__name__}(): argument 'other' must be Tensor, not {type(other).__name__}")
+        raise TypeError(f"{np_fn.__name__}(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
     x, y, rt = binary_operands(input, other)
     res = Tensor._make(_apply(np_fn, x, y, input, other))
     if out is not None:
