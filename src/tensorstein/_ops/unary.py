@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtype as D
+from .._autograd.grad_mode import STATE
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor
 
@@ -38,7 +39,13 @@ def _floating_unary(name, np_fn, backward, node_name, uses_output=False):
         if needs_grad(input):
             y = res.detach() if uses_output else None
             x = input
-            attach(res, cls, lambda g: (backward(g, x, y),), (input,), (y,) if uses_output else (input,))
+
+            def backward_fn(g):
+                # create_graph: the saved output is detached, so recompute it with its graph
+                yy = op(x) if uses_output and STATE.enabled else y
+                return (backward(g, x, yy),)
+
+            attach(res, cls, backward_fn, (input,), (y,) if uses_output else (input,))
         return res
 
     op.__name__ = name
@@ -124,7 +131,12 @@ def _np_neg(x):
 
 
 def _np_sign(x):
-    return x.copy() if x.dtype == np.bool_ else np.sign(x)
+    if x.dtype == np.bool_:
+        return x.copy()
+    out = np.sign(x)
+    if x.dtype.kind == "f" or x.dtype == D.bfloat16.np:
+        out = np.where(np.isnan(x), np.zeros((), x.dtype), out)  # torch: sign(nan) == 0
+    return out
 
 
 def _np_keep_int(fn):
