@@ -211,14 +211,14 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         if inputs is None:
             return None
         result = []
-        for t in inputs:
+        for i, t in enumerate(inputs):
             if t.grad_fn is not None:
                 g = wanted.get(id(t.grad_fn))
             else:
                 g = leaf_grads.get(id(t), (None, None))[1]
             if g is None and not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    f"The differentiated Tensor at index {i} appears to not have been used in the graph. "
                     "Set allow_unused=True if this is the desired behavior.")
             result.append(g)
         return tuple(result)
