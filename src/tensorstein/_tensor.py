@@ -354,6 +354,7 @@ def _wrap_dim(dim: int, ndim: int) -> int:
 def _nested_dtype(data):
     """The dtype torch infers from nested Python data: bool < int64 < default float."""
     kind = 0
+    seen = False
     stack = [data]
     while stack:
         x = stack.pop()
@@ -362,6 +363,7 @@ def _nested_dtype(data):
         elif isinstance(x, Tensor):
             return None
         elif isinstance(x, (bool, np.bool_)):
+            seen = True
             continue
         elif isinstance(x, (int, np.integer)):
             kind = max(kind, 1)
@@ -371,6 +373,8 @@ def _nested_dtype(data):
             raise TypeError("complex numbers are not supported by tensorstein")
         else:
             raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
+    if not seen and kind == 0:  # no scalars at all (``tensor([])``): the default float dtype
+        kind = 2
     return (D.bool_, D.int64, D.get_default_dtype())[kind]
 
 
