@@ -184,7 +184,7 @@ class finfo:
         self.min = float(info.min)
         self.tiny = float(info.tiny)
         self.smallest_normal = self.tiny
-        self.resolution = float(info.resolution)
+        self.resolution = 10.0 ** -int(info.precision)  # torch: 10 ** -precision
         self.dtype = d.name
 
     def __repr__(self):
