@@ -252,6 +252,8 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
     """Integers uniform on [low, high); int64 unless ``dtype`` says otherwise."""
+    if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
     if high is None:
