@@ -217,7 +217,7 @@ def matmul(input, other, *, out=None):
     elif ny <= 2:
         # fold the batch into the rows: one GEMM, (..., n, k) @ (k, m) or (..., n, k) @ (k,)
         k = x.shape[-1]
-        flat = input.reshape(-1, k)
+        flat = input.reshape(int(np.prod(x.shape[:-1])), k)
         if ny == 2:
             if k != y.shape[0]:
                 raise _mm_shape_error(flat._data.shape, y.shape)
