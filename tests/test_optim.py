@@ -164,3 +164,22 @@ def test_clip_grad_nonfinite_and_value():
     p.grad = ts.tensor([-3.0, 0.5, 2.0])
     nn.utils.clip_grad_value_([p], 1.0)
     assert p.grad.tolist() == [-1.0, 0.5, 1.0]
+
+
+@pytest.mark.parametrize("name,kw", [c for c in CASES if c[0] != "SGD"])
+def test_fused_adam_kernel_equals_numpy_path(name, kw, monkeypatch):
+    from tensorstein.optim import adam as adam_mod
+    p1, _ = _params()
+    p2 = [nn.Parameter(ts.tensor(p.detach().numpy().copy())) for p in p1]
+    o1 = getattr(optim, name)(p1, **kw)
+    o2 = getattr(optim, name)(p2, **kw)
+    for _ in range(5):
+        for a, b in zip(p1, p2):
+            g = RNG.standard_normal(a.shape).astype(np.float32)
+            a.grad, b.grad = ts.tensor(g), ts.tensor(g)
+        o1.step()
+        with monkeypatch.context() as m:
+            m.setattr(adam_mod, "_fused", lambda *args: None)
+            o2.step()
+    for a, b in zip(p1, p2):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())

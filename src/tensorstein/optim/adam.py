@@ -6,7 +6,17 @@ import numpy as np
 
 from .._autograd.grad_mode import no_grad
 from .._tensor import Tensor
+from ._kernels import adam_kernel
 from .optimizer import Optimizer, _writable
+
+
+def _fused(a, g, m, v):
+    """The one-pass kernel when every array is a contiguous float32/float64 array of one dtype."""
+    dt = a.dtype
+    if (dt != np.float32 and dt != np.float64) or g.dtype != dt or not (
+            a.flags.c_contiguous and g.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
+        return None
+    return adam_kernel()
 
 
 class Adam(Optimizer):
@@ -57,12 +67,25 @@ class Adam(Optimizer):
                 if amsgrad:
                     state["max_exp_avg_sq"] = Tensor._make(np.zeros_like(a))
             g = p.grad._data
-            if maximize:
-                g = -g
             m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
             step_t = state["step"]._data
             step_t += np.float32(1)
             step = float(step_t)
+            bias_correction1 = 1 - beta1 ** step
+            bias_correction2 = 1 - beta2 ** step
+            step_size = lr / bias_correction1
+            bias_correction2_sqrt = bias_correction2 ** 0.5
+            kernel = _fused(a, g, m, v)
+            if kernel is not None and (not wd or decoupled):
+                w = f(1 - beta1)
+                vmax = state["max_exp_avg_sq"]._data.reshape(-1) if amsgrad else v.reshape(-1)
+                kernel(a.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), vmax,
+                       f(1 - lr * wd) if wd else f(1), w, f(1) - w, bool(abs(w) < 0.5), f(beta2), f(1 - beta2),
+                       f(-step_size), f(bias_correction2_sqrt), f(eps), bool(amsgrad), bool(maximize))
+                p._version[0] += 1
+                continue
+            if maximize:
+                g = -g
             tmp, tmp2 = self._scratch(p, 2)
             if wd != 0:
                 if decoupled:
@@ -84,10 +107,6 @@ class Adam(Optimizer):
             np.multiply(g, f(1 - beta2), out=tmp)
             tmp *= g
             v += tmp
-            bias_correction1 = 1 - beta1 ** step
-            bias_correction2 = 1 - beta2 ** step
-            step_size = lr / bias_correction1
-            bias_correction2_sqrt = bias_correction2 ** 0.5
             if amsgrad:
                 vm = state["max_exp_avg_sq"]._data
                 np.maximum(vm, v, out=vm)
