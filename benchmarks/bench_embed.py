@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", type=int, default=512, help="number of sentences (default 512)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=3, help="timed encodes per engine; best is kept")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternate the engines this many times (ABAB...) and keep each engine's best round; "
+                         "fairer on a machine whose load changes")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--json", help="also write the results to this JSON file")
     args = ap.parse_args(argv)
@@ -122,16 +125,33 @@ def main(argv: list[str] | None = None) -> int:
     words = [len(s.split()) for s in sentences]
     print(f"{args.n} sentences of {min(words)}-{max(words)} words (mean {sum(words) / len(words):.1f}), "
           f"batch {args.batch_size}, best of {args.repeat}, cpus={os.cpu_count()}")
-    results = []
-    for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
-        res = run_engine(engine, args.n, args.batch_size, args.repeat, args.timeout)
-        results.append(res)
-        if "error" in res:
-            print(f"{engine:>22}: FAILED: {res['error']}")
-        else:
-            print(f"{engine:>22}: {res['sentences_per_s']:8.1f} sentences/s   "
-                  f"start-up to first embedding {res['startup_s']:6.2f} s   "
-                  f"peak RSS {res['peak_rss_mib']:7.1f} MiB")
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    best: dict[str, dict] = {}
+    for rnd in range(args.rounds):
+        for engine in engines:
+            res = run_engine(engine, args.n, args.batch_size, args.repeat, args.timeout)
+            if args.rounds > 1:
+                tag = f"[round {rnd + 1}] "
+            else:
+                tag = ""
+            if "error" in res:
+                print(f"{tag}{engine:>22}: FAILED: {res['error']}")
+            else:
+                print(f"{tag}{engine:>22}: {res['sentences_per_s']:8.1f} sentences/s   "
+                      f"start-up to first embedding {res['startup_s']:6.2f} s   "
+                      f"peak RSS {res['peak_rss_mib']:7.1f} MiB", flush=True)
+            prev = best.get(engine)
+            if prev is None or "error" in prev or (
+                "error" not in res and res["sentences_per_s"] > prev["sentences_per_s"]
+            ):
+                best[engine] = res
+    results = [best[e] for e in engines]
+    if args.rounds > 1:
+        print("best rounds:")
+        for res in results:
+            if "error" not in res:
+                print(f"{res['engine']:>22}: {res['sentences_per_s']:8.1f} sentences/s   "
+                      f"start-up {res['startup_s']:6.2f} s   peak RSS {res['peak_rss_mib']:7.1f} MiB")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
