@@ -252,3 +252,25 @@ def test_pad(pad, mode):
     _check(lambda a: F.pad(a, pad, mode=mode), lambda a: TF.pad(a, pad, mode=mode), [x])
     if mode == "constant":
         _check(lambda a: F.pad(a, pad, value=2.5), lambda a: TF.pad(a, pad, value=2.5), [x])
+
+
+def test_double_backward_fused_ops():
+    """create_graph through the fused layer_norm / cross_entropy / gelu matches torch (float64)."""
+    x, w, b = (RNG.standard_normal(s) for s in ((4, 6), (6,), (6,)))
+    g = RNG.standard_normal((4, 6))
+    t = RNG.integers(0, 6, 4)
+    cases = [(lambda a, w, b: F.layer_norm(a, (6,), w, b), lambda a, w, b: TF.layer_norm(a, (6,), w, b)),
+             (lambda a, w, b: F.gelu(a) * w + b, lambda a, w, b: TF.gelu(a) * w + b),
+             (lambda a, w, b: F.cross_entropy(a * w, ts.tensor(t)) + b.sum(),
+              lambda a, w, b: TF.cross_entropy(a * w, torch.tensor(t)) + b.sum())]
+    for f_ts, f_th in cases:
+        res = []
+        for lib, f in ((ts, f_ts), (torch, f_th)):
+            a, wt, bt = (lib.tensor(v, requires_grad=True) for v in (x, w, b))
+            y = f(a, wt, bt)
+            gy = lib.tensor(g if y.dim() else 1.0, dtype=lib.float64)
+            (gx,) = lib.autograd.grad(y, a, gy, create_graph=True)
+            (gx * gx).sum().backward()
+            res.append((gx.detach().numpy(), a.grad.numpy(), wt.grad.numpy()))
+        for u, v in zip(*res):
+            np.testing.assert_allclose(u, v, atol=1e-10, rtol=1e-8)
