@@ -282,3 +282,17 @@ def test_gpt_learns():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.2 < losses[0]
+
+
+def test_from_pretrained_restores_layer_init(tiny_pair, tmp_path):
+    torch, ours, hf = tiny_pair
+    from tensorstein import nn
+    from tensorstein.models.bert import BertModel
+
+    before = vars(nn.Linear)["reset_parameters"]
+    hf.config.save_pretrained(tmp_path)
+    torch.save(hf.state_dict(), tmp_path / "pytorch_model.bin")
+    BertModel.from_pretrained(tmp_path)
+    assert vars(nn.Linear)["reset_parameters"] is before
+    w = nn.Linear(16, 4).weight.detach().numpy()
+    assert np.abs(w).max() <= 0.25 + 1e-6 and np.abs(w).max() > 0  # kaiming bound 1/sqrt(16)

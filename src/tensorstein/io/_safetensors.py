@@ -180,10 +180,12 @@ def load_file(path: str | os.PathLike, mmap: bool = True) -> dict[str, np.ndarra
     with open(path, "rb") as f:
         for name, (dtype, shape, begin, end) in entries.items():
             f.seek(data_start + begin)
-            raw = f.read(end - begin)
-            if len(raw) != end - begin:
+            arr = np.empty(shape, dtype=dtype)  # read straight into the array: one copy, no temporaries
+            got = f.readinto(memoryview(arr.reshape(-1).view(np.uint8))) if arr.nbytes else 0
+            if got != end - begin:
                 raise _fail(path, f"file truncated while reading tensor {name!r}")
-            arr = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(shape)
+            if sys.byteorder == "big" and dtype.itemsize > 1:
+                arr = arr.byteswap()
             result[name] = arr
     return result
 

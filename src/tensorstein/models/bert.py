@@ -27,8 +27,10 @@ Shapes: B batch, L sequence length, C hidden size, H heads, D = C / H.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import threading
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -247,13 +249,14 @@ class BertModel(nn.Module):
     :class:`BaseModelOutput` whose ``last_hidden_state`` is ``(B, L, C)``.
     """
 
-    def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = True, _init_weights: bool = True):
         super().__init__()
         self.config = config
         self.embeddings = BertEmbeddings(config)
         self.encoder = BertEncoder(config)
         self.pooler = BertPooler(config) if add_pooling_layer else None
-        self._init_weights()
+        if _init_weights:
+            self._init_weights()
 
     def _init_weights(self) -> None:
         std = self.config.initializer_range
@@ -275,7 +278,9 @@ class BertModel(nn.Module):
         config = BertConfig.from_pretrained(path)
         weights = load_weights(find_weights_file(path))
         has_pooler = any(k.startswith("pooler.") or k.startswith("bert.pooler.") for k in weights)
-        model = cls(config, add_pooling_layer=has_pooler if add_pooling_layer is None else add_pooling_layer)
+        with _skip_layer_init():  # every parameter is overwritten below: don't fill (or even touch) them
+            model = cls(config, add_pooling_layer=has_pooler if add_pooling_layer is None else add_pooling_layer,
+                        _init_weights=False)
         model.load_numpy_state_dict(weights, strict=True)
         model.eval()
         return model
@@ -302,7 +307,10 @@ class BertModel(nn.Module):
             arr = weights[name]
             if tuple(arr.shape) != tuple(p.shape):
                 raise ValueError(f"{name}: checkpoint shape {tuple(arr.shape)} != model shape {tuple(p.shape)}")
-            p.data = ts.from_numpy(np.array(arr, dtype=np.float32, order="C"))
+            arr = np.asarray(arr, dtype=np.float32, order="C")
+            if not arr.flags.writeable:
+                arr = arr.copy()  # e.g. a read-only memory map: parameters need their own memory
+            p.data = ts.from_numpy(arr)
 
     # ------------------------------------------------------------- forward
     def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> BaseModelOutput:
@@ -383,9 +391,32 @@ class BertModel(nn.Module):
         return x, pooled
 
 
+_INIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _skip_layer_init():
+    """Build layers without running their ``reset_parameters`` (like torch's ``skip_init``).
+
+    Parameters keep the untouched memory of ``empty``, so a model that is
+    about to receive checkpoint weights never pays for random initialisation
+    (time and peak memory).
+    """
+    classes = [c for c in (nn.Linear, nn.Embedding, nn.LayerNorm) if "reset_parameters" in vars(c)]
+    with _INIT_LOCK:
+        saved = {c: vars(c)["reset_parameters"] for c in classes}
+        try:
+            for c in classes:
+                c.reset_parameters = lambda self: None
+            yield
+        finally:
+            for c, f in saved.items():
+                c.reset_parameters = f
+
+
 def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a ``.safetensors`` or torch ``.bin``/``.pt`` weights file into NumPy arrays."""
     p = os.fspath(path)
     if p.endswith(".safetensors"):
-        return load_file(p)
+        return load_file(p, mmap=False)  # owned arrays: float32 ones are adopted without another copy
     return _load_torch_state_dict(p)
