@@ -97,4 +97,16 @@ def set_num_threads(n: "int") -> None:
 
 
 _thread_limit = None
+_LAZY_SUBMODULES = ("nn", "optim", "io", "models")
+
+
+def __getattr__(name: str):
+    # nn/optim/io/models load on first use, keeping ``import tensorstein`` fast (no Numba at import)
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'tensorstein' has no attribute '{name}'")
 __version__ = "0.1.0"
