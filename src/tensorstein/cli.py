@@ -55,6 +55,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print("ts.matmul(A, B) =", ts.matmul(A, B))
     _print("A @ B           =", A @ B)
     _print("ts.mm(A, B)     =", ts.mm(A, B))
+    _print("A.matmul(B)     =", A.matmul(B))
+    _print("ts.einsum('ik,kj->ij', A, B) =", ts.einsum("ik,kj->ij", A, B))
     _print("by hand: C[i, j] = sum_k A[i, k] * B[k, j] =",
            [[sum(A[i, k].item() * B[k, j].item() for k in range(3)) for j in range(2)] for i in range(2)])
     X = ts.randn(4, 2, 3)  # a batch of 4 (2, 3) matrices
@@ -63,7 +65,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print(f"ts.bmm: {tuple(X.shape)} x {tuple(Y.shape)} -> {tuple(Z.shape)}; "
            f"max |bmm - numpy| = {np.abs(Z.numpy() - X.numpy() @ Y.numpy()).max():.2e}")
     _print("element-wise A * A (not a matrix product!) =", A * A)
-    _print("matrix-vector A @ v, v = [1, 1, 1]:", A @ ts.ones(3))
+    _print("matrix-vector A @ v, v = [1, 1, 1]:", A @ ts.ones(3), " ts.mv(A, v):", ts.mv(A, ts.ones(3)))
+    _print("vector-vector: ts.dot(u, u) =", ts.dot(ts.ones(3), ts.ones(3)), " ts.outer(u, w) shape:",
+           tuple(ts.outer(ts.ones(2), ts.ones(3)).shape))
+    x = ts.randn(5, 3, requires_grad=True)
+    y = (x @ B).sum()
+    y.backward()
+    _print("autograd: d/dx sum(x @ B) = ones @ B^T; max error:",
+           f"{(x.grad - ts.ones(5, 2) @ B.t()).abs().max().item():.1e}")
 
     _section("2. Attention: the formula and the fused kernel")
     Bn, H, L, D = 2, 4, 6, 8
