@@ -296,3 +296,24 @@ def test_from_pretrained_restores_layer_init(tiny_pair, tmp_path):
     assert vars(nn.Linear)["reset_parameters"] is before
     w = nn.Linear(16, 4).weight.detach().numpy()
     assert np.abs(w).max() <= 0.25 + 1e-6 and np.abs(w).max() > 0  # kaiming bound 1/sqrt(16)
+
+
+def test_inference_path_sees_weight_updates():
+    from tensorstein.models.bert import BertConfig, BertModel
+
+    ts.manual_seed(0)
+    m = BertModel(BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                             intermediate_size=16)).eval()
+    ids, mask, types = np.array([[1, 2, 3]]), np.ones((1, 3), np.int64), np.zeros((1, 3), np.int64)
+    before = m.forward_numpy(ids, mask, types)[0]
+    q = m.encoder.layer[0].attention.self.query.weight
+    with ts.no_grad():
+        q.add_(ts.randn(8, 8) * 5)  # in place: the fused QKV cache must notice
+    after = m.forward_numpy(ids, mask, types)[0]
+    grad_path = m(ts.from_numpy(ids), ts.from_numpy(mask), ts.from_numpy(types)).last_hidden_state.detach().numpy()
+    assert np.abs(after - before).max() > 1e-3
+    np.testing.assert_allclose(after, grad_path, atol=1e-5)
+    m.encoder.layer[0].attention.self.key.weight.data = ts.randn(8, 8) * 5  # replaced tensor
+    again = m.forward_numpy(ids, mask, types)[0]
+    grad_path = m(ts.from_numpy(ids), ts.from_numpy(mask), ts.from_numpy(types)).last_hidden_state.detach().numpy()
+    np.testing.assert_allclose(again, grad_path, atol=1e-5)

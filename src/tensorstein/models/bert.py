@@ -339,6 +339,21 @@ class BertModel(nn.Module):
         )
         return BaseModelOutput(ts.from_numpy(x), None if pooled is None else ts.from_numpy(pooled))
 
+    def _fused_qkv(self, sa: "BertSelfAttention") -> tuple[np.ndarray, np.ndarray]:
+        """Query/key/value weights stacked for one matmul, cached until a parameter changes."""
+        params = (sa.query.weight, sa.key.weight, sa.value.weight, sa.query.bias, sa.key.bias, sa.value.bias)
+        datas = tuple(p._data for p in params)  # held by the cache, so identities stay unique
+        versions = tuple(p._version[0] for p in params)
+        cache = self.__dict__.setdefault("_qkv_cache", {})
+        hit = cache.get(id(sa))
+        if hit is not None and hit[1] == versions and all(a is b for a, b in zip(hit[0], datas)):
+            return hit[2], hit[3]
+        arrs = [p.detach().numpy() for p in params]
+        w_qkv = np.ascontiguousarray(np.concatenate(arrs[:3]), dtype=np.float32)
+        b_qkv = np.ascontiguousarray(np.concatenate(arrs[3:]), dtype=np.float32)
+        cache[id(sa)] = (datas, versions, w_qkv, b_qkv)
+        return w_qkv, b_qkv
+
     def forward_numpy(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray, with_pooler: bool = False):
         """The inference forward on NumPy arrays with fused kernels (no autograd, no grad-mode check).
 
@@ -363,8 +378,7 @@ class BertModel(nn.Module):
         scale = 1.0 / math.sqrt(D)
         for layer in self.encoder.layer:
             sa, so = layer.attention.self, layer.attention.output
-            w_qkv = np.concatenate([w(sa.query.weight), w(sa.key.weight), w(sa.value.weight)])  # (3C, C)
-            b_qkv = np.concatenate([w(sa.query.bias), w(sa.key.bias), w(sa.value.bias)])  # (3C,)
+            w_qkv, b_qkv = self._fused_qkv(sa)  # (3C, C), (3C,)
             qkv = x @ w_qkv.T  # (B*L, 3C)
             qkv += b_qkv
             qkv = np.ascontiguousarray(qkv.reshape(B, L, 3, H, D).transpose(2, 0, 3, 1, 4))  # (3, B, H, L, D)
