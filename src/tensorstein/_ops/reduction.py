@@ -33,10 +33,13 @@ def normalize_dims(dim, ndim: int) -> tuple | None:
     if dim is None:
         return None
     if isinstance(dim, (int, np.integer)):
-        return (_wrap_dim(int(dim), ndim),)
+        d = _wrap_dim(int(dim), ndim)
+        return (d,) if ndim else ()  # a 0-d tensor accepts dim 0/-1 and reduces over nothing
     dims = tuple(_wrap_dim(int(d), ndim) for d in dim)
     if len(set(dims)) != len(dims):
         raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
+    if not ndim and dims:
+        return ()
     return tuple(sorted(dims)) if dims else None
 
 
@@ -125,7 +128,7 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None):
 
         def backward(g):
             # product of all other elements, computed without dividing (zeros are fine)
-            axis = dims[0] if dims is not None else None
+            axis = dims[0] if dims else None
             flat = x if axis is not None else x.reshape(-1)
             ax = axis if axis is not None else 0
             ones_shape = list(flat.shape)
@@ -175,6 +178,8 @@ def _extreme(input, dim, keepdim, np_arg, np_red, name, result_cls):
 
         def backward(g):
             from .indexing import scatter_grad
+            if not len(shape):
+                return (g,)
             gi = g if keepdim or not len(shape) else g.unsqueeze(d)
             ii = indices if keepdim or not len(shape) else indices.unsqueeze(d)
             return (scatter_grad(gi, ii, d, shape),)
@@ -231,8 +236,12 @@ def min(input, dim=None, keepdim: bool = False, *, out=None):
 def _amax_amin(input, dim, keepdim, np_red, name):
     x = input._data
     dims = normalize_dims(dim if dim != () else None, x.ndim)
-    if x.size == 0 and (dims is None or builtins.any(x.shape[d] == 0 for d in dims)):
-        raise IndexError(f"{name}(): Expected reduction dim {dims[0] if dims else 0} to have non-zero size.")
+    if x.size == 0 and dims is None:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                           "reduction dim with the 'dim' argument.")
+    if x.size == 0 and builtins.any(x.shape[d] == 0 for d in dims):
+        raise IndexError(f"{name}(): Expected reduction dim {next(d for d in dims if x.shape[d] == 0)} to have "
+                         "non-zero size.")
     res = Tensor._make(np.asarray(_nan_red(np_red, x, dims, keepdim)))
     if needs_grad(input):
         saved = res.detach()
@@ -260,8 +269,12 @@ def argmin(input, dim=None, keepdim: bool = False):
 
 def _arg(input, dim, keepdim, np_arg, name):
     x = input._data
-    if x.size == 0 and (dim is None or x.shape[_wrap_dim(dim, x.ndim)] == 0):
+    if x.dtype == np.bool_:
+        raise RuntimeError(f"{name}(): does not support bool input")
+    if x.size == 0 and dim is None:
         raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+    if x.size == 0 and x.ndim and x.shape[_wrap_dim(dim, x.ndim)] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {_wrap_dim(dim, x.ndim)} to have non-zero size.")
     xa = x.astype(np.float32) if x.dtype in _HALF else x
     if dim is None:
         idx = np.asarray(_nan_arg(np_arg, xa.reshape(-1), 0))
@@ -421,13 +434,15 @@ def cumprod(input, dim, *, dtype=None):
 def all(input, dim=None, keepdim: bool = False):
     x = input._data
     dims = normalize_dims(dim, x.ndim)
-    return Tensor._make(np.asarray(np.all(x, axis=dims, keepdims=keepdim)))
+    res = np.asarray(np.all(x, axis=dims, keepdims=keepdim))
+    return Tensor._make(res.astype(np.uint8) if x.dtype == np.uint8 else res)
 
 
 def any(input, dim=None, keepdim: bool = False):
     x = input._data
     dims = normalize_dims(dim, x.ndim)
-    return Tensor._make(np.asarray(np.any(x, axis=dims, keepdims=keepdim)))
+    res = np.asarray(np.any(x, axis=dims, keepdims=keepdim))
+    return Tensor._make(res.astype(np.uint8) if x.dtype == np.uint8 else res)
 
 
 def count_nonzero(input, dim=None):
@@ -448,7 +463,7 @@ def _softmax_input(input, dim, dtype, kernel):
     x = input._data
     d = _wrap_dim(_softmax_dim(x.ndim) if dim is None else dim, x.ndim)
     if not input.is_floating_point():
-        raise RuntimeError(f"\"{kernel}_lastdim_kernel_impl\" not implemented for '{_scalar_name(input.dtype)}'")
+        raise NotImplementedError(f"\"{kernel}_lastdim_kernel_impl\" not implemented for '{_scalar_name(input.dtype)}'")
     xa = x.astype(np.float32) if x.dtype in _HALF else x
     return input, x, d, xa, (d if x.ndim else None)
 
