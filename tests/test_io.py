@@ -468,3 +468,12 @@ def test_save_load_round_trip_and_torch_interop(tmp_path):
     np.testing.assert_array_equal(load(tmp_path / "w.safetensors")["w"].numpy(), a.numpy())
     with pytest.raises(ValueError):
         load(p, weights_only=False)
+
+
+def test_build_opcode_cannot_mutate_allowed_globals(tmp_path):
+    # GLOBAL torch._utils._rebuild_tensor_v2; EMPTY_DICT; BUILD; STOP -> would set attributes on the function
+    payload = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n}b."
+    p = tmp_path / "b.bin"
+    _write_zip_checkpoint(p, payload)
+    with pytest.raises(pickle.UnpicklingError, match="refusing to set state"):
+        load_torch_file(p)

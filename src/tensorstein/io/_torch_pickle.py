@@ -227,7 +227,25 @@ for _name, _dt in _TORCH_DTYPES.items():
     _ALLOWED[("torch", _name)] = _dt
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class _RestrictedUnpickler(pickle._Unpickler):
+    """Pure-Python unpickler (the pickle is small; tensor data lives elsewhere) so that,
+    besides ``find_class``, the ``BUILD`` opcode can be restricted too: it may only set
+    attributes on plain dicts (a state dict's ``_metadata``), never on the allowed
+    functions or types themselves."""
+
+    dispatch = pickle._Unpickler.dispatch.copy()
+
+    def _load_build(self):
+        target = self.stack[-2] if len(self.stack) >= 2 else None
+        if not isinstance(target, dict) or isinstance(target, type):
+            raise pickle.UnpicklingError(
+                f"{self._path}: refusing to set state on {type(target).__name__} objects "
+                "(only PyTorch tensor records are allowed; nothing was executed)"
+            )
+        pickle._Unpickler.load_build(self)
+
+    dispatch[pickle.BUILD[0]] = _load_build
+
     def __init__(self, file, path: str, storage_loader):
         super().__init__(file, encoding="utf-8")
         self._path = path
