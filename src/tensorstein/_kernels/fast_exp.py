@@ -29,7 +29,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-__all__ = ["fast_exp", "fast_exp_f32", "fast_exp_f64", "exp", "FASTMATH"]
+__all__ = ["fast_exp", "fast_exp_f32", "fast_exp_f64", "fast_exp_neg", "row_max", "exp",
+           "FASTMATH"]
 
 # Fast-math flags used by every kernel of this package: everything except the
 # "no NaN / no Inf" assumptions, because attention uses -inf as "masked".
@@ -145,6 +146,92 @@ def _ov_fast_exp(x):
         return lambda x: fast_exp_f64(x)
     if isinstance(x, types.Integer):
         return lambda x: fast_exp_f64(np.float64(x))
+    return None
+
+
+# ------------------------------------------------- softmax helpers
+_F32_NEG_LO = np.float32(-88.0)  # floor(-88 * log2e + 0.5) = -127 -> 2**n bits are 0
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy")
+def fast_exp_neg_f32(x):
+    """``exp(x)`` for ``x <= 0`` (or ``-inf``): the softmax case.
+
+    Cheaper than :func:`fast_exp_f32`: no overflow branch, and inputs below
+    ``-88`` land on ``n = -127`` whose ``2**n`` bit pattern is ``0.0``, so the
+    underflow (and ``-inf``) case needs no select either.  Results below the
+    smallest normal float (``x < -87.34``) flush to 0."""
+    xc = max(x, _F32_NEG_LO)
+    fn = np.floor(xc * _F32_LOG2E + _F32_HALF)
+    r = xc - fn * _F32_C1
+    r = r - fn * _F32_C2
+    r2 = r * r
+    p = _F32_P0 * r + _F32_P1
+    p = p * r + _F32_P2
+    p = p * r + _F32_P3
+    p = p * r + _F32_P4
+    p = p * r + _F32_P5
+    p = p * r2 + r + _F32_ONE
+    n = np.int32(fn)
+    return p * _i32_as_f32((n + np.int32(127)) << np.int32(23))
+
+
+def fast_exp_neg(x):  # pragma: no cover - replaced by the overload inside numba
+    """Scalar ``exp`` for ``x <= 0`` inside ``@njit`` code."""
+    return float(np.exp(x))
+
+
+@overload(fast_exp_neg, fastmath=FASTMATH)
+def _ov_fast_exp_neg(x):
+    if x == types.float32:
+        return lambda x: fast_exp_neg_f32(x)
+    if isinstance(x, types.Float):
+        return lambda x: fast_exp_f64(x)
+    return None
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _row_max_f32(row):
+    # FP max reductions do not vectorise in Numba (the select carries no
+    # no-NaN flag); the IEEE order of float32 is the signed order of
+    # ``i ^ ((i >> 31) & 0x7fffffff)`` on the bit pattern, and integer max
+    # reductions vectorise.  Returns -inf for an empty row.
+    ri = row.view(np.int32)
+    m = np.int32(-2139095041)  # key of -inf (bits 0xff800000)
+    for c in range(ri.shape[0]):
+        i = ri[c]
+        k = np.int32(i ^ np.int32((i >> np.int32(31)) & np.int32(0x7FFFFFFF)))
+        m = k if k > m else m
+    m = np.int32(m ^ np.int32((m >> np.int32(31)) & np.int32(0x7FFFFFFF)))
+    return _i32_as_f32(m)
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _row_max_f64(row):
+    ri = row.view(np.int64)
+    m = np.int64(-9218868437227405313)  # key of -inf (bits 0xfff0000000000000)
+    for c in range(ri.shape[0]):
+        i = ri[c]
+        k = np.int64(i ^ np.int64((i >> np.int64(63)) & np.int64(0x7FFFFFFFFFFFFFFF)))
+        m = k if k > m else m
+    m = np.int64(m ^ np.int64((m >> np.int64(63)) & np.int64(0x7FFFFFFFFFFFFFFF)))
+    return _i64_as_f64(m)
+
+
+def row_max(row):  # pragma: no cover - replaced by the overload inside numba
+    """Max of a contiguous 1-D float row (``-inf`` if empty) inside ``@njit``
+    code.  Pass slices (``row[lo:hi]``), not index bounds: loops over
+    ``range(lo, hi)`` with a variable ``lo`` do not vectorise (Numba cannot
+    rule out negative indices)."""
+    return row.max(initial=-np.inf)
+
+
+@overload(row_max, fastmath=FASTMATH)
+def _ov_row_max(row):
+    if isinstance(row, types.Array) and row.dtype == types.float32:
+        return lambda row: _row_max_f32(row)
+    if isinstance(row, types.Array) and row.dtype == types.float64:
+        return lambda row: _row_max_f64(row)
     return None
 
 

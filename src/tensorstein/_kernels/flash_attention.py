@@ -30,7 +30,7 @@ from numba import njit
 
 from .attention_common import col_range, prepare, row_range, tile_needs_index_mask
 from .attention_math import attention_math, attention_math_backward
-from .fast_exp import FASTMATH, fast_exp
+from .fast_exp import FASTMATH, fast_exp, fast_exp_neg, row_max
 
 __all__ = ["attention_forward", "attention_backward", "num_threads", "set_num_threads"]
 
@@ -83,49 +83,61 @@ def _row_max(row, lowest):
     return m0
 
 
-@njit(fastmath=FASTMATH, cache=True, nogil=True)
+@njit(fastmath=FASTMATH, cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _fwd_tile(s, m, l, acc, b, h, i0, j0, off, left, right, need_idx, mask, mask_is_bool,
               ninf, zero):
     """Mask the score tile ``s`` in place, update running max ``m`` / sum ``l``,
     rescale the accumulator ``acc`` and leave the unnormalised probabilities
-    in ``s``."""
+    in ``s``.
+
+    Rows whose running max is still ``-inf`` (first key block, or nothing
+    visible yet) skip the rescale: their ``acc`` row is about to be
+    overwritten (first block) or is exactly 0.  Band-masked entries are
+    zeroed by ranges, never exponentiated."""
     nr, nc = s.shape
     nv = acc.shape[1]
     for r in range(nr):
         i = i0 + r
         row = s[r]
+        lo = 0
+        hi = nc
         if need_idx:
-            clo = i + off - left - j0
-            chi = i + off + right - j0
-            for c in range(nc):
-                if c < clo or c > chi:
-                    row[c] = ninf
+            lo = min(max(i + off - left - j0, 0), nc)
+            hi = max(min(i + off + right - j0 + 1, nc), lo)
+            for c in range(lo):
+                row[c] = zero
+            for c in range(hi, nc):
+                row[c] = zero
         if mask is not None:
             if mask_is_bool:
-                for c in range(nc):
+                for c in range(lo, hi):
                     if not mask[b, h, i, j0 + c]:
                         row[c] = ninf
             else:
-                for c in range(nc):
+                for c in range(lo, hi):
                     row[c] += mask[b, h, i, j0 + c]
-        mx = _row_max(row, ninf)
+        # loops over a slice, not range(lo, hi): the latter does not vectorise
+        sub = row[lo:hi]
+        mx = row_max(sub)
         m_old = m[r]
         m_new = max(m_old, mx)
         if m_new == ninf:
-            for c in range(nc):
-                row[c] = zero
+            sub[:] = zero
             continue
-        alpha = fast_exp(m_old - m_new)
         ssum = zero
-        for c in range(nc):
-            p = fast_exp(row[c] - m_new)
-            row[c] = p
+        for c in range(sub.shape[0]):
+            p = fast_exp_neg(sub[c] - m_new)
+            sub[c] = p
             ssum += p
-        l[r] = l[r] * alpha + ssum
         m[r] = m_new
-        if alpha != 1:
-            for c in range(nv):
-                acc[r, c] *= alpha
+        if m_old == ninf:
+            l[r] = ssum
+        else:
+            alpha = fast_exp_neg(m_old - m_new)
+            l[r] = l[r] * alpha + ssum
+            if alpha != 1:
+                for c in range(nv):
+                    acc[r, c] *= alpha
 
 
 @njit(fastmath=FASTMATH, cache=True, nogil=True)
@@ -369,6 +381,8 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
             mm.fill(ninf)
             ll.fill(zero)
             tmp = tflat[: nr * Ev].reshape(nr, Ev)
+            if jb <= ja:
+                acc.fill(zero)
             for j0 in range(ja, jb, bk):
                 j1 = min(j0 + bk, jb)
                 nc = j1 - j0
@@ -377,8 +391,11 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
                 need = tile_needs_index_mask(spec, i0, i1, j0, j1)
                 _fwd_tile(st, mm, ll, acc, b, h, i0, j0, off, left, right, need, mask4,
                           mask_is_bool, ninf, zero)
-                np.matmul(st, v[b, hk, j0:j1], out=tmp)
-                _add_inplace(acc, tmp)
+                if j0 == ja:
+                    np.matmul(st, v[b, hk, j0:j1], out=acc)
+                else:
+                    np.matmul(st, v[b, hk, j0:j1], out=tmp)
+                    _add_inplace(acc, tmp)
             _fwd_finalize(acc, mm, ll, lse[b, h, i0:i1], ninf, zero)
 
     _run_parallel(worker, items, nthreads)
