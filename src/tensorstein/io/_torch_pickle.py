@@ -30,7 +30,6 @@ import io
 import os
 import pickle
 import struct
-import sys
 import zipfile
 from typing import Any
 
