@@ -232,9 +232,12 @@ def pow(input, exponent, *, out=None):
         return _scalar_pow(input, exponent)
     x, y, rt = binary_operands(input, exponent)
     if rt._category == 1 and np.any(np.asarray(y) < 0):
-        raise RuntimeError("Integers to negative integer powers are not allowed.")
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        res = Tensor._make(_apply(np.power, x, y, input, exponent))
+        if not isinstance(exponent, Tensor):
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        res = Tensor._make(_int_pow(x, y, input, exponent))
+    else:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            res = Tensor._make(_apply(np.power, x, y, input, exponent))
     if out is not None:
         return _write_out(out, res)
     if not needs_grad(input, _t(exponent)):
@@ -251,7 +254,8 @@ def pow(input, exponent, *, out=None):
         gb = None
         if e.requires_grad:
             from .unary import log
-            gb = g * saved * where_((a == 0) & (e >= 0), 0.0, log(a))
+            ap = a if a.dtype is saved.dtype else a.to(saved.dtype)  # torch takes the log in the result dtype
+            gb = g * saved * where_((a == 0) & (e >= 0), 0.0, log(ap))
         return ga, gb
 
     return attach(res, PowBackward1, backward, (a, e), (a, e, saved))
@@ -262,10 +266,23 @@ def where_(cond, x, y):
     return where(cond, x, y)
 
 
+def _int_pow(x, y, a, b):
+    """Integer ``x ** y`` with negative exponents as torch computes them: 1 and -1 keep a unit, others give 0."""
+    x, y = np.asarray(x), np.asarray(y)
+    neg = y < 0
+    with np.errstate(over="ignore"):
+        out = _apply(np.power, x, np.where(neg, 0, y).astype(y.dtype), a, b)
+    unit = np.where(x == 1, 1, np.where(x == -1, np.where(y % 2 == 0, 1, -1), 0)).astype(out.dtype)
+    return np.where(neg, unit, out)
+
+
 def _scalar_pow(base, exponent: Tensor):
     x, y, rt = binary_operands(exponent, base)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        res = Tensor._make(np.power(y, x))
+        if rt._category == 1 and np.any(x < 0):
+            res = Tensor._make(np.asarray(_int_pow(y, x, base, exponent)))
+        else:
+            res = Tensor._make(np.power(y, x))
     saved = res.detach()
     import math
     logb = math.log(base) if base > 0 else float("nan")
@@ -294,12 +311,10 @@ def _extremum(input, other, np_fn, cls, out):
 
         def backward(g):
             from .indexing import where
-            pick_a = (a > b) if np_fn is np.maximum else (a < b)
-            tie = a == b
-            half = g * 0.5
-            ga = where(tie, half, where(pick_a, g, 0.0))
-            gb = where(tie, half, where(pick_a, 0.0, g))
-            return ga, gb
+            # torch: the tie splits in half, the loser gets 0; NaN compares false, so both keep g
+            a_loses, b_loses = (a < b, a > b) if np_fn is np.maximum else (a > b, a < b)
+            gt = where(a == b, g * 0.5, g)
+            return where(a_loses, 0.0, gt), where(b_loses, 0.0, gt)
 
         attach(res, cls, backward, (a, b), (a, b))
     return res

@@ -152,10 +152,11 @@ def index_put(input, indices, values, accumulate=False):
 
 # ---------------------------------------------------------------- gather / scatter / index_select
 def _check_index(index, name):
-    if not isinstance(index, Tensor) or index.dtype is not D.int64:
-        got = index.dtype.name if isinstance(index, Tensor) else type(index).__name__
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {got}" if name != "gather"
-                           else "gather(): Expected dtype int64 for index")
+    """gather/scatter take int64 or int32 indices, as torch."""
+    if not isinstance(index, Tensor):
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {type(index).__name__}")
+    if index.dtype is not D.int64 and index.dtype is not D.int32:
+        raise RuntimeError(f"{'scatter' if name == 'scatter_add' else name}(): Expected dtype int32/int64 for index")
 
 
 def _along_axis_index(index_arr, d):
@@ -189,6 +190,10 @@ def gather(input, dim: int, index, *, sparse_grad=False):
 
 
 def take_along_dim(input, indices, dim):
+    if isinstance(indices, Tensor) and indices.dtype is not D.int64:
+        from .elementwise import _torch_name
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{_torch_name(indices.dtype)}")
     return gather(input, dim, indices)
 
 
@@ -296,6 +301,11 @@ def where(condition, input=None, other=None):
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
     from .elementwise import binary_operands, as_tensor_arg
+    if isinstance(condition, Tensor) and condition.dtype is D.uint8:
+        import warnings
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and will be removed in a "
+                      "future version of PyTorch. Use a boolean condition instead.", UserWarning, stacklevel=2)
+        condition = Tensor._make(condition._data.astype(np.bool_))
     if not isinstance(condition, Tensor) or condition.dtype is not D.bool_:
         raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor with dtype "
                            f"{condition.dtype.name.capitalize() if isinstance(condition, Tensor) else 'None'}")

@@ -325,7 +325,8 @@ def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
             gv = expand_grad(g, shape, dims, keepdim)
             if take_sqrt:
                 gv = gv / (expand_grad(saved, shape, dims, keepdim) * 2.0)
-            return (gv * centered * (2.0 / builtins.max(n - correction, 0) if n - correction > 0 else float("inf")),)
+            dof = n - correction  # torch does not clamp it here: a negative dof flips the sign
+            return (gv * centered * (2.0 / dof if dof != 0 else float("inf")),)
 
         attach(res, node_type("StdBackward0" if take_sqrt else "VarBackward0"), backward, (input,), (input, saved))
     return res

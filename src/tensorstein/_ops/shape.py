@@ -69,7 +69,7 @@ def reshape(input, *shape):
 def view(input, *shape):
     """A view with a new shape; raises where the strides make a view impossible (use reshape)."""
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
-        return input.to(shape[0]) if shape[0] is not None else input
+        return _view_dtype(input, shape[0]) if shape[0] is not None else input
     x = input._data
     shp = infer_shape(_as_shape(shape), x.size)
     try:
@@ -82,6 +82,43 @@ def view(input, *shape):
         in_shape = x.shape
         attach(res, ViewBackward0, lambda g: (g.reshape(in_shape),), (input,))
     return res
+
+
+def _view_dtype(input, dtype):
+    """``view(dtype)``: the same bytes read as ``dtype`` (torch's rules when the element sizes differ)."""
+    from .. import _dtype as D
+    from .elementwise import _torch_name
+    if not isinstance(dtype, D.dtype):
+        raise TypeError(f"view(): argument 'dtype' must be torch.dtype, not {type(dtype).__name__}")
+    x = input._data
+    old, new = input.dtype, dtype
+    what = f"to view {_torch_name(old)} as {_torch_name(new)} (different element sizes)"
+    if old.itemsize != new.itemsize:
+        if x.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 {what}")
+        strides = [st // old.itemsize for st in x.strides]
+        if old.itemsize > new.itemsize:
+            if strides[-1] != 1 and x.shape[-1] != 1:
+                raise RuntimeError(f"self.stride(-1) must be 1 {what}, but got {strides[-1]}")
+        else:
+            ratio = new.itemsize // old.itemsize
+            if x.shape[-1] % ratio:
+                raise RuntimeError(f"self.size(-1) must be divisible by {ratio} {what}, but got {x.shape[-1]}")
+            off = input.storage_offset()
+            if off % ratio:
+                raise RuntimeError(f"self.storage_offset() must be divisible by {ratio} {what}, but got {off}")
+            if strides[-1] != 1 and x.shape[-1] != 1:
+                raise RuntimeError(f"self.stride(-1) must be 1 {what}, but got {strides[-1]}")
+            for i, st in enumerate(strides[:-1]):
+                if st % ratio:
+                    raise RuntimeError(f"self.stride({i}) must be divisible by {ratio} {what}, but got {st}")
+        if x.size == 0 or not x.flags.c_contiguous and x.shape[-1] == 1:
+            arr = np.ascontiguousarray(x).view(new.np)  # NumPy wants a contiguous last axis
+        else:
+            arr = x.view(new.np)
+    else:
+        arr = x.view(new.np)
+    return _view_of(input, arr)
 
 
 def view_as(input, other):

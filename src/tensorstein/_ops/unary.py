@@ -177,11 +177,13 @@ def relu(input):
     _check(input, "relu")
     x = input._data
     if x.dtype == np.bool_:
-        raise RuntimeError("\"clamp_min_cpu\" not implemented for 'Bool'")
+        raise RuntimeError("Boolean inputs not supported for relu")
     res = Tensor._make(np.maximum(x, x.dtype.type(0)))
     if needs_grad(input):
         saved = res.detach()
-        attach(res, node_type("ReluBackward0"), lambda g: (g * (saved > 0),), (input,), (saved,))
+        # torch's threshold_backward zeroes where out <= 0, so a NaN passes its gradient through
+        attach(res, node_type("ReluBackward0"), lambda g: (g * Tensor._make(~(saved._data <= 0)),), (input,),
+               (saved,))
     return res
 
 
