@@ -8,6 +8,7 @@ fast path; the differentiable path uses the ordinary tensorstein ops.
   ``fast_erf``), vectorised by Numba.
 * :func:`add_layer_norm` -- ``LayerNorm(x + residual)`` in one pass per row.
 * :func:`masked_softmax_` -- ``softmax(scores * scale + mask_bias)`` in place.
+* :func:`split_heads` -- fused QKV projection output -> per-head q, k, v (+ bias, q scaled).
 
 Each has a pure NumPy fallback used when Numba is unavailable.
 """
@@ -21,7 +22,7 @@ try:  # numba is a dependency, but keep working (slower) without it
 except Exception:  # pragma: no cover
     _nb = None
 
-__all__ = ["gelu_bias_", "add_layer_norm", "masked_softmax_", "erf_f32", "HAVE_NUMBA"]
+__all__ = ["gelu_bias_", "add_layer_norm", "masked_softmax_", "split_heads", "erf_f32", "HAVE_NUMBA"]
 
 HAVE_NUMBA = _nb is not None
 
@@ -148,7 +149,7 @@ if _nb is not None:
                 row[j] = v * F_HALF * (F_ONE + _erf1(v * F_S12))
 
     @_nb.njit(fastmath=_FM, cache=True, error_model="numpy", nogil=True)
-    def _add_layer_norm_nb(x, residual, weight, bias, eps, out):
+    def _add_layer_norm_nb(x, x_bias, residual, weight, bias, eps, out):
         n, c = x.shape
         inv_c = np.float32(1.0) / np.float32(c)
         for i in _nb.prange(n):
@@ -157,7 +158,7 @@ if _nb is not None:
             o = out[i]
             s = np.float32(0.0)
             for j in range(c):
-                v = xr[j] + rr[j]
+                v = xr[j] + x_bias[j] + rr[j]
                 o[j] = v
                 s += v
             mean = s * inv_c
@@ -169,6 +170,21 @@ if _nb is not None:
             rstd = np.float32(1.0) / np.sqrt(ss * inv_c + eps)
             for j in range(c):
                 o[j] = o[j] * rstd * weight[j] + bias[j]
+
+    @_nb.njit(fastmath=_FM, cache=True, error_model="numpy", nogil=True)
+    def _split_heads_nb(qkv, bias, q_scale, out):  # qkv: (B*L, 3*H*D) -> out: (3, B, H, L, D)
+        _, b, h, l, d = out.shape
+        c = h * d
+        for bi in range(b):
+            for li in range(l):
+                row = qkv[bi * l + li]
+                for t in range(3):
+                    sc = q_scale if t == 0 else np.float32(1.0)
+                    for hi in range(h):
+                        base = t * c + hi * d
+                        dst = out[t, bi, hi, li]
+                        for di in range(d):
+                            dst[di] = (row[base + di] + bias[base + di]) * sc
 
     @_nb.njit(fastmath={"nsz", "arcp", "contract", "reassoc", "afn"}, cache=True, error_model="numpy", nogil=True)
     def _masked_softmax_nb(s, scale, mask_bias):  # s: (B, H, Lq, Lk); mask_bias: (B, Lk)
@@ -207,16 +223,38 @@ def gelu_bias_(x: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     return _gelu_bias_np(x, bias)
 
 
-def add_layer_norm(x, residual, weight, bias, eps: float = 1e-12) -> np.ndarray:
-    """``LayerNorm(x + residual)`` over the last axis, as a new array."""
+def add_layer_norm(x, residual, weight, bias, eps: float = 1e-12, x_bias=None) -> np.ndarray:
+    """``LayerNorm(x + x_bias + residual)`` over the last axis, as a new array.
+
+    ``x_bias`` (optional, shape ``(C,)``) is the bias of the linear layer that
+    produced ``x``, folded in here to save a pass over the activations.
+    """
     if residual is None:
         residual = np.zeros_like(x)
-    if HAVE_NUMBA and x.size and x.shape == residual.shape and _ok(x, residual, weight, bias):
-        c = x.shape[-1]
+    c = x.shape[-1]
+    if HAVE_NUMBA and x.size and x.shape == residual.shape and _ok(x, residual, weight, bias, x_bias):
         out = np.empty_like(x)
-        _add_layer_norm_nb(x.reshape(-1, c), residual.reshape(-1, c), weight, bias, np.float32(eps), out.reshape(-1, c))
+        xb = x_bias if x_bias is not None else np.zeros(c, np.float32)
+        _add_layer_norm_nb(x.reshape(-1, c), xb, residual.reshape(-1, c), weight, bias, np.float32(eps), out.reshape(-1, c))
         return out
+    if x_bias is not None:
+        x = x + x_bias
     return _add_layer_norm_np(x, residual, weight, bias, eps)
+
+
+def split_heads(qkv: np.ndarray, bias: np.ndarray, batch: int, heads: int, q_scale: float = 1.0) -> np.ndarray:
+    """``(B*L, 3*H*D)`` fused projection -> contiguous ``(3, B, H, L, D)`` q/k/v with bias added
+    and q multiplied by ``q_scale`` (the attention's ``1/sqrt(D)``), in one pass."""
+    n, c3 = qkv.shape
+    L = n // batch
+    D = c3 // (3 * heads)
+    if HAVE_NUMBA and qkv.size and _ok(qkv, bias):
+        out = np.empty((3, batch, heads, L, D), np.float32)
+        _split_heads_nb(qkv, bias, np.float32(q_scale), out)
+        return out
+    out = np.ascontiguousarray((qkv + bias).reshape(batch, L, 3, heads, D).transpose(2, 0, 3, 1, 4))
+    out[0] *= np.float32(q_scale)
+    return out
 
 
 def masked_softmax_(scores: np.ndarray, scale: float, mask_bias: np.ndarray | None) -> np.ndarray:

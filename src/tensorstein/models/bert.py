@@ -380,24 +380,21 @@ class BertModel(nn.Module):
             sa, so = layer.attention.self, layer.attention.output
             w_qkv, b_qkv = self._fused_qkv(sa)  # (3C, C), (3C,)
             qkv = x @ w_qkv.T  # (B*L, 3C)
-            qkv += b_qkv
-            qkv = np.ascontiguousarray(qkv.reshape(B, L, 3, H, D).transpose(2, 0, 3, 1, 4))  # (3, B, H, L, D)
-            q, k, v = qkv[0], qkv[1], qkv[2]  # (B, H, L, D)
+            q, k, v = K.split_heads(qkv, b_qkv, B, H, q_scale=scale)  # 3 x (B, H, L, D), bias added, q / sqrt(D)
             scores = np.matmul(q, k.transpose(0, 1, 3, 2))  # (B, H, L, L)
-            K.masked_softmax_(scores, scale, mask_bias)  # softmax(q k^T / sqrt(D) + mask)
+            K.masked_softmax_(scores, 1.0, mask_bias)  # softmax(q k^T / sqrt(D) + mask)
             ctx = np.matmul(scores, v)  # (B, H, L, D)
             ctx = ctx.transpose(0, 2, 1, 3).reshape(B * L, C)  # (B*L, C)
-            a = ctx @ w(so.dense.weight).T  # (B*L, C)
-            a += w(so.dense.bias)
-            x = K.add_layer_norm(a, x, w(so.LayerNorm.weight), w(so.LayerNorm.bias), eps)
+            a = ctx @ w(so.dense.weight).T  # (B*L, C), bias folded into the LayerNorm below
+            x = K.add_layer_norm(a, x, w(so.LayerNorm.weight), w(so.LayerNorm.bias), eps, x_bias=w(so.dense.bias))
             h = x @ w(layer.intermediate.dense.weight).T  # (B*L, 4C)
             if cfg.hidden_act == "gelu":
                 K.gelu_bias_(h, w(layer.intermediate.dense.bias))
             else:
                 h = _act(cfg.hidden_act, ts.from_numpy(h + w(layer.intermediate.dense.bias))).numpy()
             o = h @ w(layer.output.dense.weight).T  # (B*L, C)
-            o += w(layer.output.dense.bias)
-            x = K.add_layer_norm(o, x, w(layer.output.LayerNorm.weight), w(layer.output.LayerNorm.bias), eps)
+            x = K.add_layer_norm(o, x, w(layer.output.LayerNorm.weight), w(layer.output.LayerNorm.bias), eps,
+                                 x_bias=w(layer.output.dense.bias))
         x = x.reshape(B, L, C)
         pooled = None
         if with_pooler and self.pooler is not None:
