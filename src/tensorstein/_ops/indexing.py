@@ -82,9 +82,26 @@ def getitem(input, index):
         res._version = input._version
     if needs_grad(input):
         shape = x.shape
-        attach(res, node_type("SliceBackward0" if basic else "IndexBackward0"),
+        attach(res, node_type(_basic_node_name(idx) if basic else "IndexBackward0"),
                lambda g: (index_grad(g, shape, idx, accumulate=not basic),), (input,))
     return res
+
+
+def _basic_node_name(idx) -> str:
+    """torch's grad_fn name for basic indexing: the last select/slice/unsqueeze it applies."""
+    if not isinstance(idx, tuple):
+        return "SelectBackward0" if isinstance(idx, (int, np.integer)) else \
+            "UnsqueezeBackward0" if idx is None else "AliasBackward0" if idx is Ellipsis else "SliceBackward0"
+    name = "AliasBackward0"
+    for i in idx:
+        if i is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(i, slice):
+            if i != slice(None):
+                name = "SliceBackward0"
+        elif i is not Ellipsis:
+            name = "SelectBackward0"
+    return name
 
 
 def index_grad(g, shape, idx, accumulate):

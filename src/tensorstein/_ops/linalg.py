@@ -31,7 +31,7 @@ UnsafeViewBackward0 = node_type("UnsafeViewBackward0")
 
 
 # ---------------------------------------------------------------- kernels on arrays
-def matmul_arrays(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def matmul_arrays(x: np.ndarray, y: np.ndarray, kernel: str = "addmm_impl_cpu_") -> np.ndarray:
     """``x @ y`` for same-dtype arrays, in the input dtype, with torch's accumulation rules."""
     dt = x.dtype
     if dt == np.float32 or dt == np.float64:
@@ -39,7 +39,7 @@ def matmul_arrays(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if dt in _HALF:
         return np.matmul(x.astype(np.float32), y.astype(np.float32)).astype(dt)
     if dt == np.bool_:
-        raise NotImplementedError("\"addmm_impl_cpu_\" not implemented for 'Bool'")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
     k = x.shape[-1]
     bound = _abs_max(x) * _abs_max(y) * max(k, 1)
     if bound < _EXACT_IN_FLOAT64:
@@ -101,6 +101,9 @@ def _bmm_shape_error(b, k, got) -> RuntimeError:
 def _out(res, out):
     if out is None:
         return res
+    if isinstance(out, Tensor) and out.dtype is not res.dtype:
+        raise RuntimeError(f"Expected out tensor to have dtype {_CPP_NAMES[res.dtype.name]}, but got "
+                           f"{_CPP_NAMES[out.dtype.name]} instead")
     from .elementwise import _write_out
     return _write_out(out, res)
 
@@ -140,7 +143,7 @@ def bmm(input, mat2, *, out=None):
     if y.shape[0] != x.shape[0] or y.shape[1] != x.shape[2]:
         raise _bmm_shape_error(x.shape[0], x.shape[2], y.shape[:2])
     _same_dtype(input, mat2, "bmm")
-    res = Tensor._make(matmul_arrays(x, y))
+    res = Tensor._make(matmul_arrays(x, y, "bmm"))
     if out is not None:
         return _out(res, out)
     if needs_grad(input, mat2):
@@ -148,6 +151,12 @@ def bmm(input, mat2, *, out=None):
         attach(res, BmmBackward0, lambda g: (bmm(g, b.mT) if a.requires_grad else None,
                                               bmm(a.mT, g) if b.requires_grad else None), (a, b), (a, b))
     return res
+
+
+def _addmv_dtypes(self_dtype, mat, vec):
+    if not (self_dtype is mat.dtype is vec.dtype):
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {_SCALAR_NAMES[self_dtype.name]}, "
+                           f"{_SCALAR_NAMES[mat.dtype.name]}, and {_SCALAR_NAMES[vec.dtype.name]}")
 
 
 def mv(input, vec, *, out=None):
@@ -159,8 +168,9 @@ def mv(input, vec, *, out=None):
         raise RuntimeError(f"size mismatch, got input ({x.shape[0]}), mat ({x.shape[0]}x{x.shape[1]}), vec "
                            f"({v.shape[0]})\nthe columns of the matrix ({x.shape[1]}) must equal the length of the "
                            f"vector ({v.shape[0]})")
-    _same_dtype(input, vec)
-    res = Tensor._make(matmul_arrays(x, v))
+    if input.dtype is not vec.dtype:
+        _addmv_dtypes(vec.dtype, input, vec)
+    res = Tensor._make(matmul_arrays(x, v, "addmv_impl_cpu"))
     if out is not None:
         return _out(res, out)
     if needs_grad(input, vec):
@@ -178,7 +188,7 @@ def dot(input, other, *, out=None):
     if x.shape[0] != y.shape[0]:
         raise _dot_size_error(x.shape[0], y.shape[0])
     _same_dtype(input, other, "dot")
-    res = Tensor._make(np.asarray(matmul_arrays(x, y)))
+    res = Tensor._make(np.asarray(matmul_arrays(x, y, "dot")))
     if out is not None:
         return _out(res, out)
     if needs_grad(input, other):
@@ -251,8 +261,8 @@ def _batched_matmul(input, other):
     if k != k2:
         nb = int(np.prod(bshape)) if bshape else 1
         raise _bmm_shape_error(nb, k, (nb, k2))
-    _same_dtype(a, b)
-    res = Tensor._make(matmul_arrays(x, y))
+    _same_dtype(a, b, "bmm")
+    res = Tensor._make(matmul_arrays(x, y, "bmm"))
     if needs_grad(a, b):
         attach(res, UnsafeViewBackward0,
                lambda g: (matmul(g, b.mT) if a.requires_grad else None,
@@ -273,33 +283,87 @@ def _scaled_sum(input, product, beta, alpha, target_shape):
     return (inp * beta if beta != 1 else inp) + product
 
 
+def _self_mat_dtypes(input, mat1, mat2):
+    """addmm/addbmm's dtype checks, in torch's order: self against mat2, then mat1 against mat2."""
+    for name, t in (("self", input), ("mat1", mat1)):
+        if t.dtype is not mat2.dtype:
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got {_SCALAR_NAMES[t.dtype.name]} and "
+                               f"{_SCALAR_NAMES[mat2.dtype.name]}")
+
+
+def _size(t, d):
+    """``t.size(d)`` with torch's out-of-range error."""
+    from .._tensor import _wrap_dim
+    return t._data.shape[_wrap_dim(d, t._data.ndim)]
+
+
+AddmmBackward0 = node_type("AddmmBackward0")
+
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
-    """``beta * input + alpha * (mat1 @ mat2)``."""
-    prod = mm(mat1, mat2)
-    return _out(_scaled_sum(input, prod, beta, alpha, prod._data.shape), out)
+    """``beta * input + alpha * (mat1 @ mat2)`` as one op (torch's AddmmBackward0)."""
+    from .._autograd.grad_mode import no_grad
+    _check_tensor(input, "self")
+    _check_tensor(mat1, "mat1")
+    _check_tensor(mat2, "mat2")
+    _self_mat_dtypes(input, mat1, mat2)
+    for name, t in (("mat1", mat1), ("mat2", mat2)):
+        if t._data.ndim != 2:
+            raise RuntimeError(f"{name} must be a matrix, got {t._data.ndim}-D tensor")
+    with no_grad():
+        prod = mm(mat1, mat2)
+        res = _scaled_sum(input, prod, beta, alpha, prod._data.shape)
+    if out is not None:
+        return _out(res, out)
+    if needs_grad(input, mat1, mat2):
+        a, b = mat1, mat2
+
+        def backward(g):
+            gp = g * alpha if alpha != 1 else g
+            return (None if beta == 0 or not input.requires_grad else (g * beta if beta != 1 else g),
+                    mm(gp, b.t()) if a.requires_grad else None,
+                    mm(a.t(), gp) if b.requires_grad else None)
+
+        attach(res, AddmmBackward0, backward, (input, a, b), (a, b))
+    return res
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
-    prod = mv(mat, vec)
-    if input._data.ndim > 1 or (input._data.ndim == 1 and input._data.shape[0] not in (1, prod._data.shape[0])):
+    x, v = mat._data, vec._data
+    if x.ndim != 2 or v.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input._data.ndim}, {x.ndim}, {v.ndim}")
+    if x.shape[1] != v.shape[0] or input._data.ndim > 1 or (
+            input._data.ndim == 1 and input._data.shape[0] not in (1, x.shape[0])):
         raise RuntimeError(f"size mismatch, got input ({input._data.shape[0] if input._data.ndim else 1}), mat "
-                           f"({mat._data.shape[0]}x{mat._data.shape[1]}), vec ({vec._data.shape[0]})")
+                           f"({x.shape[0]}x{x.shape[1]}), vec ({v.shape[0]})")
+    _addmv_dtypes(input.dtype, mat, vec)
+    prod = mv(mat, vec)
     return _out(_scaled_sum(input, prod, beta, alpha, prod._data.shape), out)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    from .shape import expand
+    expand(input, (_size(batch1, 0), _size(batch1, 1), _size(batch2, 2)))  # torch checks the input shape first
+    if input.dtype is not batch1.dtype:
+        raise RuntimeError(f"Input dtypes must be the same, got: input {_CPP_NAMES[input.dtype.name]}, batch1: "
+                           f"{_CPP_NAMES[batch1.dtype.name]}, batch2: {_CPP_NAMES[batch2.dtype.name]}")
     prod = bmm(batch1, batch2)
     return _out(_scaled_sum(input, prod, beta, alpha, prod._data.shape), out)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
+    from .shape import expand
+    expand(input, (_size(batch1, 1), _size(batch2, 2)))  # torch checks the input shape first
+    _self_mat_dtypes(input, batch1, batch2)
     x, y = batch1._data, batch2._data
     if x.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
     if y.ndim != 3:
         raise RuntimeError("batch2 must be a 3D tensor")
-    if x.shape[0] != y.shape[0] or x.shape[2] != y.shape[1]:
+    if x.shape[0] != y.shape[0]:
+        raise RuntimeError(f"batch1 and batch2 must have same number of batches, got {x.shape[0]} and {y.shape[0]}")
+    if x.shape[2] != y.shape[1]:
         raise RuntimeError(f"Incompatible matrix sizes for bmm ({x.shape[1]}x{x.shape[2]} and "
                            f"{y.shape[1]}x{y.shape[2]})")
     prod = bmm(batch1, batch2).sum(0)
@@ -347,13 +411,18 @@ def tensordot(a, b, dims=2, out=None):
             [dims[1]] if isinstance(dims[1], int) else list(dims[1]))
     if len(da) != len(db):
         raise RuntimeError("both dimension lists should have same length")
+    if a.dtype is not b.dtype:
+        raise RuntimeError("both inputs should have same dtype")
+    if isinstance(dims, (int, np.integer)):
+        shown_a, shown_b = [d - na for d in da], db  # torch names a's dims from the end
+    else:
+        shown_a, shown_b = da, db
     da = [d % na if na else d for d in da]
     db = [d % nb if nb else d for d in db]
-    for i, j in zip(da, db):
+    for i, j, si, sj in zip(da, db, shown_a, shown_b):
         if a._data.shape[i] != b._data.shape[j]:
             raise RuntimeError(f"contracted dimensions need to match, but first has size {a._data.shape[i]} in dim "
-                               f"{i} and second has size {b._data.shape[j]} in dim {j}")
-    _same_dtype(a, b)
+                               f"{si} and second has size {b._data.shape[j]} in dim {sj}")
     free_a = [i for i in range(na) if i not in da]
     free_b = [j for j in range(nb) if j not in db]
     k = int(np.prod([a._data.shape[i] for i in da])) if da else 1
@@ -393,7 +462,7 @@ def multi_dot(tensors, *, out=None):
             raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {m._data.ndim}D")
         if m._data.dtype != mats[0]._data.dtype:
             raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
-                               f"{mats[0].dtype.name} and tensor {i} {m.dtype.name}")
+                               f"{_CPP_NAMES[mats[0].dtype.name]} and tensor {i} {_CPP_NAMES[m.dtype.name]}")
     for i in range(n - 1):
         if mats[i]._data.shape[1] != mats[i + 1]._data.shape[0]:
             raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes {list(tensors[i]._data.shape)} "

@@ -159,7 +159,11 @@ def squeeze(input, dim=None):
 def unsqueeze(input, dim: int):
     x = input._data
     d = _wrap_dim(dim, x.ndim + 1)
-    return reshape(input, x.shape[:d] + (1,) + x.shape[d:])
+    res = _view_of(input, np.expand_dims(x, d))
+    if needs_grad(input):
+        in_shape = x.shape
+        attach(res, node_type("UnsqueezeBackward0"), lambda g: (g.reshape(in_shape),), (input,))
+    return res
 
 
 def _alias_op(input):
@@ -217,7 +221,8 @@ def t(input):
     x = input._data
     if x.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
-    return transpose(input, 0, 1) if x.ndim == 2 else _alias_op(input)
+    res = _view_of(input, x.T if x.ndim == 2 else x.view())
+    return attach(res, node_type("TBackward0"), lambda g: (g.t(),), (input,))
 
 
 def adjoint(input):
@@ -234,11 +239,12 @@ def expand(input, *sizes):
                            f"tensor ({x.ndim})")
     lead = len(sizes) - x.ndim
     target = []
-    for i, s in enumerate(sizes):
+    for i in range(len(sizes) - 1, -1, -1):  # torch checks from the last dim
+        s = sizes[i]
         if i < lead:
             if s < 0:
                 raise RuntimeError(f"The expanded size of the tensor ({s}) isn't allowed in a leading, "
-                                   "non-existing dimension 0")
+                                   f"non-existing dimension {i}")
             target.append(s)
             continue
         cur = x.shape[i - lead]
@@ -249,7 +255,7 @@ def expand(input, *sizes):
                                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
                                f"{list(x.shape)}")
         target.append(s)
-    target = tuple(target)
+    target = tuple(reversed(target))
     if target == x.shape:
         return _alias_op(input) if input.requires_grad else _view_of(input, x.view())
     res = _view_of(input, np.broadcast_to(x, target))
@@ -380,7 +386,16 @@ def stack(tensors, dim: int = 0, *, out=None):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
                                f"{list(t._data.shape)} at entry {i}")
     d = _wrap_dim(dim, len(shape) + 1)
-    return cat([unsqueeze(t, d) for t in tensors], d, out=out)
+    from .. import _dtype as D
+    rt = D.result_type(*tensors) if len(tensors) > 1 else tensors[0].dtype
+    res = Tensor._make(np.stack([t._data.astype(rt.np, copy=False) for t in tensors], axis=d))
+    if out is not None:
+        from .elementwise import _write_out
+        return _write_out(out, res)
+    if needs_grad(*tensors):
+        n = len(tensors)
+        attach(res, node_type("StackBackward0"), lambda g: tuple(g.select(d, i) for i in range(n)), tuple(tensors))
+    return res
 
 
 def hstack(tensors):
