@@ -381,9 +381,11 @@ class BertModel(nn.Module):
             w_qkv, b_qkv = self._fused_qkv(sa)  # (3C, C), (3C,)
             qkv = x @ w_qkv.T  # (B*L, 3C)
             q, k, v = K.split_heads(qkv, b_qkv, B, H, q_scale=scale)  # 3 x (B, H, L, D), bias added, q / sqrt(D)
+            del qkv  # free activations as soon as possible: several batches run at once
             scores = np.matmul(q, k.transpose(0, 1, 3, 2))  # (B, H, L, L)
             K.masked_softmax_(scores, 1.0, mask_bias)  # softmax(q k^T / sqrt(D) + mask)
             ctx = np.matmul(scores, v)  # (B, H, L, D)
+            del scores, q, k, v
             ctx = ctx.transpose(0, 2, 1, 3).reshape(B * L, C)  # (B*L, C)
             a = ctx @ w(so.dense.weight).T  # (B*L, C), bias folded into the LayerNorm below
             x = K.add_layer_norm(a, x, w(so.LayerNorm.weight), w(so.LayerNorm.bias), eps, x_bias=w(so.dense.bias))
@@ -393,6 +395,7 @@ class BertModel(nn.Module):
             else:
                 h = _act(cfg.hidden_act, ts.from_numpy(h + w(layer.intermediate.dense.bias))).numpy()
             o = h @ w(layer.output.dense.weight).T  # (B*L, C)
+            del h
             x = K.add_layer_norm(o, x, w(layer.output.LayerNorm.weight), w(layer.output.LayerNorm.bias), eps,
                                  x_bias=w(layer.output.dense.bias))
         x = x.reshape(B, L, C)
