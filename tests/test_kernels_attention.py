@@ -105,6 +105,39 @@ def test_fast_exp_special(dt):
     assert fe.exp(np.arange(3)).tolist() == np.exp(np.arange(3)).tolist()
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 200, 1024, 1031])
+def test_softmax_row_helpers(dt, n):
+    """``row_max`` / ``exp_sub_sum`` (explicit-vector float32 path, scalar tails)."""
+    from numba import njit
+
+    @njit
+    def run(x):
+        m = fe.row_max(x)
+        if m == -np.inf:
+            return m, 0.0
+        return m, fe.exp_sub_sum(x, m)
+
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) * 30).astype(dt)
+    if n > 5:
+        x[::5] = -np.inf
+        x[3] = -1e30
+    y = x.copy()
+    m, s = run(y)
+    if n == 0:
+        assert m == -np.inf
+        return
+    assert m == x.max()
+    ref = np.exp((x - m).astype(np.float64))  # the difference rounds in dt
+    tol = 1e-6 if dt is np.float32 else 1e-13
+    big = ref > 1e-30
+    assert np.all(np.abs(y[big] - ref[big]) <= tol * ref[big])
+    assert np.all(y[~big] <= 1e-30) and np.all(y[np.isneginf(x)] == 0)
+    assert abs(s - ref.sum()) <= 10 * tol * ref.sum()
+    assert run(np.full(max(n, 1), -np.inf, dtype=dt))[0] == -np.inf
+
+
 def test_import_does_not_compile():
     code = ("import tensorstein._kernels.flash_attention as fa, tensorstein._kernels.fast_exp as fe;"
             "assert not fa._fwd_tile.signatures and not fe._exp_f32_1d.signatures")

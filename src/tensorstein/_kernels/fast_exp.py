@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, types
+from llvmlite import ir
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-__all__ = ["fast_exp", "fast_exp_f32", "fast_exp_f64", "fast_exp_neg", "row_max", "exp",
+__all__ = ["fast_exp", "fast_exp_f32", "fast_exp_f64", "fast_exp_neg", "row_max", "exp_sub_sum",
+           "exp",
            "FASTMATH"]
 
 # Fast-math flags used by every kernel of this package: everything except the
@@ -73,6 +76,7 @@ _F32_ONE = np.float32(1.0)
 _F32_HALF = np.float32(0.5)
 _F32_ZERO = np.float32(0.0)
 _F32_INF = np.float32(np.inf)
+_F32_NINF = np.float32(-np.inf)
 
 
 @njit(fastmath=FASTMATH, cache=True)
@@ -218,6 +222,159 @@ def _row_max_f64(row):
     return _i64_as_f64(m)
 
 
+# ------------------------------------------------- explicit-vector row kernels
+# Numba's auto-vectoriser stops at 256-bit vectors on AVX-512 machines (LLVM's
+# prefer-vector-width) and does not vectorise FP max reductions at all.  These
+# intrinsics emit LLVM IR on <16 x float> vectors directly (LLVM legalises
+# them to whatever the CPU has), 64 floats per call.
+_W = 16  # lanes per vector (one AVX-512 register; LLVM splits it elsewhere)
+_U = 4  # vectors per call: 64 floats
+_F32T = ir.FloatType()
+_I32T = ir.IntType(32)
+_VF = ir.VectorType(_F32T, _W)
+_VI = ir.VectorType(_I32T, _W)
+_IR_FLAGS = ("nsz", "arcp", "contract", "afn", "reassoc")
+
+
+def _splat(c, ty=None):
+    ty = ty or _VF
+    return ir.Constant(ty, [ir.Constant(ty.element, c)] * _W)
+
+
+def _loads(context, builder, arrty, arr, off):
+    a = context.make_array(arrty)(context, builder, arr)
+    base = builder.gep(a.data, [off])
+    vp = builder.bitcast(base, _VF.as_pointer())
+    ptrs = [builder.gep(vp, [ir.Constant(_I32T, u)]) for u in range(_U)]
+    return ptrs, [builder.load(p, align=4) for p in ptrs]
+
+
+def _hreduce(builder, vec, op):
+    n = _W
+    while n > 1:
+        h = n // 2
+        idx = ir.VectorType(_I32T, h)
+        lo = builder.shuffle_vector(vec, vec, ir.Constant(idx, list(range(h))))
+        hi = builder.shuffle_vector(vec, vec, ir.Constant(idx, list(range(h, n))))
+        vec = op(lo, hi)
+        n = h
+    return builder.extract_element(vec, ir.Constant(_I32T, 0))
+
+
+@intrinsic
+def _max64_f32(typingctx, arr, off):
+    """Max of the 64 floats ``arr[off:off + 64]`` (contiguous float32)."""
+    sig = types.float32(arr, off)
+
+    def codegen(context, builder, signature, args):
+        _, vs = _loads(context, builder, signature.args[0], args[0], args[1])
+
+        def vmax(a, b):
+            return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+
+        m = vmax(vmax(vs[0], vs[1]), vmax(vs[2], vs[3]))
+        return _hreduce(builder, m, vmax)
+
+    return sig, codegen
+
+
+@intrinsic
+def _exp64_f32(typingctx, arr, off, m):
+    """``arr[off:off+64] = exp(arr[off:off+64] - m)`` (the :func:`fast_exp_neg_f32`
+    algorithm on explicit 16-lane vectors); returns their sum."""
+    sig = types.float32(arr, off, m)
+
+    def codegen(context, builder, signature, args):
+        ptrs, vs = _loads(context, builder, signature.args[0], args[0], args[1])
+        mv = builder.insert_element(ir.Constant(_VF, ir.Undefined), args[2], ir.Constant(_I32T, 0))
+        mv = builder.shuffle_vector(mv, mv, ir.Constant(_VI, [0] * _W))
+        floor = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VF, [_VF]),
+                                               "llvm.floor.v16f32")
+        i127 = ir.Constant(_VI, [ir.Constant(_I32T, 127)] * _W)
+        i23 = ir.Constant(_VI, [ir.Constant(_I32T, 23)] * _W)
+        lo = _splat(float(_F32_NEG_LO))
+
+        def fm(op, a, b):
+            return op(a, b, flags=_IR_FLAGS)
+
+        tot = None
+        for p, x in zip(ptrs, vs):
+            x = fm(builder.fsub, x, mv)
+            x = builder.select(builder.fcmp_ordered("<", x, lo), lo, x)
+            t = fm(builder.fadd, fm(builder.fmul, x, _splat(float(_F32_LOG2E))), _splat(0.5))
+            fn = builder.call(floor, [t])
+            r = fm(builder.fsub, x, fm(builder.fmul, fn, _splat(float(_F32_C1))))
+            r = fm(builder.fsub, r, fm(builder.fmul, fn, _splat(float(_F32_C2))))
+            r2 = fm(builder.fmul, r, r)
+            q = fm(builder.fadd, fm(builder.fmul, _splat(float(_F32_P0)), r),
+                   _splat(float(_F32_P1)))
+            for c in (_F32_P2, _F32_P3, _F32_P4, _F32_P5):
+                q = fm(builder.fadd, fm(builder.fmul, q, r), _splat(float(c)))
+            q = fm(builder.fadd, fm(builder.fadd, fm(builder.fmul, q, r2), r), _splat(1.0))
+            n = builder.fptosi(fn, _VI)
+            e = builder.shl(builder.add(n, i127), i23)
+            y = fm(builder.fmul, q, builder.bitcast(e, _VF))
+            builder.store(y, p, align=4)
+            tot = y if tot is None else fm(builder.fadd, tot, y)
+        return _hreduce(builder, tot, lambda a, b: fm(builder.fadd, a, b))
+
+    return sig, codegen
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _row_max_vec_f32(row):
+    n = row.shape[0]
+    n64 = n - n % 64
+    m = _F32_NINF
+    for c in range(0, n64, 64):
+        x = _max64_f32(row, c)
+        m = x if x > m else m
+    for c in range(n64, n):
+        x = row[c]
+        m = x if x > m else m
+    return m
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _exp_sub_sum_f32(row, m):
+    n = row.shape[0]
+    n64 = n - n % 64
+    s = _F32_ZERO
+    for c in range(0, n64, 64):
+        s += _exp64_f32(row, c, m)
+    for c in range(n64, n):
+        p = fast_exp_neg_f32(row[c] - m)
+        row[c] = p
+        s += p
+    return s
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _exp_sub_sum_f64(row, m):
+    s = 0.0
+    for c in range(row.shape[0]):
+        p = fast_exp_f64(row[c] - m)
+        row[c] = p
+        s += p
+    return s
+
+
+def exp_sub_sum(row, m):  # pragma: no cover - replaced by the overload inside numba
+    """``row[:] = exp(row - m)`` for ``row <= m``; returns the sum (inside
+    ``@njit`` code; ``row`` a contiguous 1-D float array)."""
+    np.exp(row - m, out=row)
+    return row.sum()
+
+
+@overload(exp_sub_sum, fastmath=FASTMATH)
+def _ov_exp_sub_sum(row, m):
+    if isinstance(row, types.Array) and row.dtype == types.float32:
+        return lambda row, m: _exp_sub_sum_f32(row, np.float32(m))
+    if isinstance(row, types.Array) and row.dtype == types.float64:
+        return lambda row, m: _exp_sub_sum_f64(row, np.float64(m))
+    return None
+
+
 def row_max(row):  # pragma: no cover - replaced by the overload inside numba
     """Max of a contiguous 1-D float row (``-inf`` if empty) inside ``@njit``
     code.  Pass slices (``row[lo:hi]``), not index bounds: loops over
@@ -229,7 +386,7 @@ def row_max(row):  # pragma: no cover - replaced by the overload inside numba
 @overload(row_max, fastmath=FASTMATH)
 def _ov_row_max(row):
     if isinstance(row, types.Array) and row.dtype == types.float32:
-        return lambda row: _row_max_f32(row)
+        return lambda row: _row_max_vec_f32(row)
     if isinstance(row, types.Array) and row.dtype == types.float64:
         return lambda row: _row_max_f64(row)
     return None

@@ -30,7 +30,7 @@ from numba import njit
 
 from .attention_common import col_range, prepare, row_range, tile_needs_index_mask
 from .attention_math import attention_math, attention_math_backward
-from .fast_exp import FASTMATH, fast_exp, fast_exp_neg, row_max
+from .fast_exp import FASTMATH, exp_sub_sum, fast_exp, fast_exp_neg, row_max
 
 __all__ = ["attention_forward", "attention_backward", "num_threads", "set_num_threads"]
 
@@ -124,11 +124,7 @@ def _fwd_tile(s, m, l, acc, b, h, i0, j0, off, left, right, need_idx, mask, mask
         if m_new == ninf:
             sub[:] = zero
             continue
-        ssum = zero
-        for c in range(sub.shape[0]):
-            p = fast_exp_neg(sub[c] - m_new)
-            sub[c] = p
-            ssum += p
+        ssum = exp_sub_sum(sub, m_new)
         m[r] = m_new
         if m_old == ninf:
             l[r] = ssum
