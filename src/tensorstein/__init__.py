@@ -85,6 +85,18 @@ def expand_copy(input, size):
     return input.expand(size).clone()
 
 
+def save(obj, f) -> None:
+    """Save tensors (possibly inside dicts/lists) atomically; see ``tensorstein.io`` for the formats."""
+    from .io._serialization import save as _save
+    _save(obj, f)
+
+
+def load(f, map_location=None, weights_only=True):
+    """Load a checkpoint written by ``save``, ``torch.save`` or safetensors, never executing code."""
+    from .io._serialization import load as _load
+    return _load(f, map_location=map_location, weights_only=weights_only)
+
+
 def get_num_threads() -> "int":
     from threadpoolctl import threadpool_info
     return next((i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"), 1)
