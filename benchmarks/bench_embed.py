@@ -111,6 +111,7 @@ def run_engine(engine: str, n: int, batch: int, repeat: int, timeout: float) -> 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engines", default="tensorstein,sentence-transformers")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
     ap.add_argument("-n", type=int, default=512, help="number of sentences (default 512)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=3, help="timed encodes per engine; best is kept")
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--json", help="also write the results to this JSON file")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.repeat, args.rounds = 1, 1
 
     sentences = make_sentences(args.n)
     words = [len(s.split()) for s in sentences]

@@ -78,10 +78,13 @@ def _merge(results: list) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2, help="alternating subprocess rounds per library (the machine "
                     "may be shared: alternating spreads load changes over both)")
     args = ap.parse_args()
+    if args.quick:
+        args.repeats, args.rounds = 2, 1
     runs = {"tensorstein": [], "torch": []}
     for _ in range(args.rounds):
         for lib in runs:

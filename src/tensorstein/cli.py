@@ -3,7 +3,7 @@
     tensorstein demo                         the lesson as a program
     tensorstein embed TEXT... | --file F     sentence embeddings (JSON lines or .npy)
     tensorstein similarity TEXT TEXT         cosine similarity of two texts
-    tensorstein bench [NAME...]              run the scripts in benchmarks/
+    tensorstein bench [NAME...] [--quick]    run benchmarks/ and write BENCHMARKS.md
 
 Errors (bad arguments, missing model, unreadable file) print one line to
 stderr and exit non-zero; no tracebacks.
@@ -191,37 +191,25 @@ def _bench_dir() -> Path:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the chosen suites through benchmarks/run_all.py, which writes BENCHMARKS.md."""
     d = _bench_dir()
-    scripts = sorted(p for p in d.glob("bench_*.py"))
+    suites = sorted(p.stem[len("bench_"):] for p in d.glob("bench_*.py"))
     if args.list:
-        for p in scripts:
-            print(p.stem[len("bench_"):])
+        print("\n".join(suites))
         return 0
-    if args.names:
-        chosen = []
-        for name in args.names:
-            p = d / (name if name.endswith(".py") else f"bench_{name}.py")
-            if not p.is_file():
-                known = ", ".join(s.stem[len("bench_"):] for s in scripts) or "none"
-                raise CLIError(f"unknown benchmark {name!r} (available: {known})")
-            chosen.append(p)
-        scripts = chosen
-    if not scripts:
-        raise CLIError(f"no bench_*.py scripts in {d}")
+    for name in args.names:
+        if name not in suites:
+            raise CLIError(f"unknown benchmark {name!r} (available: {', '.join(suites) or 'none'})")
+    cmd = [sys.executable, str(d / "run_all.py"), "--only", ",".join(args.names or suites)]
+    if args.quick:
+        cmd.append("--quick")
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    import shlex
-
-    extra = shlex.split(args.extra)
-    status = 0
-    for p in scripts:
-        print(f"== {p.name}", flush=True)
-        r = subprocess.run([sys.executable, str(p), *extra], env=env)
-        if r.returncode:
-            print(f"tensorstein bench: {p.name} exited with status {r.returncode}", file=sys.stderr)
-            status = 1
-    return status
+    r = subprocess.run(cmd, env=env)
+    if r.returncode:
+        print(f"tensorstein bench: a benchmark exited with status {r.returncode}", file=sys.stderr)
+    return 1 if r.returncode else 0
 
 
 # ------------------------------------------------------------------- main
@@ -257,10 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default=None)
     s.set_defaults(func=cmd_similarity)
 
-    b = sub.add_parser("bench", help="run the benchmark scripts in benchmarks/")
-    b.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all); see --list")
-    b.add_argument("--list", action="store_true", help="list the available benchmarks")
-    b.add_argument("--args", dest="extra", default="", help="extra arguments passed to every script, e.g. --args='--repeat 1'")
+    b = sub.add_parser("bench", help="run the benchmark suites and write BENCHMARKS.md")
+    b.add_argument("names", nargs="*", metavar="NAME", help="suites to run (default: all); see --list")
+    b.add_argument("--list", action="store_true", help="list the available suites")
+    b.add_argument("--quick", action="store_true", help="fewer repeats (noisier figures)")
     b.set_defaults(func=cmd_bench)
     return p
 
