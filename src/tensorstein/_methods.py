@@ -134,6 +134,25 @@ def _mul_fast(self, other):
     return E.mul(self, other)
 
 
+def _masked_fill_(self, mask, value):
+    # in place, torch names the tensors the other way round in a broadcast error (self is "a")
+    if isinstance(mask, Tensor) and mask._data.dtype == np.bool_ and mask._data.shape != self._data.shape:
+        try:
+            np.broadcast_shapes(self._data.shape, mask._data.shape)
+        except ValueError:
+            from ._ops.errors import broadcast_error
+            raise broadcast_error(self._data.shape, mask._data.shape) from None
+    return E.inplace(self, I.masked_fill, mask, value)
+
+
+def _invert(self):
+    if self._data.dtype == np.bool_:
+        return E.logical_not(self)
+    if self.is_floating_point():
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return E.bitwise_not(self)
+
+
 def _reflected(fn):
     def method(self, other):
         other = E.as_tensor_arg(other)
@@ -163,6 +182,7 @@ def install() -> None:
         setattr(Tensor, name, fn)
     for name in _INPLACE:
         setattr(Tensor, name + "_", _make_inplace(getattr(Tensor, name)))
+    Tensor.masked_fill_ = _masked_fill_
     setattr(Tensor, "clip_", Tensor.clamp_)
     for name, dtype_name in _CASTS.items():
         setattr(Tensor, name, _make_cast(dtype_name))
@@ -194,7 +214,7 @@ def install() -> None:
     Tensor.__neg__ = U.neg
     Tensor.__pos__ = lambda self: self
     Tensor.__abs__ = U.abs
-    Tensor.__invert__ = lambda self: E.logical_not(self) if self._data.dtype == np.bool_ else E.bitwise_not(self)
+    Tensor.__invert__ = _invert
     for name, fn in {"__iadd__": "add_", "__isub__": "sub_", "__imul__": "mul_", "__itruediv__": "div_",
                      "__ifloordiv__": "floor_divide_", "__imod__": "remainder_", "__ipow__": "pow_",
                      "__iand__": "bitwise_and_", "__ior__": "bitwise_or_", "__ixor__": "bitwise_xor_"}.items():

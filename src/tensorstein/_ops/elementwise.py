@@ -102,15 +102,28 @@ def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other``."""
     other = as_tensor_arg(other)
     if alpha != 1:
+        if _is_bool(input) or _is_bool(other):
+            _sub_bool_error(D.result_type(input, other))
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     x, y, rt = binary_operands(input, other)
-    if rt is D.bool_:
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                           "Use the `^` or `logical_xor()` operator instead.")
+    if rt is D.bool_ or _is_bool(input) or _is_bool(other):
+        _sub_bool_error(rt)
     res = Tensor._make(_apply(np.subtract, x, y, input, other))
     if out is not None:
         return _write_out(out, res)
     return attach(res, SubBackward0, lambda g: (g, -g), (_t(input), _t(other)))
+
+
+def _is_bool(v):
+    return v.__class__ is bool or (isinstance(v, Tensor) and v._data.dtype == np.bool_)
+
+
+def _sub_bool_error(rt):
+    if rt is D.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                       "invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
 def rsub(input, other, *, alpha=1):
@@ -119,6 +132,8 @@ def rsub(input, other, *, alpha=1):
     if res is not None:
         return res
     x, y, rt = binary_operands(input, other)
+    if rt is D.bool_ or _is_bool(input) or _is_bool(other):
+        _sub_bool_error(rt)
     if alpha != 1:
         x = x * alpha
     res = Tensor._make(np.subtract(y, x))
@@ -180,15 +195,17 @@ def div(input, other, *, rounding_mode=None, out=None):
 
 def _rounded_div(input, other, mode, out):
     x, y, rt = binary_operands(input, other)
+    if rt is D.bool_:
+        raise NotImplementedError(f"\"div_{mode}_cpu\" not implemented for 'Bool'")
     if rt._category == 1 and np.any(np.asarray(y) == 0):
         raise RuntimeError("ZeroDivisionError")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if mode == "floor":
-            arr = np.floor_divide(x, y)
+            arr = _apply(np.floor_divide, x, y, input, other)
         elif rt.is_floating_point:
-            arr = np.trunc(np.true_divide(x, y))
+            arr = np.trunc(_apply(np.true_divide, x, y, input, other))
         else:
-            q = np.floor_divide(x, y)
+            q = _apply(np.floor_divide, x, y, input, other)
             arr = q + ((np.remainder(x, y) != 0) & ((x < 0) != (y < 0)))
     res = Tensor._make(np.asarray(arr).astype(rt.np, copy=False))
     res = _write_out(out, res) if out is not None else res
@@ -203,6 +220,8 @@ def remainder(input, other, *, out=None):
     """Python-style modulus: the result has the sign of the divisor."""
     other = as_tensor_arg(other)
     x, y, rt = binary_operands(input, other)
+    if rt is D.bool_:
+        raise NotImplementedError("\"remainder_cpu\" not implemented for 'Bool'")
     if rt._category == 1 and np.any(np.asarray(y) == 0):
         raise RuntimeError("ZeroDivisionError")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -220,6 +239,8 @@ def fmod(input, other):
     """C-style modulus: the result has the sign of the dividend."""
     other = as_tensor_arg(other)
     x, y, rt = binary_operands(input, other)
+    if rt is D.bool_:
+        raise NotImplementedError("\"fmod_cpu\" not implemented for 'Bool'")
     with np.errstate(divide="ignore", invalid="ignore"):
         res = Tensor._make(_apply(np.fmod, x, y, input, other))
     return attach(res, node_type("FmodBackward0"), lambda g: (g, None), (_t(input), None))
@@ -360,9 +381,21 @@ lt = _compare(np.less)
 le = _compare(np.less_equal)
 gt = _compare(np.greater)
 ge = _compare(np.greater_equal)
-logical_and = _compare(np.logical_and)
-logical_or = _compare(np.logical_or)
-logical_xor = _compare(np.logical_xor)
+def _logical(np_fn, name):
+    cmp = _compare(np_fn)
+
+    def op(input, other, *, out=None):
+        if not isinstance(other, Tensor):  # torch takes no Python scalar here
+            raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+        return cmp(input, other, out=out)
+
+    op.__name__ = name
+    return op
+
+
+logical_and = _logical(np.logical_and, "logical_and")
+logical_or = _logical(np.logical_or, "logical_or")
+logical_xor = _logical(np.logical_xor, "logical_xor")
 
 
 def _bitwise(np_fn, name):
@@ -370,7 +403,7 @@ def _bitwise(np_fn, name):
         other = as_tensor_arg(other)
         x, y, rt = binary_operands(input, other)
         if rt.is_floating_point:
-            raise RuntimeError(f'"{name}_cpu" not implemented for \'{"Float" if rt is D.float32 else rt.name}\'')
+            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{_torch_name(rt)}\'')
         return Tensor._make(_apply(np_fn, x, y, input, other))
 
     return op
@@ -387,7 +420,7 @@ def logical_not(input):
 
 def bitwise_not(input):
     if input.is_floating_point():
-        raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{_torch_name(input.dtype)}'")
     return Tensor._make(np.invert(input._data))
 
 
@@ -464,8 +497,11 @@ def inplace(self, fn, *args, **kwargs):
         raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
                            f"{list(res._data.shape)}")
     if self.dtype._category < res.dtype._category:
+        # torch's clamp_ names the output type the C++ way ("long int"), the other ops the ATen way ("Long")
+        cpp = getattr(fn, "__name__", "") in ("clamp", "clamp_min", "clamp_max", "clip")
+        from .linalg import _CPP_NAMES
         raise RuntimeError(f"result type {_torch_name(res.dtype)} can't be cast to the desired output type "
-                           f"{_torch_name(self.dtype)}")
+                           f"{_CPP_NAMES[self.dtype.name] if cpp else _torch_name(self.dtype)}")
     if not self._data.flags.writeable:
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location. Please clone() the tensor before performing the operation.")

@@ -137,11 +137,21 @@ def _index_put(input, idx, value):
     out = x.copy()
     vals = value._data if isinstance(value, Tensor) else value
     try:
-        out[idx] = vals
+        with np.errstate(over="ignore"):
+            out[idx] = vals
     except IndexError as e:
         raise _index_error(e, x.shape) from None
+    except OverflowError:
+        if x.dtype == np.uint8 and isinstance(vals, int) and -255 <= vals < 0:  # torch wraps these
+            return _index_put(input, idx, vals & 0xFF)
+        if x.dtype == np.int64:
+            raise ValueError("Overflow when unpacking long long") from None
+        raise RuntimeError(f"value cannot be converted to type {x.dtype.name}_t without overflow") from None
     except ValueError as e:
         target = np.shape(x[idx])
+        if _is_basic(idx) and isinstance(value, Tensor):  # torch copies into the view: expand's error
+            from .shape import expand
+            expand(value, target)
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(vals))} cannot be broadcast to "
                            f"indexing result of shape {list(target)}") from None
     res = Tensor._make(out)
@@ -273,7 +283,14 @@ def index_select(input, dim: int, index):
         raise IndexError("index_select(): Index is supposed to be a vector")
     x = input._data
     d = _wrap_dim(dim, x.ndim)
-    idx = (slice(None),) * d + (index._data.reshape(-1),)
+    flat = index._data.reshape(-1)
+    n = x.shape[d] if x.ndim else 1
+    bad = (flat < 0) | (flat >= n)
+    if bad.any():  # torch's CPU kernels: dim 0 (and 0-d/1-d inputs) say one thing, other dims another
+        if d == 0 or x.ndim <= 1:
+            raise IndexError("index out of range in self")
+        raise RuntimeError(f"INDICES element is out of DATA bounds, id={int(flat[np.argmax(bad)])} axis_dim={n}")
+    idx = (slice(None),) * d + (flat,)
     return getitem(input, idx) if x.ndim else getitem(input, ...)
 
 
@@ -290,8 +307,18 @@ def index_add(input, dim, index, source, *, alpha=1):
 def masked_fill(input, mask, value):
     """Replace the elements where ``mask`` is True by ``value`` (a number or a 0-d tensor)."""
     if not isinstance(mask, Tensor) or mask.dtype is not D.bool_:
-        got = mask.dtype.name if isinstance(mask, Tensor) else type(mask).__name__
+        from .linalg import _CPP_NAMES
+        got = _CPP_NAMES[mask.dtype.name] if isinstance(mask, Tensor) else type(mask).__name__
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {got}")
+    if mask._data.shape != input._data.shape:
+        from .errors import broadcast_error
+        try:
+            bshape = np.broadcast_shapes(mask._data.shape, input._data.shape)
+        except ValueError:
+            raise broadcast_error(mask._data.shape, input._data.shape) from None
+        if bshape != input._data.shape:
+            raise RuntimeError(f"output with shape {list(input._data.shape)} doesn't match the broadcast shape "
+                               f"{list(bshape)}")
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "

@@ -41,6 +41,9 @@ def infer_shape(shape: tuple, numel: int) -> tuple:
         else:
             known *= s
     if infer is not None:
+        if known == 0 and numel == 0:
+            raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} because the unspecified "
+                               "dimension size -1 can be any value and is ambiguous")
         if known == 0 or numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
         shape = shape[:infer] + (numel // known,) + shape[infer + 1:]
@@ -142,7 +145,14 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
 def unflatten(input, dim: int, sizes):
     x = input._data
     d = _wrap_dim(dim, x.ndim)
-    sizes = infer_shape(tuple(sizes), x.shape[d])
+    sizes = tuple(int(v) for v in sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    known = int(np.prod([v for v in sizes if v != -1]))
+    if (-1 not in sizes and known != x.shape[d]) or (-1 in sizes and known and x.shape[d] % known):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} "
+                           f"({x.shape[d]}) in the input tensor")
+    sizes = infer_shape(sizes, x.shape[d])
     return reshape(input, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
 
 

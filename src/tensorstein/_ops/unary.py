@@ -139,18 +139,27 @@ def _np_sign(x):
     return out
 
 
+def _no_bool(fn, kernel):
+    """``fn`` that refuses bool input with torch's NotImplementedError for ``kernel``."""
+    def op(x):
+        if x.dtype == np.bool_:
+            raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+        return fn(x)
+
+    return op
+
+
 def _np_keep_int(fn):
     return lambda x: x.copy() if x.dtype.kind in "iub" else fn(x)
 
 
 neg = _same_dtype_unary("neg", _np_neg, lambda g, x: -g, "NegBackward0")
-abs = _same_dtype_unary("abs", lambda x: x.copy() if x.dtype == np.bool_ else np.abs(x),
-                        lambda g, x: g * sign(x), "AbsBackward0")
+abs = _same_dtype_unary("abs", _no_bool(np.abs, "abs_cpu"), lambda g, x: g * sign(x), "AbsBackward0")
 sign = _same_dtype_unary("sign", _np_sign, _zero_grad, "SignBackward0")
-floor = _same_dtype_unary("floor", _np_keep_int(np.floor), _zero_grad, "FloorBackward0")
-ceil = _same_dtype_unary("ceil", _np_keep_int(np.ceil), _zero_grad, "CeilBackward0")
-trunc = _same_dtype_unary("trunc", _np_keep_int(np.trunc), _zero_grad, "TruncBackward0")
-frac = _same_dtype_unary("frac", lambda x: x - np.trunc(x), lambda g, x: g, "FracBackward0")
+floor = _same_dtype_unary("floor", _no_bool(_np_keep_int(np.floor), "floor_vml_cpu"), _zero_grad, "FloorBackward0")
+ceil = _same_dtype_unary("ceil", _no_bool(_np_keep_int(np.ceil), "ceil_vml_cpu"), _zero_grad, "CeilBackward0")
+trunc = _same_dtype_unary("trunc", _no_bool(_np_keep_int(np.trunc), "trunc_vml_cpu"), _zero_grad, "TruncBackward0")
+frac = _same_dtype_unary("frac", _no_bool(lambda x: x - np.trunc(x), "frac_cpu"), lambda g, x: g, "FracBackward0")
 square = _same_dtype_unary("square", np.square, lambda g, x: g * x * 2.0, "PowBackward0")
 
 
@@ -158,6 +167,8 @@ def round(input, *, decimals: int = 0, out=None):
     """Round half to even (as torch); ``decimals`` shifts the rounding position."""
     _check(input, "round")
     x = input._data
+    if x.dtype == np.bool_:
+        raise NotImplementedError("\"round_vml_cpu\" not implemented for 'Bool'")
     if x.dtype.kind in "iub":
         res = Tensor._make(x.copy())
     elif decimals == 0:
