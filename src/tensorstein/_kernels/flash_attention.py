@@ -352,10 +352,12 @@ _pv_micro1 = _make_pv_micro(1)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _qk_tile(q, kp, p0, s):
+def _qk_tile(q, kp, p0, s, hi0):
     """``s = q @ K[32*p0 : 32*p0 + s.shape[1]].T`` with ``q`` (rows, E) and
     ``s`` (rows, ncp) C-contiguous, rows % 8 == 0, ncp % 32 == 0, and ``kp``
-    the packed keys (panels, E, 32)."""
+    the packed keys (panels, E, 32).  Row ``r`` only needs columns
+    ``< hi0 + r`` (causal / window right edge): panels past that for a whole
+    8-row group are skipped (left unwritten)."""
     nr, ncp = s.shape
     E = q.shape[1]
     qf = q.reshape(-1)
@@ -363,14 +365,18 @@ def _qk_tile(q, kp, p0, s):
     sf = s.reshape(-1)
     for c in range(0, ncp, KEY_PANEL):
         base = (p0 + c // KEY_PANEL) * E * KEY_PANEL
-        for r in range(0, nr, QK_ROWS):
+        # groups whose last row ends before this panel skip it (later groups,
+        # seeing more keys, still need it)
+        r0 = max(0, min(nr, (c - hi0 + 1) // QK_ROWS * QK_ROWS))
+        for r in range(r0, nr, QK_ROWS):
             _qk_micro(qf, r * E, E, kf, base, sf, r * ncp + c, ncp)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _pv_tile(p, nc, v, j0, o):
+def _pv_tile(p, nc, v, j0, o, hi0):
     """``o += p[:o.shape[0], :nc] @ v[j0:j0 + nc]`` (``p`` C-contiguous with
-    any row length >= nc; ``v`` (S, 64) and ``o`` (rows, 64) C-contiguous)."""
+    any row length >= nc; ``v`` (S, 64) and ``o`` (rows, 64) C-contiguous).
+    Row ``r`` of ``p`` is zero from column ``hi0 + r`` on (not read)."""
     nr = o.shape[0]
     ldp = p.shape[1]
     pf = p.reshape(-1)
@@ -381,17 +387,52 @@ def _pv_tile(p, nc, v, j0, o):
         return
     r = 0
     while r + 6 <= nr:
-        _pv_micro6(pf, r * ldp, ldp, nc, vf, voff, of, r * PV_DIM)
+        n = min(nc, hi0 + r + 5)
+        if n > 0:
+            _pv_micro6(pf, r * ldp, ldp, n, vf, voff, of, r * PV_DIM)
         r += 6
     while r + 4 <= nr:
-        _pv_micro4(pf, r * ldp, ldp, nc, vf, voff, of, r * PV_DIM)
+        n = min(nc, hi0 + r + 3)
+        if n > 0:
+            _pv_micro4(pf, r * ldp, ldp, n, vf, voff, of, r * PV_DIM)
         r += 4
     while r + 2 <= nr:
-        _pv_micro2(pf, r * ldp, ldp, nc, vf, voff, of, r * PV_DIM)
+        n = min(nc, hi0 + r + 1)
+        if n > 0:
+            _pv_micro2(pf, r * ldp, ldp, n, vf, voff, of, r * PV_DIM)
         r += 2
     while r < nr:
-        _pv_micro1(pf, r * ldp, ldp, nc, vf, voff, of, r * PV_DIM)
+        n = min(nc, hi0 + r)
+        if n > 0:
+            _pv_micro1(pf, r * ldp, ldp, n, vf, voff, of, r * PV_DIM)
         r += 1
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _fwd_item(q_blk, kp, v, acc, lse, m, lsum, sflat, nr, i0, ja, jb, bk, b, h, off, left, right,
+              mask, mask_is_bool, ninf, zero):
+    """One query block of the micro-kernel forward: rows ``[i0, i0 + nr)`` of
+    one head against keys ``[ja, jb)`` (``ja`` panel-aligned) in blocks of
+    ``bk``; ``acc`` (zeros on entry) receives the normalised output."""
+    nr8 = q_blk.shape[0]
+    mm = m[:nr]
+    ll = lsum[:nr]
+    mm[:] = ninf
+    ll[:] = zero
+    i1 = i0 + nr
+    for j0 in range(ja, jb, bk):
+        j1 = min(j0 + bk, jb)
+        nc = j1 - j0
+        ncp = -(-nc // KEY_PANEL) * KEY_PANEL
+        st = sflat[: nr8 * ncp].reshape(nr8, ncp)
+        # row r sees columns < hi0 + r (right band edge; huge when unbounded)
+        hi0 = i0 + off + right - j0 + 1
+        _qk_tile(q_blk, kp, j0 // KEY_PANEL, st, hi0)
+        full = (j0 - (i1 - 1) - off >= -left) and ((j1 - 1) - i0 - off <= right)
+        _fwd_tile(st[:nr, :nc], mm, ll, acc, b, h, i0, j0, off, left, right, not full, mask,
+                  mask_is_bool, ninf, zero)
+        _pv_tile(st, nc, v, j0, acc, hi0)
+    _fwd_finalize(acc, mm, ll, lse, ninf, zero)
 
 
 def _pack_keys(k, Sp):
@@ -585,23 +626,9 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
             nr = i1 - i0
             nr8 = -(-nr // QK_ROWS) * QK_ROWS
             hk = h // G
-            q_blk = qs[b, h, i0:i0 + nr8]
-            acc = out[b, h, i0:i1]  # zeros; P @ V accumulates into it
-            mm = m[:nr]
-            ll = lsum[:nr]
-            mm.fill(ninf)
-            ll.fill(zero)
-            for j0 in range(ja, jb, bk):
-                j1 = min(j0 + bk, jb)
-                nc = j1 - j0
-                ncp = -(-nc // KEY_PANEL) * KEY_PANEL
-                st = sflat[: nr8 * ncp].reshape(nr8, ncp)
-                _qk_tile(q_blk, kp[b, hk], j0 // KEY_PANEL, st)
-                need = tile_needs_index_mask(spec, i0, i1, j0, j1)
-                _fwd_tile(st[:nr, :nc], mm, ll, acc, b, h, i0, j0, off, left, right, need,
-                          mask4, mask_is_bool, ninf, zero)
-                _pv_tile(st, nc, vc[b, hk], j0, acc)
-            _fwd_finalize(acc, mm, ll, lse[b, h, i0:i1], ninf, zero)
+            _fwd_item(qs[b, h, i0:i0 + nr8], kp[b, hk], vc[b, hk], out[b, h, i0:i1],
+                      lse[b, h, i0:i1], m, lsum, sflat, nr, i0, ja, jb, bk, b, h, off, left,
+                      right, mask4, mask_is_bool, ninf, zero)
 
     def worker(its, tid):
         sflat = np.empty(bq * bk, dtype=dt)
