@@ -435,19 +435,31 @@ def _fwd_item(q_blk, kp, v, acc, lse, m, lsum, sflat, nr, i0, ja, jb, bk, b, h, 
     _fwd_finalize(acc, mm, ll, lse, ninf, zero)
 
 
-def _pack_keys(k, Sp):
-    """``(B, Hkv, S, E)`` -> zero-padded 32-key panels ``(B, Hkv, Sp/32, E, 32)``."""
-    B, Hkv, S, E = k.shape
-    kp = np.zeros((B, Hkv, Sp // KEY_PANEL, E, KEY_PANEL), dtype=np.float32)
-    full = S // KEY_PANEL
-    if full:
-        kp[:, :, :full] = k[:, :, : full * KEY_PANEL].reshape(
-            B, Hkv, full, KEY_PANEL, E).transpose(0, 1, 2, 4, 3)
-    if S % KEY_PANEL:
-        rest = k[:, :, full * KEY_PANEL:]
-        kp[:, :, full, :, : rest.shape[2]] = np.swapaxes(rest, -1, -2)
-    return kp
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _pack_head(k, kp):
+    """Keys ``(S, E)`` of one head -> zero-padded 32-key panels ``(P, E, 32)``."""
+    S, E = k.shape
+    for p in range(kp.shape[0]):
+        j0 = p * KEY_PANEL
+        n = min(KEY_PANEL, S - j0)
+        for d in range(E):
+            row = kp[p, d]
+            for c in range(n):
+                row[c] = k[j0 + c, d]
+            for c in range(n, KEY_PANEL):
+                row[c] = 0
 
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _scale_head(q, scale, out):
+    """``out[:L] = q * scale`` for one head; padding rows of ``out`` zeroed."""
+    L, E = q.shape
+    for i in range(L):
+        for d in range(E):
+            out[i, d] = q[i, d] * scale
+    for i in range(L, out.shape[0]):
+        for d in range(E):
+            out[i, d] = 0
 
 # ------------------------------------------------------------------ threads
 _lock = threading.Lock()
@@ -579,6 +591,7 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
         return attention_math(q, k, v, scale=spec.scale, causal=causal, window=window,
                               mask=mask, alignment=alignment)
     B, H, L, S, E, Ev, G = spec.B, spec.H, spec.L, spec.S, spec.E, spec.Ev, spec.group
+    Hkv = spec.Hkv
     dt = spec.dtype
     ninf, zero = dt.type(-np.inf), dt.type(0)
     bq = int(block_q or FWD_BLOCK_Q)
@@ -591,10 +604,21 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
         bk = -(-bk // KEY_PANEL) * KEY_PANEL
         Lp = -(-L // QK_ROWS) * QK_ROWS
         Sp = -(-S // KEY_PANEL) * KEY_PANEL
-        qs = np.zeros((B, H, Lp, E), dtype=dt)  # rows padded to the micro-tile
-        np.multiply(q, dt.type(spec.scale), out=qs[:, :, :L])
-        kp = _pack_keys(k, Sp)
+        qs = np.empty((B, H, Lp, E), dtype=dt)  # rows padded to the micro-tile
+        kp = np.empty((B, Hkv, Sp // KEY_PANEL, E, KEY_PANEL), dtype=dt)
         vc = np.ascontiguousarray(v, dtype=dt)
+        sc = dt.type(spec.scale)
+        prep = [(0, b, h) for b in range(B) for h in range(H)]
+        prep += [(1, b, h) for b in range(B) for h in range(Hkv)]
+
+        def prep_worker(its, tid):
+            for (kind, b, h) in its:
+                if kind == 0:
+                    _scale_head(q[b, h], sc, qs[b, h])
+                else:
+                    _pack_head(k[b, h], kp[b, h])
+
+        _run_parallel(prep_worker, prep, nthreads)
     else:
         qs = np.multiply(q, dt.type(spec.scale), dtype=dt)
         # K transposed once (O(N*d)): BLAS tiles run ~10% faster on (E, S) rows
