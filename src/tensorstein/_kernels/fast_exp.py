@@ -226,9 +226,10 @@ def _row_max_f64(row):
 # Numba's auto-vectoriser stops at 256-bit vectors on AVX-512 machines (LLVM's
 # prefer-vector-width) and does not vectorise FP max reductions at all.  These
 # intrinsics emit LLVM IR on <16 x float> vectors directly (LLVM legalises
-# them to whatever the CPU has), 64 floats per call.
+# them to whatever the CPU has): a loop over 64-float chunks, four vector
+# accumulators, one horizontal reduction per row.
 _W = 16  # lanes per vector (one AVX-512 register; LLVM splits it elsewhere)
-_U = 4  # vectors per call: 64 floats
+_U = 4  # vectors per loop iteration: 64 floats
 _F32T = ir.FloatType()
 _I32T = ir.IntType(32)
 _VF = ir.VectorType(_F32T, _W)
@@ -239,14 +240,6 @@ _IR_FLAGS = ("nsz", "arcp", "contract", "afn", "reassoc")
 def _splat(c, ty=None):
     ty = ty or _VF
     return ir.Constant(ty, [ir.Constant(ty.element, c)] * _W)
-
-
-def _loads(context, builder, arrty, arr, off):
-    a = context.make_array(arrty)(context, builder, arr)
-    base = builder.gep(a.data, [off])
-    vp = builder.bitcast(base, _VF.as_pointer())
-    ptrs = [builder.gep(vp, [ir.Constant(_I32T, u)]) for u in range(_U)]
-    return ptrs, [builder.load(p, align=4) for p in ptrs]
 
 
 def _hreduce(builder, vec, op):
@@ -261,32 +254,72 @@ def _hreduce(builder, vec, op):
     return builder.extract_element(vec, ir.Constant(_I32T, 0))
 
 
+def _ir_loop(builder, n, init, body):
+    """Emit ``for i in range(n)`` (n >= 1) carrying the values ``init``
+    through ``body(i, carried) -> new carried``; returns the final values."""
+    i64 = ir.IntType(64)
+    pre = builder.block
+    loop = builder.append_basic_block("row_loop")
+    done = builder.append_basic_block("row_done")
+    builder.branch(loop)
+    builder.position_at_end(loop)
+    i = builder.phi(i64)
+    i.add_incoming(ir.Constant(i64, 0), pre)
+    phis = []
+    for x in init:
+        ph = builder.phi(x.type)
+        ph.add_incoming(x, pre)
+        phis.append(ph)
+    new = body(i, phis)
+    i2 = builder.add(i, ir.Constant(i64, 1))
+    cur = builder.block
+    i.add_incoming(i2, cur)
+    for ph, x in zip(phis, new):
+        ph.add_incoming(x, cur)
+    builder.cbranch(builder.icmp_signed("<", i2, n), loop, done)
+    builder.position_at_end(done)
+    return new
+
+
+def _chunk_ptrs(builder, data, i):
+    base = builder.gep(data, [builder.mul(i, ir.Constant(ir.IntType(64), _W * _U))])
+    vp = builder.bitcast(base, _VF.as_pointer())
+    return [builder.gep(vp, [ir.Constant(_I32T, u)]) for u in range(_U)]
+
+
 @intrinsic
-def _max64_f32(typingctx, arr, off):
-    """Max of the 64 floats ``arr[off:off + 64]`` (contiguous float32)."""
-    sig = types.float32(arr, off)
+def _max_chunks_f32(typingctx, arr, n64):
+    """Max of ``arr[:64 * n64]`` (contiguous float32, ``n64 >= 1``): one
+    vector loop, a single horizontal reduction."""
+    sig = types.float32(arr, n64)
 
     def codegen(context, builder, signature, args):
-        _, vs = _loads(context, builder, signature.args[0], args[0], args[1])
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
 
         def vmax(a, b):
             return builder.select(builder.fcmp_ordered(">", a, b), a, b)
 
-        m = vmax(vmax(vs[0], vs[1]), vmax(vs[2], vs[3]))
+        def body(i, acc):
+            ptrs = _chunk_ptrs(builder, data, i)
+            return [vmax(a, builder.load(p, align=4)) for a, p in zip(acc, ptrs)]
+
+        acc = _ir_loop(builder, args[1], [_splat(float("-inf"))] * _U, body)
+        m = vmax(vmax(acc[0], acc[1]), vmax(acc[2], acc[3]))
         return _hreduce(builder, m, vmax)
 
     return sig, codegen
 
 
 @intrinsic
-def _exp64_f32(typingctx, arr, off, m):
-    """``arr[off:off+64] = exp(arr[off:off+64] - m)`` on explicit 16-lane
-    vectors (the :func:`fast_exp_neg_f32` scheme, cheaper reduction and
-    polynomial; relative error < 5e-7); returns their sum."""
-    sig = types.float32(arr, off, m)
+def _exp_chunks_f32(typingctx, arr, n64, m):
+    """``arr[:64 * n64] = exp(arr[:64 * n64] - m)`` (``n64 >= 1``); returns
+    their sum.  The :func:`fast_exp_neg_f32` scheme with a cheaper
+    reduction and polynomial (one-constant ``ln 2``, degree-6 Taylor; relative
+    error < 5e-7)."""
+    sig = types.float32(arr, n64, m)
 
     def codegen(context, builder, signature, args):
-        ptrs, vs = _loads(context, builder, signature.args[0], args[0], args[1])
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
         mv = builder.insert_element(ir.Constant(_VF, ir.Undefined), args[2], ir.Constant(_I32T, 0))
         mv = builder.shuffle_vector(mv, mv, ir.Constant(_VI, [0] * _W))
         floor = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VF, [_VF]),
@@ -298,37 +331,36 @@ def _exp64_f32(typingctx, arr, off, m):
         def fm(op, a, b):
             return op(a, b, flags=_IR_FLAGS)
 
-        tot = None
-        for p, x in zip(ptrs, vs):
-            x = fm(builder.fsub, x, mv)
-            x = builder.select(builder.fcmp_ordered("<", x, lo), lo, x)
-            t = fm(builder.fadd, fm(builder.fmul, x, _splat(float(_F32_LOG2E))), _splat(0.5))
-            fn = builder.call(floor, [t])
-            # one-constant reduction (|fn| <= 127: error <= 2.4e-7 absolute in r)
-            # and a degree-6 Taylor polynomial (relative error <= 1.7e-7 on
-            # |r| <= ln2/2): 3 vector ops fewer than the scalar kernel
-            r = fm(builder.fsub, x, fm(builder.fmul, fn, _splat(float(np.float32(np.log(2))))))
-            q = _splat(float(np.float32(1 / 720)))
-            for c in (1 / 120, 1 / 24, 1 / 6, 0.5, 1.0, 1.0):
-                q = fm(builder.fadd, fm(builder.fmul, q, r), _splat(float(np.float32(c))))
-            n = builder.fptosi(fn, _VI)
-            e = builder.shl(builder.add(n, i127), i23)
-            y = fm(builder.fmul, q, builder.bitcast(e, _VF))
-            builder.store(y, p, align=4)
-            tot = y if tot is None else fm(builder.fadd, tot, y)
+        def body(i, acc):
+            out = []
+            for p, a in zip(_chunk_ptrs(builder, data, i), acc):
+                x = fm(builder.fsub, builder.load(p, align=4), mv)
+                x = builder.select(builder.fcmp_ordered("<", x, lo), lo, x)
+                t = fm(builder.fadd, fm(builder.fmul, x, _splat(float(_F32_LOG2E))), _splat(0.5))
+                fn = builder.call(floor, [t])
+                r = fm(builder.fsub, x, fm(builder.fmul, fn, _splat(float(np.float32(np.log(2))))))
+                q = _splat(float(np.float32(1 / 720)))
+                for c in (1 / 120, 1 / 24, 1 / 6, 0.5, 1.0, 1.0):
+                    q = fm(builder.fadd, fm(builder.fmul, q, r), _splat(float(np.float32(c))))
+                e = builder.shl(builder.add(builder.fptosi(fn, _VI), i127), i23)
+                y = fm(builder.fmul, q, builder.bitcast(e, _VF))
+                builder.store(y, p, align=4)
+                out.append(fm(builder.fadd, a, y))
+            return out
+
+        acc = _ir_loop(builder, args[1], [_splat(0.0)] * _U, body)
+        tot = fm(builder.fadd, fm(builder.fadd, acc[0], acc[1]), fm(builder.fadd, acc[2], acc[3]))
         return _hreduce(builder, tot, lambda a, b: fm(builder.fadd, a, b))
 
     return sig, codegen
-
 
 @njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
 def _row_max_vec_f32(row):
     n = row.shape[0]
     n64 = n - n % 64
     m = _F32_NINF
-    for c in range(0, n64, 64):
-        x = _max64_f32(row, c)
-        m = x if x > m else m
+    if n64 > 0:
+        m = _max_chunks_f32(row, n64 // 64)
     for c in range(n64, n):
         x = row[c]
         m = x if x > m else m
@@ -340,8 +372,8 @@ def _exp_sub_sum_f32(row, m):
     n = row.shape[0]
     n64 = n - n % 64
     s = _F32_ZERO
-    for c in range(0, n64, 64):
-        s += _exp64_f32(row, c, m)
+    if n64 > 0:
+        s = _exp_chunks_f32(row, n64 // 64, m)
     for c in range(n64, n):
         p = fast_exp_neg_f32(row[c] - m)
         row[c] = p
