@@ -88,7 +88,7 @@ def _row_max(row, lowest):
 
 @njit(fastmath=FASTMATH, cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _fwd_tile(s, m, l, acc, b, h, i0, j0, off, left, right, need_idx, mask, mask_is_bool,
-              ninf, zero):
+              ninf, zero, rowmax=None):
     """Mask the score tile ``s`` in place, update running max ``m`` / sum ``l``,
     rescale the accumulator ``acc`` and leave the unnormalised probabilities
     in ``s``.
@@ -96,7 +96,9 @@ def _fwd_tile(s, m, l, acc, b, h, i0, j0, off, left, right, need_idx, mask, mask
     Rows whose running max is still ``-inf`` (first key block, or nothing
     visible yet) skip the rescale: their ``acc`` row is about to be
     overwritten (first block) or is exactly 0.  Band-masked entries are
-    zeroed by ranges, never exponentiated."""
+    zeroed by ranges, never exponentiated.  ``rowmax`` (rows, k): per-row
+    partial maxima of the whole row, used instead of a max pass on tiles
+    without masking."""
     nr, nc = s.shape
     nv = acc.shape[1]
     for r in range(nr):
@@ -121,7 +123,14 @@ def _fwd_tile(s, m, l, acc, b, h, i0, j0, off, left, right, need_idx, mask, mask
                     row[c] += mask[b, h, i, j0 + c]
         # loops over a slice, not range(lo, hi): the latter does not vectorise
         sub = row[lo:hi]
-        mx = row_max(sub)
+        if rowmax is not None and not need_idx and mask is None:
+            # maxima already folded in by the score kernel (all columns visible)
+            mx = rowmax[r, 0]
+            for c in range(1, rowmax.shape[1]):
+                x = rowmax[r, c]
+                mx = x if x > mx else mx
+        else:
+            mx = row_max(sub)
         m_old = m[r]
         m_new = max(m_old, mx)
         if m_new == ninf:
@@ -266,10 +275,11 @@ def _ir_loop(builder, n, init, body):
 
 
 @intrinsic
-def _qk_micro(typingctx, q, qoff, E, kp, koff, s, soff, lds):
+def _qk_micro(typingctx, q, qoff, E, kp, koff, s, soff, lds, mx, mxoff):
     """``s[soff + r*lds + c] = sum_d q[qoff + r*E + d] * kp[koff + d*32 + c]``
-    for r < 8, c < 32 (flat float32 arrays, E >= 1)."""
-    sig = types.void(q, qoff, E, kp, koff, s, soff, lds)
+    for r < 8, c < 32 (flat float32 arrays, E >= 1); also folds the tile into
+    the per-row 16-lane running maxima ``mx[mxoff + 16*r : ... + 16]``."""
+    sig = types.void(q, qoff, E, kp, koff, s, soff, lds, mx, mxoff)
 
     def codegen(context, builder, sg, args):
         qd = _ir_data(context, builder, sg.args[0], args[0])
@@ -298,6 +308,14 @@ def _qk_micro(typingctx, q, qoff, E, kp, koff, s, soff, lds):
             sp = builder.bitcast(sp, _VF.as_pointer())
             builder.store(acc[2 * r], sp, align=4)
             builder.store(acc[2 * r + 1], builder.gep(sp, [ir.Constant(_I32T, 1)]), align=4)
+        md = _ir_data(context, builder, sg.args[8], args[8])
+        for r in range(QK_ROWS):
+            mp = builder.gep(md, [builder.add(args[9], ir.Constant(_I64T, 16 * r))])
+            mp = builder.bitcast(mp, _VF.as_pointer())
+            a, b = acc[2 * r], acc[2 * r + 1]
+            v = builder.select(builder.fcmp_ordered(">", a, b), a, b)
+            old = builder.load(mp, align=4)
+            builder.store(builder.select(builder.fcmp_ordered(">", v, old), v, old), mp, align=4)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -352,24 +370,27 @@ _pv_micro1 = _make_pv_micro(1)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _qk_tile(q, kp, p0, s, hi0):
+def _qk_tile(q, kp, p0, s, hi0, mx):
     """``s = q @ K[32*p0 : 32*p0 + s.shape[1]].T`` with ``q`` (rows, E) and
     ``s`` (rows, ncp) C-contiguous, rows % 8 == 0, ncp % 32 == 0, and ``kp``
     the packed keys (panels, E, 32).  Row ``r`` only needs columns
     ``< hi0 + r`` (causal / window right edge): panels past that for a whole
-    8-row group are skipped (left unwritten)."""
+    8-row group are skipped (left unwritten).  ``mx`` (rows, 16) receives
+    per-row 16-lane maxima of the computed scores (all columns written)."""
     nr, ncp = s.shape
     E = q.shape[1]
     qf = q.reshape(-1)
     kf = kp.reshape(-1)
     sf = s.reshape(-1)
+    mf = mx.reshape(-1)
+    mf[:] = -np.inf
     for c in range(0, ncp, KEY_PANEL):
         base = (p0 + c // KEY_PANEL) * E * KEY_PANEL
         # groups whose last row ends before this panel skip it (later groups,
         # seeing more keys, still need it)
         r0 = max(0, min(nr, (c - hi0 + 1) // QK_ROWS * QK_ROWS))
         for r in range(r0, nr, QK_ROWS):
-            _qk_micro(qf, r * E, E, kf, base, sf, r * ncp + c, ncp)
+            _qk_micro(qf, r * E, E, kf, base, sf, r * ncp + c, ncp, mf, r * 16)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
@@ -409,8 +430,8 @@ def _pv_tile(p, nc, v, j0, o, hi0):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _fwd_item(q_blk, kp, v, acc, lse, m, lsum, sflat, nr, i0, ja, jb, bk, b, h, off, left, right,
-              mask, mask_is_bool, ninf, zero):
+def _fwd_item(q_blk, kp, v, acc, lse, m, lsum, sflat, rmax, nr, i0, ja, jb, bk, b, h, off, left,
+              right, mask, mask_is_bool, ninf, zero):
     """One query block of the micro-kernel forward: rows ``[i0, i0 + nr)`` of
     one head against keys ``[ja, jb)`` (``ja`` panel-aligned) in blocks of
     ``bk``; ``acc`` (zeros on entry) receives the normalised output."""
@@ -427,10 +448,12 @@ def _fwd_item(q_blk, kp, v, acc, lse, m, lsum, sflat, nr, i0, ja, jb, bk, b, h, 
         st = sflat[: nr8 * ncp].reshape(nr8, ncp)
         # row r sees columns < hi0 + r (right band edge; huge when unbounded)
         hi0 = i0 + off + right - j0 + 1
-        _qk_tile(q_blk, kp, j0 // KEY_PANEL, st, hi0)
+        rm = rmax[:nr8]
+        _qk_tile(q_blk, kp, j0 // KEY_PANEL, st, hi0, rm)
         full = (j0 - (i1 - 1) - off >= -left) and ((j1 - 1) - i0 - off <= right)
-        _fwd_tile(st[:nr, :nc], mm, ll, acc, b, h, i0, j0, off, left, right, not full, mask,
-                  mask_is_bool, ninf, zero)
+        # the kernel's maxima include padding keys when nc < ncp: not usable
+        _fwd_tile(st[:nr, :nc], mm, ll, acc, b, h, i0, j0, off, left, right,
+                  not full or nc != ncp, mask, mask_is_bool, ninf, zero, rm)
         _pv_tile(st, nc, v, j0, acc, hi0)
     _fwd_finalize(acc, mm, ll, lse, ninf, zero)
 
@@ -646,13 +669,14 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
         sflat = np.empty(bq * bk, dtype=dt)
         m = np.empty(bq, dtype=dt)
         lsum = np.empty(bq, dtype=dt)
+        rmax = np.empty((bq, 16), dtype=dt)
         for (_, b, h, i0, i1, ja, jb) in its:
             nr = i1 - i0
             nr8 = -(-nr // QK_ROWS) * QK_ROWS
             hk = h // G
             _fwd_item(qs[b, h, i0:i0 + nr8], kp[b, hk], vc[b, hk], out[b, h, i0:i1],
-                      lse[b, h, i0:i1], m, lsum, sflat, nr, i0, ja, jb, bk, b, h, off, left,
-                      right, mask4, mask_is_bool, ninf, zero)
+                      lse[b, h, i0:i1], m, lsum, sflat, rmax, nr, i0, ja, jb, bk, b, h, off,
+                      left, right, mask4, mask_is_bool, ninf, zero)
 
     def worker(its, tid):
         sflat = np.empty(bq * bk, dtype=dt)
