@@ -349,11 +349,13 @@ def test_flex_matches_flash_with_masks():
 @pytest.mark.parametrize("opts", [
     dict(), dict(causal="top_left"), dict(causal="bottom_right"), dict(window=(20, 5)),
     dict(window=(3, None), alignment="bottom_right"), dict(mask="bool"), dict(mask="float")])
-@pytest.mark.parametrize("shape", [(37, 53, 2, 1, 16), (200, 333, 2, 2, 64), (1, 70, 1, 1, 8)])
+@pytest.mark.parametrize("shape", [(37, 53, 2, 1, 16), (200, 333, 2, 2, 64), (1, 70, 1, 1, 8),
+                                   (67, 45, 4, 2, 64)])
 @pytest.mark.parametrize("blocks", [(None, None), (24, 100), (64, 64)])
 def test_micro_kernel_path(opts, shape, blocks):
     """float32 with value dim 64 runs the register-blocked QK/PV micro-kernels
-    (padded rows, panel-aligned key blocks, causal/window panel skipping)."""
+    (padded rows, panel-aligned key blocks, causal/window panel skipping);
+    with both head dims 64 the backward uses them too."""
     L, S, H, Hkv, E = shape
     rng = np.random.default_rng(L + S)
     q = _rand(rng, (2, H, L, E), np.float32)
@@ -373,3 +375,14 @@ def test_micro_kernel_path(opts, shape, blocks):
     assert np.array_equal(np.isneginf(lse), np.isneginf(lm))
     fin = np.isfinite(lm)
     np.testing.assert_allclose(lse[fin], lm[fin], **TOL[np.float32])
+    if E == 64:  # backward micro-kernel path (head dims 64)
+        dout = _rand(rng, out.shape, np.float32)
+        bq, bk = blocks
+        g = attention_backward(q, k, v, out, lse, dout, impl="flash", block_q=bq, block_k=bk, **o)
+        gr = attention_backward(q, k, v, out, lse, dout, impl="flash", block_q=bq, block_k=bk,
+                                use_micro=False, **o)
+        gm = attention_math_backward(q, k, v, om, lm, dout, **o)
+        for a, b_, c in zip(g, gr, gm):
+            assert a.dtype == np.float32
+            np.testing.assert_allclose(a, c, rtol=1e-3, atol=1e-4)
+            np.testing.assert_allclose(b_, c, rtol=1e-3, atol=1e-4)

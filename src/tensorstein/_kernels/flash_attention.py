@@ -169,34 +169,36 @@ def _fwd_finalize(acc, m, l, lse, ninf, zero):
             lse[r] = ninf
 
 
-@njit(fastmath=FASTMATH, cache=True, nogil=True)
+@njit(fastmath=FASTMATH, cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _bwd_probs(s, lse, b, h, i0, j0, off, left, right, need_idx, mask, mask_is_bool, ninf, zero):
-    """Turn the score tile ``s`` into probabilities ``exp(s - lse)`` in place."""
+    """Turn the score tile ``s`` into probabilities ``exp(s - lse)`` in place
+    (band-masked entries zeroed by ranges, never read)."""
     nr, nc = s.shape
     for r in range(nr):
         i = i0 + r
         row = s[r]
+        lo = 0
+        hi = nc
         if need_idx:
-            clo = i + off - left - j0
-            chi = i + off + right - j0
-            for c in range(nc):
-                if c < clo or c > chi:
-                    row[c] = ninf
+            lo = min(max(i + off - left - j0, 0), nc)
+            hi = max(min(i + off + right - j0 + 1, nc), lo)
+            row[:lo] = zero
+            row[hi:] = zero
+        sub = row[lo:hi]
         if mask is not None:
             if mask_is_bool:
-                for c in range(nc):
+                for c in range(lo, hi):
                     if not mask[b, h, i, j0 + c]:
                         row[c] = ninf
             else:
-                for c in range(nc):
+                for c in range(lo, hi):
                     row[c] += mask[b, h, i, j0 + c]
         lr = lse[r]
         if lr == ninf:
-            for c in range(nc):
-                row[c] = zero
+            sub[:] = zero
         else:
-            for c in range(nc):
-                row[c] = fast_exp(row[c] - lr)
+            # s - lse <= 0 up to rounding (lse >= the row max)
+            exp_sub_sum(sub, lr)
 
 
 @njit(fastmath=FASTMATH, cache=True, nogil=True)
@@ -717,7 +719,7 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
 # ------------------------------------------------------------------ backward
 def attention_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, window=None,
                        mask=None, alignment=None, impl="auto", block_q=None, block_k=None,
-                       threads=None):
+                       threads=None, use_micro=True):
     """Attention backward from the forward's ``out`` and ``lse``.
 
     Returns ``(dq, dk, dv)`` shaped like ``q, k, v``.
@@ -737,7 +739,36 @@ def attention_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, wind
     off, left, right = spec.off, spec.left, spec.right
 
     dout = np.asarray(dout, dtype=dt)
-    qs = np.multiply(q, dt.type(spec.scale), dtype=dt)
+    # float32 with head dims 64: S = Q K^T and dP = dO V^T run on the score
+    # micro-kernel (K, V packed in 32-key panels, Q / dO rows padded to 8),
+    # dQ += dS K on the P @ V micro-kernel; dK, dV stay on BLAS
+    micro = dt == np.float32 and E == PV_DIM and Ev == PV_DIM and use_micro
+    if micro:
+        bk = -(-bk // KEY_PANEL) * KEY_PANEL
+        bq = -(-bq // QK_ROWS) * QK_ROWS
+        Lp = -(-L // QK_ROWS) * QK_ROWS
+        Sp = -(-S // KEY_PANEL) * KEY_PANEL
+        qs = np.empty((B, H, Lp, E), dtype=dt)
+        dop = np.empty((B, H, Lp, Ev), dtype=dt)
+        kp = np.empty((B, Hkv, Sp // KEY_PANEL, E, KEY_PANEL), dtype=dt)
+        vp = np.empty((B, Hkv, Sp // KEY_PANEL, Ev, KEY_PANEL), dtype=dt)
+        kc = np.ascontiguousarray(k, dtype=dt)
+        sc = dt.type(spec.scale)
+        prep = [(0, b, h) for b in range(B) for h in range(H)]
+        prep += [(1, b, h) for b in range(B) for h in range(Hkv)]
+
+        def prep_worker(its, tid):
+            for (kind, b, h) in its:
+                if kind == 0:
+                    _scale_head(q[b, h], sc, qs[b, h])
+                    _scale_head(dout[b, h], dt.type(1), dop[b, h])
+                else:
+                    _pack_head(k[b, h], kp[b, h])
+                    _pack_head(v[b, h], vp[b, h])
+
+        _run_parallel(prep_worker, prep, nthreads)
+    else:
+        qs = np.multiply(q, dt.type(spec.scale), dtype=dt)
     Dvec = np.empty((B, H, L), dtype=dt)
     _rowdot(np.ascontiguousarray(dout), np.ascontiguousarray(out, dtype=dt), Dvec)
     dq = np.zeros((B, H, L, E), dtype=dt)
@@ -763,6 +794,7 @@ def attention_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, wind
         dqb = dq_bufs[tid]
         sflat = np.empty(bq * bk, dtype=dt)
         pflat = np.empty(bq * bk, dtype=dt)
+        rmax = np.empty((bq, 16), dtype=dt)
         tk = np.empty(bk * max(E, Ev), dtype=dt)
         tq = np.empty(bq * E, dtype=dt)
         for (b, hk, blocks) in its:
@@ -781,23 +813,44 @@ def attention_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, wind
                     for i0 in range(ra, rb, bq):
                         i1 = min(i0 + bq, rb)
                         nr = i1 - i0
-                        st = sflat[: nr * nc].reshape(nr, nc)
-                        dpt = pflat[: nr * nc].reshape(nr, nc)
                         q_blk = qs[b, h, i0:i1]
                         do_blk = dout[b, h, i0:i1]
-                        np.matmul(q_blk, k_blk.T, out=st)
+                        if micro:
+                            nr8 = -(-nr // QK_ROWS) * QK_ROWS
+                            ncp = -(-nc // KEY_PANEL) * KEY_PANEL
+                            stp = sflat[: nr8 * ncp].reshape(nr8, ncp)
+                            dpp = pflat[: nr8 * ncp].reshape(nr8, ncp)
+                            hi0 = i0 + off + right - j0 + 1
+                            _qk_tile(qs[b, h, i0:i0 + nr8], kp[b, hk], j0 // KEY_PANEL, stp,
+                                     hi0, rmax[:nr8])
+                            st = stp[:nr, :nc]
+                            dpt = dpp[:nr, :nc]
+                        else:
+                            st = sflat[: nr * nc].reshape(nr, nc)
+                            dpt = pflat[: nr * nc].reshape(nr, nc)
+                            np.matmul(q_blk, k_blk.T, out=st)
                         need = tile_needs_index_mask(spec, i0, i1, j0, j1)
+                        if micro and nc != ncp:
+                            need = True
                         _bwd_probs(st, lse[b, h, i0:i1], b, h, i0, j0, off, left, right, need,
                                    mask4, mask_is_bool, ninf, zero)
                         np.matmul(st.T, do_blk, out=tdv)
                         _add_inplace(dv_blk, tdv)
-                        np.matmul(do_blk, v_blk.T, out=dpt)
+                        if micro:
+                            # no panel skipping: dP must be finite everywhere
+                            _qk_tile(dop[b, h, i0:i0 + nr8], vp[b, hk], j0 // KEY_PANEL, dpp,
+                                     1 << 60, rmax[:nr8])
+                        else:
+                            np.matmul(do_blk, v_blk.T, out=dpt)
                         _bwd_dscores(st, dpt, Dvec[b, h, i0:i1])
                         np.matmul(dpt.T, q_blk, out=tdk)
                         _add_inplace(dk_blk, tdk)
-                        tdq = tq[: nr * E].reshape(nr, E)
-                        np.matmul(dpt, k_blk, out=tdq)
-                        _add_inplace(dqb[b, h, i0:i1], tdq)
+                        if micro:
+                            _pv_tile(dpp, nc, kc[b, hk], j0, dqb[b, h, i0:i1], 1 << 60)
+                        else:
+                            tdq = tq[: nr * E].reshape(nr, E)
+                            np.matmul(dpt, k_blk, out=tdq)
+                            _add_inplace(dqb[b, h, i0:i1], tdq)
 
     _run_parallel(worker, items, nthreads)
     if not per_head:
