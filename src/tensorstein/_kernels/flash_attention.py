@@ -325,16 +325,17 @@ def _qk_micro(typingctx, q, qoff, E, kp, koff, s, soff, lds, mx, mxoff):
 
 def _make_pv_micro(rb):
     @intrinsic
-    def _pv_micro(typingctx, p, poff, ldp, n, v, voff, o, ooff):
-        """``o[ooff + r*64 + c] += sum_{j<n} p[poff + r*ldp + j] * v[voff + j*64 + c]``
-        for r < rb, c < 64 (flat float32 arrays, n >= 1)."""
-        sig = types.void(p, poff, ldp, n, v, voff, o, ooff)
+    def _pv_micro(typingctx, p, poff, ldp, n, v, voff, o, ooff, pcs):
+        """``o[ooff + r*64 + c] += sum_{j<n} p[poff + r*ldp + j*pcs] * v[voff + j*64 + c]``
+        for r < rb, c < 64 (flat float32 arrays, n >= 1).  ``ldp, pcs`` =
+        ``(row length, 1)`` reads ``p`` as is, ``(1, row length)`` transposed."""
+        sig = types.void(p, poff, ldp, n, v, voff, o, ooff, pcs)
 
         def codegen(context, builder, sg, args):
             pd = _ir_data(context, builder, sg.args[0], args[0])
             vd = _ir_data(context, builder, sg.args[4], args[4])
             od = _ir_data(context, builder, sg.args[6], args[6])
-            poff, ldp, n, voff, ooff = args[1], args[2], args[3], args[5], args[7]
+            poff, ldp, n, voff, ooff, pcs = args[1], args[2], args[3], args[5], args[7], args[8]
             fma = _ir_fma(builder)
             optr = []
             for r in range(rb):
@@ -351,7 +352,8 @@ def _make_pv_micro(rb):
                       for u in range(4)]
                 out = []
                 for r in range(rb):
-                    b = _ir_splat(builder, builder.load(builder.gep(pd, [builder.add(rows[r], j)])))
+                    pj = builder.add(rows[r], builder.mul(j, pcs))
+                    b = _ir_splat(builder, builder.load(builder.gep(pd, [pj])))
                     out += [builder.call(fma, [b, vv[u], acc[4 * r + u]]) for u in range(4)]
                 return out
 
@@ -412,23 +414,47 @@ def _pv_tile(p, nc, v, j0, o, hi0):
     while r + 6 <= nr:
         n = min(nc, hi0 + r + 5)
         if n > 0:
-            _pv_micro6(pf, r * ldp, ldp, n, vf, voff, of, r * PV_DIM)
+            _pv_micro6(pf, r * ldp, ldp, n, vf, voff, of, r * PV_DIM, 1)
         r += 6
     while r + 4 <= nr:
         n = min(nc, hi0 + r + 3)
         if n > 0:
-            _pv_micro4(pf, r * ldp, ldp, n, vf, voff, of, r * PV_DIM)
+            _pv_micro4(pf, r * ldp, ldp, n, vf, voff, of, r * PV_DIM, 1)
         r += 4
     while r + 2 <= nr:
         n = min(nc, hi0 + r + 1)
         if n > 0:
-            _pv_micro2(pf, r * ldp, ldp, n, vf, voff, of, r * PV_DIM)
+            _pv_micro2(pf, r * ldp, ldp, n, vf, voff, of, r * PV_DIM, 1)
         r += 2
     while r < nr:
         n = min(nc, hi0 + r)
         if n > 0:
-            _pv_micro1(pf, r * ldp, ldp, n, vf, voff, of, r * PV_DIM)
+            _pv_micro1(pf, r * ldp, ldp, n, vf, voff, of, r * PV_DIM, 1)
         r += 1
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _ptv_tile(p, nr, nc, v, i0, o):
+    """``o += p[:nr, :nc].T @ v[i0:i0 + nr]`` (``p`` C-contiguous, any row
+    length >= nc; ``v`` (L, 64) and ``o`` (nc, 64) C-contiguous; nr >= 1)."""
+    ldp = p.shape[1]
+    pf = p.reshape(-1)
+    vf = v.reshape(-1)
+    of = o.reshape(-1)
+    voff = i0 * PV_DIM
+    c = 0
+    while c + 6 <= nc:
+        _pv_micro6(pf, c, 1, nr, vf, voff, of, c * PV_DIM, ldp)
+        c += 6
+    while c + 4 <= nc:
+        _pv_micro4(pf, c, 1, nr, vf, voff, of, c * PV_DIM, ldp)
+        c += 4
+    while c + 2 <= nc:
+        _pv_micro2(pf, c, 1, nr, vf, voff, of, c * PV_DIM, ldp)
+        c += 2
+    while c < nc:
+        _pv_micro1(pf, c, 1, nr, vf, voff, of, c * PV_DIM, ldp)
+        c += 1
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
@@ -834,8 +860,11 @@ def attention_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, wind
                             need = True
                         _bwd_probs(st, lse[b, h, i0:i1], b, h, i0, j0, off, left, right, need,
                                    mask4, mask_is_bool, ninf, zero)
-                        np.matmul(st.T, do_blk, out=tdv)
-                        _add_inplace(dv_blk, tdv)
+                        if micro:
+                            _ptv_tile(stp, nr, nc, dop[b, h], i0, dv_blk)
+                        else:
+                            np.matmul(st.T, do_blk, out=tdv)
+                            _add_inplace(dv_blk, tdv)
                         if micro:
                             # no panel skipping: dP must be finite everywhere
                             _qk_tile(dop[b, h, i0:i0 + nr8], vp[b, hk], j0 // KEY_PANEL, dpp,
@@ -843,8 +872,11 @@ def attention_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, wind
                         else:
                             np.matmul(do_blk, v_blk.T, out=dpt)
                         _bwd_dscores(st, dpt, Dvec[b, h, i0:i1])
-                        np.matmul(dpt.T, q_blk, out=tdk)
-                        _add_inplace(dk_blk, tdk)
+                        if micro:
+                            _ptv_tile(dpp, nr, nc, qs[b, h], i0, dk_blk)
+                        else:
+                            np.matmul(dpt.T, q_blk, out=tdk)
+                            _add_inplace(dk_blk, tdk)
                         if micro:
                             _pv_tile(dpp, nc, kc[b, hk], j0, dqb[b, h, i0:i1], 1 << 60)
                         else:
