@@ -12,17 +12,15 @@ import numpy as np
 from ..._tensor import Tensor
 from ..parameter import Parameter
 from .container import ModuleList
+from .layers import Dropout, LayerNorm, Linear
 from .module import Module
 
 __all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
            "generate_square_subsequent_mask"]
 
 
-def _nn(name):
-    """A layer class from ``tensorstein.nn`` (looked up lazily: defined by other modules)."""
-    from ... import nn
-
-    return getattr(nn, name)
+class NonDynamicallyQuantizableLinear(Linear):
+    """The ``Linear`` torch uses for ``MultiheadAttention.out_proj`` (same parameters; torch's repr)."""
 
 
 def generate_square_subsequent_mask(sz, dtype=None):
@@ -84,7 +82,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(Tensor._make(np.zeros(3 * embed_dim, npdt)))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = _nn("Linear")(embed_dim, embed_dim, bias=bias)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias)
         if dtype is not None:
             self.out_proj.to(dtype)
         if add_bias_kv:
@@ -256,7 +254,6 @@ class TransformerEncoderLayer(Module):
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True, device=None,
                  dtype=None):
         super().__init__()
-        Linear, LayerNorm, Dropout = _nn("Linear"), _nn("LayerNorm"), _nn("Dropout")
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, dtype=dtype)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
