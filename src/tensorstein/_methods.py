@@ -11,7 +11,6 @@ from ._ops import linalg as L
 from ._ops import reduction as R
 from ._ops import shape as S
 from ._ops import unary as U
-from ._ops.einsum import einsum  # noqa: F401  (re-exported by the package)
 from ._tensor import Tensor
 
 # ---------------------------------------------------------------- plain methods: name -> function(self, ...)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import _dtype as D
-from ._autograd.grad_mode import STATE
 from ._device import CPU, device as _device_type, check_device
 
 
@@ -187,7 +186,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.reshape(()))
 
     def __float__(self) -> float:

@@ -375,8 +375,8 @@ def to_dtype(input, dtype, copy=False):
     return res
 
 
-def to(input, *args, **kwargs):
-    """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; ``copy=True`` forces a copy."""
+def parse_to_args(args, kwargs):
+    """``(device, dtype, copy)`` from the arguments of ``Tensor.to`` / ``Module.to``."""
     dtype = kwargs.pop("dtype", None)
     device = kwargs.pop("device", None)
     copy = kwargs.pop("copy", False)
@@ -389,11 +389,15 @@ def to(input, *args, **kwargs):
             dtype = a
         elif isinstance(a, Tensor):
             dtype = a.dtype
-        elif isinstance(a, bool):
-            continue
-        else:
+        elif not isinstance(a, bool):
             device = a
     check_device(device)
+    return device, dtype, copy
+
+
+def to(input, *args, **kwargs):
+    """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; ``copy=True`` forces a copy."""
+    _, dtype, copy = parse_to_args(args, kwargs)
     if dtype is None:
         return input.clone() if copy else input
     return to_dtype(input, dtype, copy)

@@ -147,7 +147,7 @@ def _index_put(input, idx, value):
         if x.dtype == np.int64:
             raise ValueError("Overflow when unpacking long long") from None
         raise RuntimeError(f"value cannot be converted to type {x.dtype.name}_t without overflow") from None
-    except ValueError as e:
+    except ValueError:
         target = np.shape(x[idx])
         if _is_basic(idx) and isinstance(value, Tensor):  # torch copies into the view: expand's error
             from .shape import expand

@@ -245,18 +245,26 @@ def save_file(
     hbytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     hbytes += b" " * (-len(hbytes) % 8)  # pad so the data section is 8-byte aligned
 
-    path = os.fspath(path)
+    def write(f):
+        f.write(len(hbytes).to_bytes(8, "little"))
+        f.write(hbytes)
+        for name in order:
+            arr = arrays[name]
+            if sys.byteorder == "big" and arr.dtype.itemsize > 1:
+                arr = arr.byteswap()
+            f.write(np.ascontiguousarray(arr).tobytes(order="C"))
+
+    atomic_write(os.fspath(path), write)
+
+
+def atomic_write(path: str, write) -> None:
+    """Write through ``write(file)`` into a temporary file beside ``path``, then rename it over ``path``:
+    a crash never leaves a half-written file."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(len(hbytes).to_bytes(8, "little"))
-            f.write(hbytes)
-            for name in order:
-                arr = arrays[name]
-                if sys.byteorder == "big" and arr.dtype.itemsize > 1:
-                    arr = arr.byteswap()
-                f.write(np.ascontiguousarray(arr).tobytes(order="C"))
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -16,7 +16,6 @@ import collections
 import io
 import os
 import pickle
-import tempfile
 import zipfile
 from typing import Any
 
@@ -24,6 +23,7 @@ import ml_dtypes
 import numpy as np
 
 from ._safetensors import load_file as _st_load
+from ._safetensors import atomic_write
 from ._safetensors import save_file as _st_save
 from ._torch_pickle import load_torch_file
 
@@ -131,23 +131,6 @@ class _Pickler(pickle._Pickler):  # the pure-Python pickler lets us emit GLOBALs
                              bool(getattr(t, "requires_grad", False)))
 
 
-def _atomic_write(path: str, write) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def save(obj: Any, f: str | os.PathLike) -> None:
     """Save ``obj`` (Tensors, possibly inside dicts/lists) to ``f`` atomically."""
     path = os.fspath(f)
@@ -171,7 +154,7 @@ def save(obj: Any, f: str | os.PathLike) -> None:
                 zf.writestr(f"{prefix}/data/{key}", arr.tobytes())
             zf.writestr(f"{prefix}/version", "3\n")
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _to_tensors(obj: Any) -> Any:

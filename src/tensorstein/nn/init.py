@@ -8,7 +8,6 @@ import numpy as np
 
 from .._autograd.grad_mode import no_grad
 from .._ops.creation import _rng
-from .._tensor import Tensor
 
 
 def calculate_gain(nonlinearity, param=None):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import _dtype as D
 from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
 from ..._ops import reduction as R

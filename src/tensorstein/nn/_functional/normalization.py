@@ -81,7 +81,6 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
                           or (bias is not None and bias.requires_grad)):
         def backward(g):
             if STATE.enabled:  # create_graph: differentiate the composite
-                from ..._autograd.functional import grad as _grad
                 return _composite_backward(input, normalized_shape, weight, bias, eps, g)
             gd = g._data.reshape(-1, n)
             gx = gw = gb = None

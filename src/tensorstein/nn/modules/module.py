@@ -353,24 +353,9 @@ class Module:
         return self._apply_data(fn)
 
     def to(self, *args, **kwargs):
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() received an invalid combination of arguments - got {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, D.dtype):
-                dtype = a
-            elif isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, bool):
-                continue
-            else:
-                device = a
-        if device is not None:
-            from ..._device import check_device
-            check_device(device)
+        from ..._ops.creation import parse_to_args
+
+        _, dtype, _ = parse_to_args(args, kwargs)
         if dtype is not None:
             if not (dtype.is_floating_point):
                 raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
