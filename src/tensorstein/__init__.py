@@ -13,9 +13,10 @@ from ._dtype import float32 as float, float64 as double, float16 as half, int64 
 from ._dtype import int16 as short  # noqa: F401
 from ._device import device, cuda  # noqa: F401
 from ._tensor import Tensor, Size  # noqa: F401
-from . import _methods
+from . import _allocator, _methods
 
 _methods.install()
+_allocator.tune_malloc()
 
 from ._autograd.grad_mode import (  # noqa: E402,F401
     no_grad, enable_grad, inference_mode, set_grad_enabled, is_grad_enabled,
