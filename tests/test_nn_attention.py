@@ -222,8 +222,6 @@ def test_low_precision_and_double_backward():
         ts.autograd.grad(sdpa(x, x, x).sum(), x, create_graph=True)
 
 
-@pytest.mark.xfail(reason="core: second-order grad of softmax(x @ W) differs from torch "
-                          "(first-order is right); not an attention bug", strict=False)
 def test_math_double_backward():
     x = ts.randn(1, 1, 5, 4, dtype=ts.float64, requires_grad=True)
     with sdpa_kernel(SDPBackend.MATH):
