@@ -477,3 +477,21 @@ def test_build_opcode_cannot_mutate_allowed_globals(tmp_path):
     _write_zip_checkpoint(p, payload)
     with pytest.raises(pickle.UnpicklingError, match="refusing to set state"):
         load_torch_file(p)
+
+
+def test_state_dict_saves_as_safetensors_and_truncation_is_a_clear_error(tmp_path):
+    ts = pytest.importorskip("tensorstein")
+    from safetensors.numpy import load_file as st_load
+
+    model = ts.nn.Linear(4, 3)
+    p = tmp_path / "model.pt"
+    ts.save(model.state_dict(), p)
+    assert set(st_load(str(p))) == {"weight", "bias"}  # a real safetensors file, whatever the name
+    back = ts.nn.Linear(4, 3)
+    back.load_state_dict(ts.load(p))
+    assert ts.equal(back.weight, model.weight) and ts.equal(back.bias, model.bias)
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) - 7])
+    with pytest.raises(ValueError, match="model.pt"):
+        ts.load(p)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]  # no temporary left behind

@@ -1,10 +1,12 @@
 """``tensorstein.save`` / ``tensorstein.load``: checkpoints of tensorstein Tensors.
 
-* ``save(obj, "x.safetensors")`` writes a flat ``{name: Tensor}`` dict as safetensors.
-* ``save(obj, path)`` otherwise writes PyTorch's zip checkpoint format (the one
-  ``torch.save`` writes), produced without torch: real PyTorch can read it
-  with ``torch.load(path, weights_only=True)``. ``obj`` may nest dicts, lists,
-  tuples, numbers, strings and Tensors.
+* ``save(state_dict, path)`` writes a flat ``{name: Tensor}`` dict (a state dict) in the
+  safetensors format, whatever the file name.
+* ``save(obj, path)`` for anything nested (an optimizer state dict, a checkpoint with an
+  epoch number, ...) writes PyTorch's zip checkpoint format (the one ``torch.save`` writes),
+  produced without torch: real PyTorch can read it with ``torch.load(path, weights_only=True)``.
+  ``obj`` may nest dicts, lists, tuples, numbers, strings and Tensors.
+* Both are written to a temporary file and renamed, so a crash never leaves half a file.
 * ``load(path)`` reads either format (and legacy, non-zip torch files) with the
   restricted unpickler of :mod:`._torch_pickle`: no code in the file runs.
   Tensors come back as tensorstein Tensors.
@@ -135,8 +137,10 @@ def save(obj: Any, f: str | os.PathLike) -> None:
     """Save ``obj`` (Tensors, possibly inside dicts/lists) to ``f`` atomically."""
     path = os.fspath(f)
     Tensor = _tensor_type()
-    if path.endswith(".safetensors"):
-        if not (isinstance(obj, dict) and all(isinstance(v, Tensor) for v in obj.values())):
+    flat = isinstance(obj, dict) and bool(obj) and all(isinstance(k, str) and isinstance(v, Tensor)
+                                                        for k, v in obj.items())
+    if flat or path.endswith(".safetensors"):
+        if not flat:
             raise TypeError("a .safetensors file holds a flat dict of {str: Tensor}")
         _st_save({k: v.detach().numpy() for k, v in obj.items()}, path)
         return
