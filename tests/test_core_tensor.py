@@ -304,3 +304,13 @@ def test_from_numpy_unsupported_dtype():
     for lib in (ts, torch):
         with pytest.raises(TypeError):
             lib.from_numpy(np.array(["a"], dtype=object))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int8", "uint8", "int16", "int32",
+                                   "int64", "bool"])
+def test_legacy_type_name_and_conversion_match_torch(dtype):
+    t_ts = ts.zeros(2, dtype=getattr(ts, dtype))
+    t_torch = torch.zeros(2, dtype=getattr(torch, dtype))
+    assert t_ts.type().replace("tensorstein.", "torch.") == t_torch.type()
+    assert t_ts.type("torch.DoubleTensor").dtype.name == str(t_torch.type("torch.DoubleTensor").dtype)[6:]
+    assert t_ts.type(ts.int16).dtype is ts.int16

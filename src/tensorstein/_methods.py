@@ -190,6 +190,7 @@ def install() -> None:
     Tensor.H = Tensor.T
     Tensor.mH = Tensor.mT
     Tensor.copy_ = _copy_
+    Tensor.type = _type
     Tensor.__getitem__ = I.getitem
     Tensor.__setitem__ = I.setitem
     ops = {
@@ -219,6 +220,22 @@ def install() -> None:
                      "__iand__": "bitwise_and_", "__ior__": "bitwise_or_", "__ixor__": "bitwise_xor_"}.items():
         setattr(Tensor, name, getattr(Tensor, fn))
     Tensor.__imatmul__ = lambda self, other: self.copy_(L.matmul(self, other))
+
+
+def _type(self, dtype=None, non_blocking=False):
+    """No argument: the legacy type name (``'tensorstein.FloatTensor'``); else convert to ``dtype``
+    (a dtype or a legacy name such as ``'torch.DoubleTensor'``)."""
+    from ._ops.errors import torch_type_name
+    if dtype is None:
+        return torch_type_name(self).replace("torch.", "tensorstein.")
+    if isinstance(dtype, str):
+        from . import _dtype as D
+        by_name = {torch_type_name(C.zeros(0, dtype=d)).split(".")[1]: d for d in D.ALL_DTYPES}
+        key = dtype.rsplit(".", 1)[-1]
+        if key not in by_name:
+            raise ValueError(f"invalid type: '{dtype}'")
+        dtype = by_name[key]
+    return C.to_dtype(self, dtype)
 
 
 def _copy_(self, src, non_blocking=False):
