@@ -472,8 +472,9 @@ def _fwd_item(q_blk, kp, v, acc, lse, m, lsum, sflat, rmax, nr, i0, ja, jb, bk, 
               right, mask, mask_is_bool, ninf, zero):
     """One query block of the micro-kernel forward: rows ``[i0, i0 + nr)`` of
     one head against keys ``[ja, jb)`` (``ja`` panel-aligned) in blocks of
-    ``bk``; ``acc`` (zeros on entry) receives the normalised output."""
+    ``bk``; ``acc`` (any contents on entry) receives the normalised output."""
     nr8 = q_blk.shape[0]
+    acc[:] = zero
     mm = m[:nr]
     ll = lsum[:nr]
     mm[:] = ninf
@@ -496,17 +497,19 @@ def _fwd_item(q_blk, kp, v, acc, lse, m, lsum, sflat, rmax, nr, i0, ja, jb, bk, 
     _fwd_finalize(acc, mm, ll, lse, ninf, zero)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _pack_head(k, kp):
-    """Keys ``(S, E)`` of one head -> zero-padded 32-key panels ``(P, E, 32)``."""
+@njit(fastmath=FASTMATH, cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _pack_head(k, kp, scale=1.0):
+    """Keys ``(S, E)`` of one head -> zero-padded 32-key panels ``(P, E, 32)``,
+    multiplied by ``scale`` (the forward folds the softmax scale in here)."""
     S, E = k.shape
+    sc = np.float32(scale)  # float32 only (micro-kernel path); keeps it vectorised
     for p in range(kp.shape[0]):
         j0 = p * KEY_PANEL
         n = min(KEY_PANEL, S - j0)
         for d in range(E):
             row = kp[p, d]
             for c in range(n):
-                row[c] = k[j0 + c, d]
+                row[c] = k[j0 + c, d] * sc
             for c in range(n, KEY_PANEL):
                 row[c] = 0
 
@@ -665,26 +668,34 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
         bk = -(-bk // KEY_PANEL) * KEY_PANEL
         Lp = -(-L // QK_ROWS) * QK_ROWS
         Sp = -(-S // KEY_PANEL) * KEY_PANEL
-        qs = np.empty((B, H, Lp, E), dtype=dt)  # rows padded to the micro-tile
+        # the softmax scale is folded into the packed keys (exact for the usual
+        # power-of-two scales); Q is used in place when its rows need no padding
+        if L == Lp and q.dtype == dt and q.flags.c_contiguous:
+            qs = q
+        else:
+            qs = np.zeros((B, H, Lp, E), dtype=dt)  # rows padded to the micro-tile
+            qs[:, :, :L] = q
         kp = np.empty((B, Hkv, Sp // KEY_PANEL, E, KEY_PANEL), dtype=dt)
         vc = np.ascontiguousarray(v, dtype=dt)
-        sc = dt.type(spec.scale)
-        prep = [(0, b, h) for b in range(B) for h in range(H)]
-        prep += [(1, b, h) for b in range(B) for h in range(Hkv)]
+        sc = float(spec.scale)
+        # K panels are packed lazily by the first work item of each kv head
+        # (no separate parallel pass)
+        packed = [False] * (B * Hkv)
+        pack_locks = [threading.Lock() for _ in range(B * Hkv)]
 
-        def prep_worker(its, tid):
-            for (kind, b, h) in its:
-                if kind == 0:
-                    _scale_head(q[b, h], sc, qs[b, h])
-                else:
-                    _pack_head(k[b, h], kp[b, h])
-
-        _run_parallel(prep_worker, prep, nthreads)
+        def ensure_packed(b, hk):
+            i = b * Hkv + hk
+            if not packed[i]:
+                with pack_locks[i]:
+                    if not packed[i]:
+                        _pack_head(k[b, hk], kp[b, hk], sc)
+                        packed[i] = True
     else:
         qs = np.multiply(q, dt.type(spec.scale), dtype=dt)
         # K transposed once (O(N*d)): BLAS tiles run ~10% faster on (E, S) rows
         kT = np.ascontiguousarray(np.swapaxes(k, -1, -2))
-    out = np.zeros((B, H, L, Ev), dtype=dt)
+    # the micro-kernel work items zero their own output rows
+    out = (np.empty if micro else np.zeros)((B, H, L, Ev), dtype=dt)
     lse = np.empty((B, H, L), dtype=dt)
     if L == 0:
         return out, lse
@@ -712,6 +723,8 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
             nr = i1 - i0
             nr8 = -(-nr // QK_ROWS) * QK_ROWS
             hk = h // G
+            if jb > ja:
+                ensure_packed(b, hk)
             _fwd_item(qs[b, h, i0:i0 + nr8], kp[b, hk], vc[b, hk], out[b, h, i0:i1],
                       lse[b, h, i0:i1], m, lsum, sflat, rmax, nr, i0, ja, jb, bk, b, h, off,
                       left, right, mask4, mask_is_bool, ninf, zero)
