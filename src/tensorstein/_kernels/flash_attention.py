@@ -47,9 +47,13 @@ from .fast_exp import FASTMATH, exp_sub_sum, fast_exp, fast_exp_neg, row_max
 
 __all__ = ["attention_forward", "attention_backward", "num_threads", "set_num_threads"]
 
-# tile sizes (rows x keys); tuned on a 2-core Zen 4
+# tile sizes (rows x keys); tuned on a 2-core Zen 4, re-tuned on a 2-core
+# AVX-512 Xeon: a forward work item of FWD_BLOCK_Q rows runs in sub-blocks of
+# FWD_SUB_Q rows so the score rows stay in L1/L2 between the score, softmax
+# and P @ V passes
 FWD_BLOCK_Q = 256
-FWD_BLOCK_K = 512
+FWD_BLOCK_K = 1024
+FWD_SUB_Q = 48
 BWD_BLOCK_Q = 512
 BWD_BLOCK_K = 128
 
@@ -286,11 +290,15 @@ def _ir_loop(builder, n, init, body):
     return new
 
 
-@intrinsic
-def _qk_micro(typingctx, q, qoff, E, kp, koff, s, soff, lds, mx, mxoff):
+def _make_qk_micro(fixed_e):
+  @intrinsic
+  def _qk_micro(typingctx, q, qoff, E, kp, koff, s, soff, lds, mx, mxoff):
     """``s[soff + r*lds + c] = sum_d q[qoff + r*E + d] * kp[koff + d*32 + c]``
     for r < 8, c < 32 (flat float32 arrays, E >= 1); also folds the tile into
-    the per-row 16-lane running maxima ``mx[mxoff + 16*r : ... + 16]``."""
+    the per-row 16-lane running maxima ``mx[mxoff + 16*r : ... + 16]``.
+    With ``fixed_e`` the head dim is a compile-time constant (``E`` must equal
+    it): row addresses become constant displacements off one pointer and the
+    d loop is unrolled by 4, which keeps the loop under the front-end limit."""
     sig = types.void(q, qoff, E, kp, koff, s, soff, lds, mx, mxoff)
 
     def codegen(context, builder, sg, args):
@@ -298,23 +306,31 @@ def _qk_micro(typingctx, q, qoff, E, kp, koff, s, soff, lds, mx, mxoff):
         kd = _ir_data(context, builder, sg.args[3], args[3])
         sd = _ir_data(context, builder, sg.args[5], args[5])
         qoff, E, koff, soff, lds = args[1], args[2], args[4], args[6], args[7]
+        unroll = 1
+        if fixed_e:
+            E = ir.Constant(_I64T, fixed_e)
+            unroll = 4
         fma = _ir_fma(builder)
         zero = ir.Constant(_VF, [ir.Constant(_F32T, 0.0)] * 16)
         rows = [builder.add(qoff, builder.mul(ir.Constant(_I64T, r), E)) for r in range(QK_ROWS)]
 
-        def body(d, acc):
-            kp_ = builder.gep(kd, [builder.add(koff, builder.mul(d, ir.Constant(_I64T, 32)))])
-            kv = builder.bitcast(kp_, _VF.as_pointer())
-            k0 = builder.load(kv, align=4)
-            k1 = builder.load(builder.gep(kv, [ir.Constant(_I32T, 1)]), align=4)
-            out = []
-            for r in range(QK_ROWS):
-                b = _ir_splat(builder, builder.load(builder.gep(qd, [builder.add(rows[r], d)])))
-                out += [builder.call(fma, [b, k0, acc[2 * r]]),
-                        builder.call(fma, [b, k1, acc[2 * r + 1]])]
-            return out
+        def body(i, acc):
+            for u in range(unroll):
+                d = builder.add(builder.mul(i, ir.Constant(_I64T, unroll)), ir.Constant(_I64T, u))
+                kp_ = builder.gep(kd, [builder.add(koff, builder.mul(d, ir.Constant(_I64T, 32)))])
+                kv = builder.bitcast(kp_, _VF.as_pointer())
+                k0 = builder.load(kv, align=4)
+                k1 = builder.load(builder.gep(kv, [ir.Constant(_I32T, 1)]), align=4)
+                out = []
+                for r in range(QK_ROWS):
+                    b = _ir_splat(builder, builder.load(builder.gep(qd, [builder.add(rows[r], d)])))
+                    out += [builder.call(fma, [b, k0, acc[2 * r]]),
+                            builder.call(fma, [b, k1, acc[2 * r + 1]])]
+                acc = out
+            return acc
 
-        acc = _ir_loop(builder, E, [zero] * (2 * QK_ROWS), body)
+        n = E if unroll == 1 else ir.Constant(_I64T, fixed_e // unroll)
+        acc = _ir_loop(builder, n, [zero] * (2 * QK_ROWS), body)
         for r in range(QK_ROWS):
             sp = builder.gep(sd, [builder.add(soff, builder.mul(ir.Constant(_I64T, r), lds))])
             sp = builder.bitcast(sp, _VF.as_pointer())
@@ -331,6 +347,11 @@ def _qk_micro(typingctx, q, qoff, E, kp, koff, s, soff, lds, mx, mxoff):
         return context.get_dummy_value()
 
     return sig, codegen
+  return _qk_micro
+
+
+_qk_micro = _make_qk_micro(0)
+_qk_micro64 = _make_qk_micro(64)
 
 
 def _make_pv_micro(rb):
@@ -403,8 +424,12 @@ def _qk_tile(q, kp, p0, s, hi0, mx):
         # groups whose last row ends before this panel skip it (later groups,
         # seeing more keys, still need it)
         r0 = max(0, min(nr, (c - hi0 + 1) // QK_ROWS * QK_ROWS))
-        for r in range(r0, nr, QK_ROWS):
-            _qk_micro(qf, r * E, E, kf, base, sf, r * ncp + c, ncp, mf, r * 16)
+        if E == 64:
+            for r in range(r0, nr, QK_ROWS):
+                _qk_micro64(qf, r * E, E, kf, base, sf, r * ncp + c, ncp, mf, r * 16)
+        else:
+            for r in range(r0, nr, QK_ROWS):
+                _qk_micro(qf, r * E, E, kf, base, sf, r * ncp + c, ncp, mf, r * 16)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
@@ -469,7 +494,19 @@ def _ptv_tile(p, nr, nc, v, i0, o):
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _fwd_item(q_blk, kp, v, acc, lse, m, lsum, sflat, rmax, nr, i0, ja, jb, bk, b, h, off, left,
-              right, mask, mask_is_bool, ninf, zero):
+              right, mask, mask_is_bool, ninf, zero, sub):
+    """Rows ``[i0, i0 + nr)`` of one head in sub-blocks of ``sub`` rows (a
+    multiple of 8), each a :func:`_fwd_sub` call."""
+    for r0 in range(0, nr, sub):
+        r1 = min(r0 + sub, nr)
+        n8 = -(-(r1 - r0) // QK_ROWS) * QK_ROWS
+        _fwd_sub(q_blk[r0:r0 + n8], kp, v, acc[r0:r1], lse[r0:r1], m, lsum, sflat, rmax, r1 - r0,
+                 i0 + r0, ja, jb, bk, b, h, off, left, right, mask, mask_is_bool, ninf, zero)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _fwd_sub(q_blk, kp, v, acc, lse, m, lsum, sflat, rmax, nr, i0, ja, jb, bk, b, h, off, left,
+             right, mask, mask_is_bool, ninf, zero):
     """One query block of the micro-kernel forward: rows ``[i0, i0 + nr)`` of
     one head against keys ``[ja, jb)`` (``ja`` panel-aligned) in blocks of
     ``bk``; ``acc`` (any contents on entry) receives the normalised output."""
@@ -727,7 +764,7 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
                 ensure_packed(b, hk)
             _fwd_item(qs[b, h, i0:i0 + nr8], kp[b, hk], vc[b, hk], out[b, h, i0:i1],
                       lse[b, h, i0:i1], m, lsum, sflat, rmax, nr, i0, ja, jb, bk, b, h, off,
-                      left, right, mask4, mask_is_bool, ninf, zero)
+                      left, right, mask4, mask_is_bool, ninf, zero, FWD_SUB_Q)
 
     def worker(its, tid):
         sflat = np.empty(bq * bk, dtype=dt)
