@@ -495,43 +495,60 @@ def _ptv_tile(p, nr, nc, v, i0, o):
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _fwd_item(q_blk, kp, v, acc, lse, m, lsum, sflat, rmax, nr, i0, ja, jb, bk, b, h, off, left,
               right, mask, mask_is_bool, ninf, zero, sub):
-    """Rows ``[i0, i0 + nr)`` of one head in sub-blocks of ``sub`` rows (a
-    multiple of 8), each a :func:`_fwd_sub` call."""
-    for r0 in range(0, nr, sub):
-        r1 = min(r0 + sub, nr)
-        n8 = -(-(r1 - r0) // QK_ROWS) * QK_ROWS
-        _fwd_sub(q_blk[r0:r0 + n8], kp, v, acc[r0:r1], lse[r0:r1], m, lsum, sflat, rmax, r1 - r0,
-                 i0 + r0, ja, jb, bk, b, h, off, left, right, mask, mask_is_bool, ninf, zero)
-
-
-@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def _fwd_sub(q_blk, kp, v, acc, lse, m, lsum, sflat, rmax, nr, i0, ja, jb, bk, b, h, off, left,
-             right, mask, mask_is_bool, ninf, zero):
     """One query block of the micro-kernel forward: rows ``[i0, i0 + nr)`` of
     one head against keys ``[ja, jb)`` (``ja`` panel-aligned) in blocks of
-    ``bk``; ``acc`` (any contents on entry) receives the normalised output."""
-    nr8 = q_blk.shape[0]
+    ``bk``; ``acc`` (any contents on entry) receives the normalised output.
+
+    Each key block (K panels + V rows, kept in L2) is applied to the rows in
+    sub-blocks of ``sub`` rows (a multiple of 8) so the score rows stay
+    cache-resident between the score, softmax and P @ V passes; a sub-block
+    only visits the keys its own rows can see."""
     acc[:] = zero
     mm = m[:nr]
     ll = lsum[:nr]
     mm[:] = ninf
     ll[:] = zero
-    i1 = i0 + nr
     for j0 in range(ja, jb, bk):
         j1 = min(j0 + bk, jb)
-        nc = j1 - j0
-        ncp = -(-nc // KEY_PANEL) * KEY_PANEL
-        st = sflat[: nr8 * ncp].reshape(nr8, ncp)
-        # row r sees columns < hi0 + r (right band edge; huge when unbounded)
-        hi0 = i0 + off + right - j0 + 1
-        rm = rmax[:nr8]
-        _qk_tile(q_blk, kp, j0 // KEY_PANEL, st, hi0, rm)
-        full = (j0 - (i1 - 1) - off >= -left) and ((j1 - 1) - i0 - off <= right)
-        # the kernel's maxima include padding keys when nc < ncp: not usable
-        _fwd_tile(st[:nr, :nc], mm, ll, acc, b, h, i0, j0, off, left, right,
-                  not full or nc != ncp, mask, mask_is_bool, ninf, zero, rm)
-        _pv_tile(st, nc, v, j0, acc, hi0)
+        for r0 in range(0, nr, sub):
+            r1 = min(r0 + sub, nr)
+            n = r1 - r0
+            n8 = -(-n // QK_ROWS) * QK_ROWS
+            ii0 = i0 + r0
+            # visible columns of the sub-block: [first row's left edge, last
+            # row's right edge]; the start stays panel-aligned
+            cs = ii0 + off - left
+            js = j0
+            if cs > j0:
+                js = cs // KEY_PANEL * KEY_PANEL
+            je = min(j1, ii0 + n + off + right)
+            if je <= js:
+                continue
+            _fwd_block(q_blk[r0:r0 + n8], kp, v, acc[r0:r1], mm[r0:r1], ll[r0:r1], sflat, rmax,
+                       n, ii0, js, je, b, h, off, left, right, mask, mask_is_bool, ninf, zero)
     _fwd_finalize(acc, mm, ll, lse, ninf, zero)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _fwd_block(q_blk, kp, v, acc, mm, ll, sflat, rmax, nr, i0, j0, j1, b, h, off, left, right,
+               mask, mask_is_bool, ninf, zero):
+    """Rows ``[i0, i0 + nr)`` against keys ``[j0, j1)`` (``j0`` panel-aligned):
+    score tile, online-softmax update of ``mm`` / ``ll`` / ``acc``, ``acc +=
+    P @ V``."""
+    nr8 = q_blk.shape[0]
+    i1 = i0 + nr
+    nc = j1 - j0
+    ncp = -(-nc // KEY_PANEL) * KEY_PANEL
+    st = sflat[: nr8 * ncp].reshape(nr8, ncp)
+    # row r sees columns < hi0 + r (right band edge; huge when unbounded)
+    hi0 = i0 + off + right - j0 + 1
+    rm = rmax[:nr8]
+    _qk_tile(q_blk, kp, j0 // KEY_PANEL, st, hi0, rm)
+    full = (j0 - (i1 - 1) - off >= -left) and ((j1 - 1) - i0 - off <= right)
+    # the kernel's maxima include padding keys when nc < ncp: not usable
+    _fwd_tile(st[:nr, :nc], mm, ll, acc, b, h, i0, j0, off, left, right,
+              not full or nc != ncp, mask, mask_is_bool, ninf, zero, rm)
+    _pv_tile(st, nc, v, j0, acc, hi0)
 
 
 @njit(fastmath=FASTMATH, cache=True, nogil=True, error_model="numpy", boundscheck=False)
