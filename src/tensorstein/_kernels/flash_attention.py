@@ -530,6 +530,28 @@ def _fwd_item(q_blk, kp, v, acc, lse, m, lsum, sflat, rmax, nr, i0, ja, jb, bk, 
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def _fwd_heads(qs, k, kp, v, out, lse, heads, blocks, G, sc, m, lsum, sflat, rmax, bk, off, left,
+               right, mask, mask_is_bool, ninf, zero, sub):
+    """All query blocks ``blocks`` (rows ``(i0, i1, ja, jb)``) of the query
+    heads of the kv heads ``heads`` (rows ``(b, hk)``), packing each kv head's
+    keys first."""
+    for t in range(heads.shape[0]):
+        b = heads[t, 0]
+        hk = heads[t, 1]
+        _pack_head(k[b, hk], kp[b, hk], sc)
+        for h in range(hk * G, (hk + 1) * G):
+            for u in range(blocks.shape[0]):
+                i0 = blocks[u, 0]
+                i1 = blocks[u, 1]
+                nr = i1 - i0
+                nr8 = -(-nr // QK_ROWS) * QK_ROWS
+                _fwd_item(qs[b, h, i0:i0 + nr8], kp[b, hk], v[b, hk], out[b, h, i0:i1],
+                          lse[b, h, i0:i1], m, lsum, sflat, rmax, nr, i0, blocks[u, 2],
+                          blocks[u, 3], bk, b, h, off, left, right, mask, mask_is_bool, ninf,
+                          zero, sub)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def _fwd_block(q_blk, kp, v, acc, mm, ll, sflat, rmax, nr, i0, j0, j1, b, h, off, left, right,
                mask, mask_is_bool, ninf, zero):
     """Rows ``[i0, i0 + nr)`` against keys ``[j0, j1)`` (``j0`` panel-aligned):
@@ -767,6 +789,28 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
             for h in range(H):
                 items.append((cost, b, h, i0, i1, j0, j1))
     items.sort(key=lambda t: -t[0])  # longest first for load balance
+
+    units = B * Hkv
+    if micro and nthreads > 1 and units >= nthreads and units % nthreads == 0:
+        # kv heads split evenly over the threads (every head costs the same):
+        # one nogil call per thread packs its heads' keys and runs all their
+        # query blocks -- no per-block Python dispatch / GIL traffic
+        blocks = np.array(sorted({(t[3], t[4], t[5], t[6]) for t in items}), dtype=np.int64)
+        heads = np.array([(b, hk) for b in range(B) for hk in range(Hkv)], dtype=np.int64)
+        per = units // nthreads
+        chunks = [heads[t * per:(t + 1) * per] for t in range(nthreads)]
+
+        def heads_worker(its, tid):
+            sflat = np.empty(bq * bk, dtype=dt)
+            m = np.empty(bq, dtype=dt)
+            lsum = np.empty(bq, dtype=dt)
+            rmax = np.empty((bq, 16), dtype=dt)
+            for hs in its:
+                _fwd_heads(qs, k, kp, vc, out, lse, hs, blocks, G, sc, m, lsum, sflat, rmax, bk,
+                           off, left, right, mask4, mask_is_bool, ninf, zero, FWD_SUB_Q)
+
+        _run_parallel(heads_worker, chunks, nthreads)
+        return out, lse
 
     def micro_worker(its, tid):
         sflat = np.empty(bq * bk, dtype=dt)
