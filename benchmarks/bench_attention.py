@@ -120,15 +120,21 @@ def _make_fns(lib):
     return prep, fwd, fwdbwd, {"numpy": np.__version__}
 
 
-def _best(fn, reps, budget_s):
+def _best(fn, reps, budget_s, min_s=0.3, max_reps=50):
+    """Best of at least ``reps`` timed calls (after a warm-up), continuing up
+    to ``max_reps`` calls while less than ``min_s`` has been spent: the
+    millisecond-scale cases get enough samples for a stable best-of."""
     fn()  # warm-up (compilation, caches)
     times = []
     t_start = time.perf_counter()
-    for _ in range(reps):
+    while True:
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-        if time.perf_counter() - t_start > budget_s:
+        spent = time.perf_counter() - t_start
+        if spent > budget_s:
+            break
+        if len(times) >= reps and (spent >= min_s or len(times) >= max_reps):
             break
     return min(times)
 
