@@ -5,7 +5,13 @@ blocks that its rows can see (blocks removed entirely by causal/window are
 never visited, nor key panels past the causal edge of an 8-row group),
 computes the score tile, and folds it into a running
 row max / row sum / output accumulator with a Numba kernel (online softmax,
-one final division).  Extra memory is O(N*d) plus a few tiles per thread.
+one final division).  Within an item each key block is applied to 48-row
+sub-blocks (scores stay cache-resident; a sub-block visits only the keys its
+rows see).  The softmax scale is folded into the packed keys (Q is used in
+place).  When the kv heads split evenly over the threads, each thread makes
+one nogil call for all of its heads (packing included); otherwise items are
+pulled dynamically and K is packed by the first item of each head.  Extra
+memory is O(N*d) plus a few tiles per thread.
 
 Backward: recomputes the probability tiles from the saved log-sum-exp,
 ``D = rowsum(dout * out)``, ``dS = P * (dP - D)``; work items are kv blocks
