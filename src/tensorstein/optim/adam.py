@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._autograd.grad_mode import no_grad
 from .._tensor import Tensor
 from ._kernels import adam_kernel
 from .optimizer import Optimizer, _writable
@@ -38,17 +37,6 @@ class Adam(Optimizer):
                     "differentiable": differentiable, "fused": fused,
                     "decoupled_weight_decay": decoupled_weight_decay}
         super().__init__(params, defaults)
-
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            from .._autograd.grad_mode import enable_grad
-            with enable_grad():
-                loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                self._update_group(group)
-        return loss
 
     def _update_group(self, group):
         beta1, beta2 = group["betas"]

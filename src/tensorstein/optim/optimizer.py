@@ -10,6 +10,7 @@ from itertools import chain
 
 import numpy as np
 
+from .._autograd.grad_mode import no_grad
 from .._tensor import Tensor
 
 
@@ -159,6 +160,18 @@ class Optimizer:
                            "param_groups": [update_group(g, ng) for g, ng in zip(groups, saved_groups)]})
 
     def step(self, closure=None):
+        """Re-evaluate the loss with ``closure`` if given, then update every param group in place."""
+        loss = None
+        if closure is not None:
+            from .._autograd.grad_mode import enable_grad
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                self._update_group(group)
+        return loss
+
+    def _update_group(self, group):
         raise NotImplementedError
 
     # ---------------------------------------------------------------- helpers for subclasses

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._autograd.grad_mode import no_grad
 from .._tensor import Tensor
 from .optimizer import Optimizer, _writable, required
 
@@ -24,17 +23,6 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
-
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            from .._autograd.grad_mode import enable_grad
-            with enable_grad():
-                loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                self._update_group(group)
-        return loss
 
     def _update_group(self, group):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
