@@ -244,19 +244,25 @@ def _math_sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable
 
 
 # ---------------------------------------------------------------- flash path
-def _flash_sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa, alignment, window,
-                return_lse):
+def _kernel_inputs(query, key, value, attn_mask, enable_gqa):
+    """The layout, compute dtype and (B, H, L, E)-shaped arrays (mask included) the kernels take."""
     lay = _Layout(query, key, value, enable_gqa)
     cdt = _compute_dtype(query)
-    q4 = lay.to4(np.asarray(query._data, dtype=cdt), lay.H)
-    k4 = lay.to4(np.asarray(key._data, dtype=cdt), lay.Hk)
-    v4 = lay.to4(np.asarray(value._data, dtype=cdt), lay.Hk)
+    q4 = lay.to4(np.asarray(query._data, dtype=cdt), lay.H)  # (B, H, L, E)
+    k4 = lay.to4(np.asarray(key._data, dtype=cdt), lay.Hk)  # (B, Hk, S, E)
+    v4 = lay.to4(np.asarray(value._data, dtype=cdt), lay.Hk)  # (B, Hk, S, Ev)
     mask4 = None
     if attn_mask is not None:
         m = attn_mask._data
         if m.dtype != np.bool_ and m.dtype != cdt:
             m = m.astype(cdt)
         mask4 = lay.mask4(m)
+    return lay, cdt, q4, k4, v4, mask4
+
+
+def _flash_sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa, alignment, window,
+                return_lse):
+    lay, cdt, q4, k4, v4, mask4 = _kernel_inputs(query, key, value, attn_mask, enable_gqa)
     causal = alignment if is_causal else None
     align = alignment if (window is not None and not is_causal) else None
     opts = dict(scale=scale, causal=causal, window=window, mask=mask4, alignment=align)
@@ -283,17 +289,7 @@ def _flash_sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa, alig
 # ---------------------------------------------------------------- flex path
 def _flex_sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa, alignment, window,
                score_mod, mask_mod, return_lse):
-    lay = _Layout(query, key, value, enable_gqa)
-    cdt = _compute_dtype(query)
-    q4 = lay.to4(np.asarray(query._data, dtype=cdt), lay.H)
-    k4 = lay.to4(np.asarray(key._data, dtype=cdt), lay.Hk)
-    v4 = lay.to4(np.asarray(value._data, dtype=cdt), lay.Hk)
-    mask4 = None
-    if attn_mask is not None:
-        m = attn_mask._data
-        if m.dtype != np.bool_ and m.dtype != cdt:
-            m = m.astype(cdt)
-        mask4 = lay.mask4(m)
+    lay, cdt, q4, k4, v4, mask4 = _kernel_inputs(query, key, value, attn_mask, enable_gqa)
     def mm(b, h, qi, ki):
         with no_grad():
             r = mask_mod(b, h, Tensor._make(qi), Tensor._make(ki))
