@@ -49,7 +49,7 @@ from numba.extending import intrinsic
 
 from .attention_common import col_range, prepare, row_range, tile_needs_index_mask
 from .attention_math import attention_math, attention_math_backward
-from .fast_exp import FASTMATH, exp_sub_sum, fast_exp, fast_exp_neg, row_max
+from .fast_exp import FASTMATH, _ir_loop, exp_sub_sum, fast_exp_neg, row_max
 
 __all__ = ["attention_forward", "attention_backward", "num_threads", "set_num_threads"]
 
@@ -268,32 +268,6 @@ def _ir_splat(builder, x):
 def _ir_fma(builder):
     return cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(_VF, [_VF, _VF, _VF]), "llvm.fma.v16f32")
-
-
-def _ir_loop(builder, n, init, body):
-    """Emit ``for i in range(n)`` (n >= 1) carrying the vectors ``init``
-    through ``body(i, carried) -> new carried``; returns the final values."""
-    pre = builder.block
-    loop = builder.append_basic_block("mk_loop")
-    done = builder.append_basic_block("mk_done")
-    builder.branch(loop)
-    builder.position_at_end(loop)
-    i = builder.phi(_I64T)
-    i.add_incoming(ir.Constant(_I64T, 0), pre)
-    phis = []
-    for x in init:
-        ph = builder.phi(_VF)
-        ph.add_incoming(x, pre)
-        phis.append(ph)
-    new = body(i, phis)
-    i2 = builder.add(i, ir.Constant(_I64T, 1))
-    cur = builder.block
-    i.add_incoming(i2, cur)
-    for ph, x in zip(phis, new):
-        ph.add_incoming(x, cur)
-    builder.cbranch(builder.icmp_signed("<", i2, n), loop, done)
-    builder.position_at_end(done)
-    return new
 
 
 def _make_qk_micro(fixed_e):
