@@ -314,6 +314,20 @@ class _RemovableHandle:
             self._hooks.remove(self._hook)
 
 
+def zero_grads(tensors, set_to_none: bool = True) -> None:
+    """Clear the ``.grad`` of each tensor: drop it, or zero it in place (detached from any graph)."""
+    for p in tensors:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            if p.grad.grad_fn is not None:
+                p.grad = p.grad.detach()
+            p.grad._data[...] = 0
+            p.grad._version[0] += 1
+
+
 def _init(t: Tensor, arr: np.ndarray) -> None:
     t._data = arr
     t.requires_grad = False

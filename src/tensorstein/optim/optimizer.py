@@ -11,7 +11,7 @@ from itertools import chain
 import numpy as np
 
 from .._autograd.grad_mode import no_grad
-from .._tensor import Tensor
+from .._tensor import Tensor, zero_grads
 
 
 class _RequiredParameter:
@@ -91,17 +91,7 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if p.grad.grad_fn is not None:
-                        p.grad = p.grad.detach()
-                    p.grad._data[...] = 0
-                    p.grad._version[0] += 1
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def state_dict(self) -> dict:
         param_mappings = {}

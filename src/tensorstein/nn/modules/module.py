@@ -302,16 +302,8 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                if p.grad.grad_fn is not None:
-                    p.grad = p.grad.detach()
-                p.grad._data[...] = 0
-                p.grad._version[0] += 1
+        from ..._tensor import zero_grads
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn) -> "Module":
         for m in self.children():
