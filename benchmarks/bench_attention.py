@@ -63,11 +63,8 @@ def _make_fns(lib):
 
     if lib == "tensorstein":
         sys.path.insert(0, os.path.join(ROOT, "src"))
-        from tensorstein._kernels.flash_attention import (
-            attention_backward,
-            attention_forward,
-            num_threads,
-        )
+        from tensorstein._kernels.flash_attention import attention_backward, attention_forward
+        from tensorstein._kernels.parallel import get_num_threads as num_threads
 
         def prep(*arrs, grad=False):
             return list(arrs)

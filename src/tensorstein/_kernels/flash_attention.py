@@ -37,9 +37,7 @@ first call.
 
 from __future__ import annotations
 
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from llvmlite import ir
@@ -50,8 +48,9 @@ from numba.extending import intrinsic
 from .attention_common import col_range, prepare, row_range, tile_needs_index_mask
 from .attention_math import attention_math, attention_math_backward
 from .fast_exp import FASTMATH, _ir_loop, exp_sub_sum, fast_exp_neg, row_max
+from .parallel import blas_threads, get_num_threads, parallel_for
 
-__all__ = ["attention_forward", "attention_backward", "num_threads", "set_num_threads"]
+__all__ = ["attention_forward", "attention_backward"]
 
 # tile sizes (rows x keys); tuned on a 2-core Zen 4, re-tuned on a 2-core
 # AVX-512 Xeon: a forward work item of FWD_BLOCK_Q rows runs in sub-blocks of
@@ -582,75 +581,11 @@ def _scale_head(q, scale, out):
             out[i, d] = 0
 
 # ------------------------------------------------------------------ threads
-_lock = threading.Lock()
-_pool = None
-_pool_size = 0
-_nthreads = None
-_tp_controller = None
-
-
-def _default_threads() -> int:
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        n = os.cpu_count() or 1
-    env = os.environ.get("TENSORSTEIN_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
-    if env:
-        try:
-            n = max(1, int(env))
-        except ValueError:
-            pass
-    return max(1, n)
-
-
-def num_threads() -> int:
-    global _nthreads
-    if _nthreads is None:
-        _nthreads = _default_threads()
-    return _nthreads
-
-
-def set_num_threads(n: int) -> None:
-    global _nthreads
-    _nthreads = max(1, int(n))
-
-
-def _get_pool(n):
-    global _pool, _pool_size
-    with _lock:
-        if _pool is None or _pool_size < n:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="ts-attn")
-            _pool_size = n
-        return _pool
-
-
-class _NullCtx:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _blas_single_thread():
-    global _tp_controller
-    try:
-        if _tp_controller is None:
-            from threadpoolctl import ThreadpoolController
-
-            _tp_controller = ThreadpoolController()
-        return _tp_controller.limit(limits=1, user_api="blas")
-    except Exception:  # pragma: no cover - threadpoolctl missing or broken
-        return _NullCtx()
-
-
 def _run_parallel(worker, items, nthreads):
-    """Run ``worker(item_iter, tid)`` on ``nthreads`` threads sharing ``items``."""
-    if nthreads <= 1 or len(items) <= 1:
-        with _blas_single_thread() if len(items) > 1 else _NullCtx():
-            worker(iter(items), 0)
+    """Run ``worker(item_iter, tid)`` as ``nthreads`` pool tasks pulling from one
+    shared iterator over ``items``; BLAS is single-threaded meanwhile."""
+    if len(items) <= 1:
+        worker(iter(items), 0)
         return
     it = iter(items)
     lock = threading.Lock()
@@ -658,27 +593,16 @@ def _run_parallel(worker, items, nthreads):
     def next_items():
         while True:
             with lock:
-                try:
-                    x = next(it)
-                except StopIteration:
-                    return
+                x = next(it, _END)
+            if x is _END:
+                return
             yield x
 
-    pool = _get_pool(nthreads - 1)
-    with _blas_single_thread():
-        futs = [pool.submit(worker, next_items(), t) for t in range(1, nthreads)]
-        err = None
-        try:
-            worker(next_items(), 0)
-        except BaseException as e:  # make sure helpers finish before raising
-            err = e
-        for f in futs:
-            try:
-                f.result()
-            except BaseException as e:
-                err = err or e
-        if err is not None:
-            raise err
+    with blas_threads(1):
+        parallel_for(lambda t: worker(next_items(), t), max(1, nthreads))
+
+
+_END = object()
 
 
 def _mask_args(spec):
@@ -716,7 +640,7 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
     ninf, zero = dt.type(-np.inf), dt.type(0)
     bq = int(block_q or FWD_BLOCK_Q)
     bk = int(block_k or FWD_BLOCK_K)
-    nthreads = int(threads or num_threads())
+    nthreads = int(threads or get_num_threads())
 
     micro = dt == np.float32 and Ev == PV_DIM and E > 0 and use_micro
     if micro:
@@ -861,7 +785,7 @@ def attention_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, wind
     ninf, zero = dt.type(-np.inf), dt.type(0)
     bq = int(block_q or BWD_BLOCK_Q)
     bk = int(block_k or BWD_BLOCK_K)
-    nthreads = int(threads or num_threads())
+    nthreads = int(threads or get_num_threads())
     mask4, mask_is_bool = _mask_args(spec)
     off, left, right = spec.off, spec.left, spec.right
 
