@@ -150,6 +150,7 @@ def _time_case(case: Case, repeats: int) -> dict:
 
 def _child(suite: str, lib: str, quick: bool) -> None:
     sys.path.insert(0, HERE)
+    sys.modules.setdefault("harness", sys.modules[__name__])  # suites share this module
     mod = importlib.import_module(SUITES[suite])
     repeats = 3 if quick else 7
     for case in mod.cases(lib, quick):
