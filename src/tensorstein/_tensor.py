@@ -1,7 +1,8 @@
-"""The Tensor: one NumPy array plus autograd state. Op methods are attached in ``_methods``.
+"""The Tensor: one NumPy array plus autograd state. The op methods and operators come from the op
+registry (``_ops/_registry.py``), installed when ``tensorstein`` is imported; ``_tensor.pyi`` is their stub.
 
->>> t = tensor([[1.0, 2.0]])
->>> t.shape
+>>> import tensorstein as torch
+>>> torch.tensor([[1.0, 2.0]]).shape
 tensorstein.Size([1, 2])
 """
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _dtype as D
+from ._autograd.functional import backward as _backward
+from ._autograd.graph import retain_ref
 from ._device import CPU, device as _device_type, check_device
+from ._repr import format_tensor
 
 
 class Size(tuple):
@@ -226,8 +230,6 @@ class Tensor:
         return new
 
     def __repr__(self) -> str:
-        from ._repr import format_tensor
-
         d = self.dtype
         suffixes = []
         if self.grad_fn is not None:
@@ -275,8 +277,6 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None:
-            from ._autograd.graph import retain_ref
-
             self.grad_fn.retained = retain_ref(self)
         self._retains_grad = True
 
@@ -300,9 +300,7 @@ class Tensor:
         return _RemovableHandle(hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from ._autograd.functional import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
 
 class _RemovableHandle:

@@ -11,7 +11,8 @@ import numpy as np
 
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor
-from .linalg import _HALF, _SCALAR_NAMES
+from ._common import HALF as _HALF
+from ._registry import register
 
 EinsumBackward0 = node_type("EinsumBackward0")
 _LETTERS = set(string.ascii_letters)
@@ -83,7 +84,7 @@ def einsum(equation: str, *operands):
         for op in operands[1:]:
             if op._data.dtype != d0:
                 raise RuntimeError(f"expected scalar type {_SCALAR_NAMES[operands[0].dtype.name]} but found "
-                                   f"{_SCALAR_NAMES[op.dtype.name]}")
+                                   f"{op.dtype.scalar_name}")
     subs, out = _parse(equation, operands)
     for ch in out:
         if sum(s.count(ch) for s in subs) == 0:
@@ -132,3 +133,6 @@ def _operand_grad(g, out, subs, operands, i, sizes):
         arr[tuple(idx[pos[c]] for c in target)] = grad._data
         return Tensor._make(arr)
     return grad
+
+
+register(einsum, method=False)
