@@ -93,13 +93,13 @@ def tensor_or_none(x):
 
 
 # ---------------------------------------------------------------- out= and in-place support
-def write_out(out, res):
+def write_out(out, res, op: str | None = None):
     """The one ``out=`` writer: copy ``res`` into ``out`` (resized when its shape differs, as torch does)."""
     if not isinstance(out, Tensor):
         raise TypeError(f"out must be a Tensor, not {type(out).__name__}")
     if needs_grad(res) or (out.requires_grad and out.grad_fn is None and grad_enabled()):
-        raise RuntimeError("out=... arguments don't support automatic differentiation, but one of the arguments "
-                           "requires grad.")
+        raise RuntimeError(f"{op + '(): functions with ' if op else ''}out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
     if out.dtype._category < res.dtype._category:
         raise RuntimeError(f"result type {res.dtype.scalar_name} can't be cast to the desired output type "
                            f"{out.dtype.scalar_name}")

@@ -76,16 +76,18 @@ def register(fn: Callable[..., Any] | None = None, *, name: str | None = None, a
     return deco(fn) if fn is not None else deco
 
 
-def _with_out(fn: Callable[..., Any], write_out: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+def _with_out(fn: Callable[..., Any], write_out: Callable[..., Any]) -> Callable[..., Any]:
+    name = fn.__name__
+
     def op(*args, out=None, **kwargs):
         res = fn(*args, **kwargs)
-        return res if out is None else write_out(out, res)
+        return res if out is None else write_out(out, res, name)
 
     op.__name__, op.__qualname__, op.__doc__, op.__wrapped__ = fn.__name__, fn.__qualname__, fn.__doc__, fn  # type: ignore[attr-defined]
     return op
 
 
-def namespace_function(op: OpDef, write_out: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+def namespace_function(op: OpDef, write_out: Callable[..., Any]) -> Callable[..., Any]:
     """The ``tensorstein.<name>`` callable of ``op`` (``fn`` itself unless ``out=`` must be added)."""
     if op.out and "out" not in _params(op.fn):
         return _with_out(op.fn, write_out)
@@ -100,7 +102,7 @@ def _params(fn: Callable[..., Any]) -> tuple[str, ...]:
 
 
 def install(cls: type, make_inplace: Callable[[Callable[..., Any]], Callable[..., Any]],
-            write_out: Callable[[Any, Any], Any]) -> dict[str, Callable[..., Any]]:
+            write_out: Callable[..., Any]) -> dict[str, Callable[..., Any]]:
     """Put every registered method/operator on ``cls``; return the namespace (name -> function)."""
     namespace: dict[str, Callable[..., Any]] = {}
     aliased: list[tuple[str, str]] = []

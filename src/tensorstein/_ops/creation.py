@@ -418,6 +418,9 @@ def _type(self, dtype=None, non_blocking=False):
     return to_dtype(self, dtype)
 
 
+CopyBackwards = node_type("CopyBackwards")
+
+
 def _copy_(self, src, non_blocking=False):
     """Copy ``src`` (broadcast, converted) into ``self`` in place."""
     if not isinstance(src, Tensor):
@@ -428,7 +431,10 @@ def _copy_(self, src, non_blocking=False):
         raise broadcast_error(self._data.shape, src._data.shape) from None
 
     def replace(old, value):
-        return expand(to_dtype(value, old.dtype), old._data.shape).clone()
+        res = expand(to_dtype(value, old.dtype), old._data.shape).clone()
+        if not res.requires_grad:  # the history continues through a copy from a constant (zero gradient)
+            attach(res, CopyBackwards, lambda g: (None, None), (old, None))
+        return res
 
     return inplace(self, replace, src)
 

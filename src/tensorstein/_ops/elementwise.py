@@ -188,7 +188,12 @@ def fmod(input, other):
         raise NotImplementedError("\"fmod_cpu\" not implemented for 'Bool'")
     with np.errstate(divide="ignore", invalid="ignore"):
         res = Tensor._make(_apply(np.fmod, x, y, input, other))
-    return attach(res, node_type("FmodBackward0"), lambda g: (g, None), (_t(input), None))
+    if not isinstance(other, Tensor):
+        return attach(res, node_type("FmodBackward0"), lambda g: (g, None), (_t(input), None))
+    a, b = input, other
+    return attach(res, node_type("FmodBackward1"),
+                  lambda g: (g, -g * div(a, b, rounding_mode="trunc") if b.requires_grad else None), (_t(a), b),
+                  (a, b))
 
 
 def pow(input, exponent, *, out=None):

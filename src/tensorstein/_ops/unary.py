@@ -176,7 +176,8 @@ floor = _same_dtype_unary("floor", _no_bool(_np_keep_int(np.floor), "floor_vml_c
 ceil = _same_dtype_unary("ceil", _no_bool(_np_keep_int(np.ceil), "ceil_vml_cpu"), _zero_grad, "CeilBackward0")
 trunc = _same_dtype_unary("trunc", _no_bool(_np_keep_int(np.trunc), "trunc_vml_cpu"), _zero_grad, "TruncBackward0")
 frac = _same_dtype_unary("frac", _no_bool(lambda x: x - np.trunc(x), "frac_cpu"), lambda g, x: g, "FracBackward0")
-square = _same_dtype_unary("square", np.square, lambda g, x: g * x * 2.0, "PowBackward0")
+square = _same_dtype_unary("square", lambda x: np.square(x.astype(np.int64) if x.dtype == np.bool_ else x),
+                           lambda g, x: g * x * 2.0, "PowBackward0")  # bool squares to int64, as torch
 
 
 def round(input, *, decimals: int = 0, out=None):
