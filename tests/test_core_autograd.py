@@ -137,7 +137,7 @@ def test_register_hook_changes_gradient_like_torch():
         x = _leaf(lib, V4)
         h = x.register_hook(lambda g: g * 2)
         y = x.exp()
-        y.register_hook(lambda g: seen.append(g.clone()))
+        y.register_hook(lambda g, _seen=seen: _seen.append(g.clone()))
         (y * lib.from_numpy(np.array([1.0, -1.0, 2.0, 0.5], dtype=np.float32))).sum().backward()
         first = x.grad.clone()
         h.remove()

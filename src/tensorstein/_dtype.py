@@ -153,17 +153,18 @@ def result_type(*operands) -> dtype:
     A lower group only changes the result when its category (bool < int < float) is higher.
     """
     groups: list[dtype | None] = [None, None, None]
+    d: dtype
     for op in operands:
         if isinstance(op, dtype):
             d, g = op, 0
         elif isinstance(op, _SCALARS):
             d, g = scalar_dtype(op), 2
         else:  # a Tensor, duck-typed: this module sits below ``_tensor``
-            d = getattr(op, "dtype", None)
-            if not isinstance(d, dtype):
-                d = scalar_dtype(op)  # raises: not a tensor, dtype or scalar
+            td = getattr(op, "dtype", None)
+            d = td if isinstance(td, dtype) else scalar_dtype(op)  # raises: not a tensor, dtype or scalar
             g = 0 if op.ndim else 1
-        groups[g] = d if groups[g] is None else promote_types(groups[g], d)
+        prev = groups[g]
+        groups[g] = d if prev is None else promote_types(prev, d)
     out = _combine_groups(groups[0], _combine_groups(groups[1], groups[2]))
     if out is None:
         raise TypeError("result_type needs at least one operand")

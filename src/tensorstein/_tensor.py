@@ -7,6 +7,8 @@ tensorstein.Size([1, 2])
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import _dtype as D
@@ -46,6 +48,13 @@ class Tensor:
     __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_version", "_hooks", "_retains_grad",
                  "__weakref__", "__dict__")
     __array_priority__ = 1000  # make NumPy defer to Tensor's reflected operators
+    _data: np.ndarray  # the values (NumPy owns storage, strides and views)
+    requires_grad: bool
+    grad: Tensor | None
+    grad_fn: Any  # the autograd Node that produced this tensor (None for a leaf)
+    _version: list[int]  # shared with views: bumped by every in-place write
+    _hooks: list | None
+    _retains_grad: bool
 
     def __init__(self, *args, **kwargs):
         # legacy constructor: Tensor(2, 3) is an uninitialised float tensor, Tensor([1, 2]) copies data
@@ -215,9 +224,9 @@ class Tensor:
 
     def __deepcopy__(self, memo):
         if not self.is_leaf:
-            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol "
-                               "at the moment.  If you were attempting to deepcopy a module, this may be because of a "
-                               "torch.nn.utils.weight_norm usage, see https://github.com/pytorch/pytorch/pull/103001")
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment.  If you were attempting to deepcopy a module, this may be "
+                               "because of a torch.nn.utils.weight_norm usage, see https://github.com/pytorch/pytorch/pull/103001")
         new = type(self).__new__(type(self))
         _init(new, self._data.copy())
         new.requires_grad = self.requires_grad

@@ -1,12 +1,7 @@
 """The samples of the core ops: element-wise, reductions, shapes, indexing, the matmul family."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import torch
-
-import tensorstein as ts
 
 from ._infra import ALL, FLOATS, INTS, DType, OpInfo, S, T, binary_samples, broadcast_error_samples, unary_samples
 
@@ -493,7 +488,8 @@ def _matmul_ops():
           S("bij,bjk->bik", x(2, 3, 4), x(2, 4, 5)), S("i,i->", x(4), x(4)), S("i,j->ij", x(3), x(4)),
           S("ij->ji", x(3, 4)), S("ij->", x(3, 4)), S("ij", x(3, 4)), S("ji", x(3, 4)), S("ii->i", x(3, 3)),
           S("ii", x(3, 3)), S("...i->...", x(2, 3, 4)), S("b...,b->...", x(2, 3, 4), x(2)),
-          S("ij,jk,kl->il", x(2, 3), x(3, 4), x(4, 5)), S("ij,jk->ik", x(3, 4, dtype="float64"), x(4, 2, dtype="float64")),
+          S("ij,jk,kl->il", x(2, 3), x(3, 4), x(4, 5)),
+          S("ij,jk->ik", x(3, 4, dtype="float64"), x(4, 2, dtype="float64")),
           S("ij,jk->ik", x(3, 4), x(5, 2), _id="size-mismatch"), S("ij,jk->ik", x(3, 4), _id="operand-count"),
           S("ij,jk->ik", x(3, 4, dtype="int64"), x(4, 2, dtype="int64")),
           S("ij,jk->ik", x(3, 4, layout="T"), x(4, 2, layout="step")), S("i j , j k -> i k", x(3, 4), x(4, 2))]

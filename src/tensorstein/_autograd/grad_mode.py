@@ -1,7 +1,8 @@
 """Grad-mode switches: no_grad, enable_grad, inference_mode, set_grad_enabled.
 
 Grad mode is per thread, as in torch: a ``no_grad`` block (or a backward pass) in one thread
-leaves recording on in the others (it is a context variable, so asyncio tasks get their own copy too). Each switch works as a context manager and as a decorator:
+leaves recording on in the others (it is a context variable, so asyncio tasks get their own copy too).
+Each switch works as a context manager and as a decorator:
 
 >>> with no_grad():
 ...     print(is_grad_enabled())

@@ -30,7 +30,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     for t in diff_inputs:
         if t.dtype.name != "float64":
             warnings.warn("Input #0 requires gradient and is not a double precision floating point. "
-                          "gradcheck is only reliable with float64 inputs.")
+                          "gradcheck is only reliable with float64 inputs.", stacklevel=2)
 
     def run():
         out = func(*inputs)

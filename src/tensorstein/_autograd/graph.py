@@ -116,8 +116,8 @@ def _check_saved(node):
             producer = producer[:producer.rfind("Backward")] if "Backward" in producer else producer
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [torch.{t.dtype.tensor_type} {list(t._data.shape)}], which is output 0 of {producer}, is at "
-                f"version {t._version[0]}; expected version {version} instead. Hint: the failing backward is "
+                f"operation: [torch.{t.dtype.tensor_type} {list(t._data.shape)}], which is output 0 of {producer}, "
+                f"is at version {t._version[0]}; expected version {version} instead. Hint: the failing backward is "
                 f"{node.name()}; clone() the tensor before modifying it in place, or modify it out of place.")
 
 

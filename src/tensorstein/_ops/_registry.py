@@ -40,11 +40,12 @@ class OpDef:
 OPS: dict[str, OpDef] = {}
 
 
-def register(fn: Callable[..., Any] | None = None, *, name: str | None = None, aliases: tuple[str, ...] = (),
+def register(*fns: Callable[..., Any], name: str | None = None, aliases: tuple[str, ...] = (),
              function: bool | tuple[str, ...] = True, method: bool | tuple[str, ...] | Callable[..., Any] = True,
              inplace: bool | Callable[..., Any] = False, dunders: dict[str, Any] | None = None,
              out: bool = False, returns: str | None = None, prop: bool = False):
-    """Register an op (decorator, or a call ``register(fn, ...)``); returns ``fn`` unchanged.
+    """Register an op (decorator, or a call ``register(fn, ...)``; several functions share the options);
+    returns the (first) function unchanged.
 
     ``aliases``: more names for both the function and the method. ``function``/``method``: True, False, or a
     tuple of names overriding the defaults; ``method`` may also be the method callable itself. ``inplace``:
@@ -73,7 +74,13 @@ def register(fn: Callable[..., Any] | None = None, *, name: str | None = None, a
             module=getattr(f, "__module__", "") or "")
         return f
 
-    return deco(fn) if fn is not None else deco
+    if not fns:
+        return deco
+    if name is not None and len(fns) > 1:
+        raise ValueError("register(): name= needs a single function")
+    for f in fns:
+        deco(f)
+    return fns[0]
 
 
 def _with_out(fn: Callable[..., Any], write_out: Callable[..., Any]) -> Callable[..., Any]:

@@ -472,11 +472,9 @@ def new_tensor(input, data, dtype=None, **kw):
     return tensor(data, dtype=dtype or input.dtype, **kw)
 
 
-for _fn in (tensor, as_tensor, asarray, from_numpy, zeros, ones, empty, full, zeros_like, ones_like, empty_like,
-            full_like, arange, linspace, logspace, eye):
-    register(_fn, method=False)
-for _fn in (to, type_as, new_zeros, new_ones, new_empty, new_full, new_tensor, zero_, fill_):
-    register(_fn, function=False)
+register(tensor, as_tensor, asarray, from_numpy, zeros, ones, empty, full, zeros_like, ones_like, empty_like, full_like,
+         arange, linspace, logspace, eye, method=False)
+register(to, type_as, new_zeros, new_ones, new_empty, new_full, new_tensor, zero_, fill_, function=False)
 register(_copy_, name="copy_", function=False)
 register(_type, name="type", function=False, returns="Any")
 for _d in D.ALL_DTYPES:

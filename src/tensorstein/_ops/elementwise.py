@@ -14,7 +14,7 @@ from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor
-from ._common import apply_binary as _apply, as_tensor_arg, binary_operands, cast_scalar, tensor_or_none as _t
+from ._common import apply_binary as _apply, as_tensor_arg, binary_operands, tensor_or_none as _t
 from ._common import write_out
 from ._registry import register
 from .errors import broadcast_error
@@ -479,17 +479,14 @@ register(remainder, inplace=True, out=True,
 register(fmod, inplace=True)
 register(pow, inplace=True, out=True, dunders={"__pow__": None, "__rpow__": _rpow, "__ipow__": "pow_"})
 register(rsub)
-for _fn in (maximum, minimum):
-    register(_fn, inplace=True, out=True)
-for _fn in (fmax, fmin, atan2):
-    register(_fn)
+register(maximum, minimum, inplace=True, out=True)
+register(fmax, fmin, atan2)
 for _fn, _alias, _dunder in ((eq, (), "__eq__"), (ne, ("not_equal",), "__ne__"), (lt, ("less",), "__lt__"),
                              (le, ("less_equal",), "__le__"), (gt, ("greater",), "__gt__"),
                              (ge, ("greater_equal",), "__ge__")):
     register(_fn, aliases=_alias, inplace=True, out=True,
              dunders={_dunder: _comparison_dunder(_fn) if _dunder in ("__eq__", "__ne__") else None})
-for _fn in (logical_and, logical_or, logical_xor):
-    register(_fn, inplace=True, out=True)
+register(logical_and, logical_or, logical_xor, inplace=True, out=True)
 register(logical_not, inplace=True)
 for _fn, _d in ((bitwise_and, "and"), (bitwise_or, "or"), (bitwise_xor, "xor")):
     register(_fn, inplace=True, dunders={f"__{_d}__": None, f"__r{_d}__": _reflected(_fn),

@@ -371,10 +371,8 @@ def _masked_fill_(self, mask, value):
     return inplace(self, masked_fill, mask, value)
 
 
-for _fn in (scatter, scatter_add, index_add, index_put):
-    register(_fn, inplace=True)
-for _fn in (gather, index_select, masked_select, argwhere, select, take, take_along_dim):
-    register(_fn)
+register(scatter, scatter_add, index_add, index_put, inplace=True)
+register(gather, index_select, masked_select, argwhere, select, take, take_along_dim)
 register(nonzero, returns="Any")
 register(masked_fill, inplace=_masked_fill_)
 register(getitem, function=False, method=False, dunders={"__getitem__": None})

@@ -517,8 +517,7 @@ def _imatmul(self, other):
 
 
 register(matmul, dunders={"__matmul__": _matmul_fast, "__rmatmul__": _rmatmul, "__imatmul__": _imatmul})
-for _fn in (mm, bmm, mv, dot, inner, addmm, addmv, addbmm, baddbmm, addr):
-    register(_fn)
+register(mm, bmm, mv, dot, inner, addmm, addmv, addbmm, baddbmm, addr)
 register(outer, aliases=("ger",))
 register(vdot, name="vdot")
 register(tensordot, method=False)

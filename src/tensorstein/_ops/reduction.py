@@ -300,7 +300,7 @@ def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     if not input.is_floating_point():
-        raise RuntimeError(f"std and var only support floating point and complex dtypes")
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     x = input._data
     dims = normalize_dims(dim, x.ndim)
     n = x.size if dims is None else int(np.prod([x.shape[d] for d in dims]))
@@ -395,7 +395,8 @@ def logsumexp(input, dim, keepdim: bool = False):
         shape = x.shape
         saved = res.detach()
         attach(res, node_type("LogsumexpBackward0"),
-               lambda g: (expand_grad(g, shape, dims, keepdim) * exp(input - expand_grad(saved, shape, dims, keepdim)),),
+               lambda g: (expand_grad(g, shape, dims, keepdim)
+                          * exp(input - expand_grad(saved, shape, dims, keepdim)),),
                (input,), (input, saved))
     return res
 
@@ -515,9 +516,8 @@ def sum_to_size(input, *size):
     return sum_to_shape(input, shape)
 
 
-for _fn in (sum, nansum, mean, prod, amax, amin, argmax, argmin, var, std, norm, logsumexp, cumsum, cumprod, all,
-            any, count_nonzero, softmax, log_softmax):
-    register(_fn)
+register(sum, nansum, mean, prod, amax, amin, argmax, argmin, var, std, norm, logsumexp, cumsum, cumprod, all, any,
+         count_nonzero, softmax, log_softmax)
 register(max, returns="Any")
 register(min, returns="Any")
 register(var_mean, method=False, returns="tuple[Tensor, Tensor]")

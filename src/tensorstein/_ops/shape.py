@@ -506,21 +506,16 @@ def numel(input) -> int:
     return input.numel()
 
 
-for _fn in (reshape, flatten, unflatten, squeeze, unsqueeze, permute, t, adjoint, broadcast_to, clone, flip, roll,
-            narrow, contiguous):
-    register(_fn)
+register(reshape, flatten, unflatten, squeeze, unsqueeze, permute, t, adjoint, broadcast_to, clone, flip, roll, narrow,
+         contiguous)
 register(transpose, aliases=("swapaxes", "swapdims"))
 register(movedim, aliases=("moveaxis",))
 register(tril, inplace=True)
 register(triu, inplace=True)
-for _fn in (split, chunk, tensor_split, unbind):
-    register(_fn, returns="tuple[Tensor, ...]")
-for _fn in (view, view_as, reshape_as, expand, expand_as, repeat):
-    register(_fn, function=False)
+register(split, chunk, tensor_split, unbind, returns="tuple[Tensor, ...]")
+register(view, view_as, reshape_as, expand, expand_as, repeat, function=False)
 register(cat, aliases=("concat", "concatenate"), method=False)
-for _fn in (stack, hstack, vstack):
-    register(_fn, method=False)
+register(stack, hstack, vstack, method=False)
 register(_T, name="T", function=False, method=("T", "H"), prop=True)
 register(_mT, name="mT", function=False, method=("mT", "mH"), prop=True)
-for _fn in (detach, expand_copy, is_tensor, is_floating_point, numel):
-    register(_fn, method=False)
+register(detach, expand_copy, is_tensor, is_floating_point, numel, method=False)

@@ -40,7 +40,7 @@ class Unary:
     dunders: tuple[str, ...] = ()  # operators that are this op (``__neg__``)
 
 
-def unary_op(rec: Unary):
+def unary_op(rec: Unary) -> Callable[..., Any]:
     """The op function of a ``Unary`` record, registered (function, method, ``op_``)."""
     cls = node_type(rec.node)
     forward, backward, fused, uses_output = rec.forward, rec.backward, rec.fused_backward, rec.uses_output
@@ -78,7 +78,7 @@ def _same(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _floating_unary(name, np_fn, backward, node_name, uses_output=False):
+def _floating_unary(name, np_fn, backward, node_name, uses_output=False) -> Callable[..., Any]:
     return unary_op(Unary(name, np_fn, backward, node_name, uses_output))
 
 
@@ -106,7 +106,7 @@ log10 = _floating_unary("log10", np.log10, lambda g, x, y: g / (x * 2.3025850929
 log1p = _floating_unary("log1p", np.log1p, lambda g, x, y: g / (x + 1.0), "Log1PBackward0")
 sqrt = _floating_unary("sqrt", np.sqrt, lambda g, x, y: g / (y * 2.0), "SqrtBackward0", uses_output=True)
 rsqrt = _floating_unary("rsqrt", _np_rsqrt, lambda g, x, y: g * y * y * y * -0.5, "RsqrtBackward0", True)
-sin = _floating_unary("sin", np.sin, lambda g, x, y: g * cos(x), "SinBackward0")
+sin = _floating_unary("sin", np.sin, lambda g, x, y: g * x.cos(), "SinBackward0")
 cos = _floating_unary("cos", np.cos, lambda g, x, y: -g * sin(x), "CosBackward0")
 tan = _floating_unary("tan", np.tan, lambda g, x, y: g * (y * y + 1.0), "TanBackward0", uses_output=True)
 tanh = _floating_unary("tanh", np.tanh, lambda g, x, y: g * (1.0 - y * y), "TanhBackward0", uses_output=True)
@@ -114,7 +114,7 @@ sigmoid = _floating_unary("sigmoid", _np_sigmoid, lambda g, x, y: g * y * (1.0 -
 asin = _floating_unary("asin", np.arcsin, lambda g, x, y: g * rsqrt(1.0 - x * x), "AsinBackward0")
 acos = _floating_unary("acos", np.arccos, lambda g, x, y: -g * rsqrt(1.0 - x * x), "AcosBackward0")
 atan = _floating_unary("atan", np.arctan, lambda g, x, y: g / (x * x + 1.0), "AtanBackward0")
-sinh = _floating_unary("sinh", np.sinh, lambda g, x, y: g * cosh(x), "SinhBackward0")
+sinh = _floating_unary("sinh", np.sinh, lambda g, x, y: g * x.cosh(), "SinhBackward0")
 cosh = _floating_unary("cosh", np.cosh, lambda g, x, y: g * sinh(x), "CoshBackward0")
 reciprocal = _floating_unary("reciprocal", np.reciprocal, lambda g, x, y: -g * y * y, "ReciprocalBackward0", True)
 
@@ -129,7 +129,7 @@ def _np_erf(x):
 erf = _floating_unary("erf", _np_erf, lambda g, x, y: g * exp(-x * x) * 1.1283791670955126, "ErfBackward0")
 
 
-def _same_dtype_unary(name, np_fn, backward, node_name, aliases=(), dunders=()):
+def _same_dtype_unary(name, np_fn, backward, node_name, aliases=(), dunders=()) -> Callable[..., Any]:
     return unary_op(Unary(name, np_fn, lambda g, x, y: backward(g, x), node_name, floating=False, aliases=aliases,
                           dunders=dunders))
 
@@ -169,7 +169,7 @@ def _np_keep_int(fn):
 
 
 neg = _same_dtype_unary("neg", _np_neg, lambda g, x: -g, "NegBackward0", ("negative",), ("__neg__",))
-abs = _same_dtype_unary("abs", _no_bool(np.abs, "abs_cpu"), lambda g, x: g * sign(x), "AbsBackward0", ("absolute",),
+abs = _same_dtype_unary("abs", _no_bool(np.abs, "abs_cpu"), lambda g, x: g * x.sign(), "AbsBackward0", ("absolute",),
                         ("__abs__",))
 sign = _same_dtype_unary("sign", _np_sign, _zero_grad, "SignBackward0")
 floor = _same_dtype_unary("floor", _no_bool(_np_keep_int(np.floor), "floor_vml_cpu"), _zero_grad, "FloorBackward0")
@@ -311,8 +311,7 @@ def clamp_max(input, max):
 
 register(round, inplace=True)
 register(relu, inplace=True)
-for _fn in (isnan, isinf, isfinite, isposinf, isneginf):
-    register(_fn)
+register(isnan, isinf, isfinite, isposinf, isneginf)
 register(nan_to_num, inplace=True)
 register(clamp, aliases=("clip",), inplace=True)
 register(clamp_min, inplace=True)
