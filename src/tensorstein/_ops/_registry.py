@@ -4,13 +4,13 @@ their in-place ``op_`` variants, the operators, ``out=`` support and the type st
 Registration happens at import; the installed function *is* the op function (no wrapper on the call path),
 except for the namespace function of an ``out=True`` op whose function has no ``out`` parameter.
 
->>> @register(aliases=("twice",), inplace=True)
-... def double(input):
-...     '''``2 * input``.'''
-...     return input * 2
->>> OPS["double"].methods
-('double', 'twice')
->>> del OPS["double"]
+>>> @register(aliases=("cubed",), inplace=True)
+... def cube(input):
+...     '''``input ** 3``.'''
+...     return input * input * input
+>>> OPS["cube"].methods, OPS["cube"].inplace
+(('cube', 'cubed'), ('cube_', 'cubed_'))
+>>> del OPS["cube"]  # (a real op stays registered; ``_install`` then puts it on Tensor)
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Tensor factories, dtype conversion and the random number generator.
 
->>> manual_seed(0); randn(2, 3).shape
+>>> _ = manual_seed(0); randn(2, 3).shape
 tensorstein.Size([2, 3])
 """
 from __future__ import annotations
