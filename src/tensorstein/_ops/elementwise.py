@@ -92,19 +92,12 @@ def mul(input, other, *, out=None):
     res = Tensor._make(_apply(np.multiply, x, y, input, other) if rt is not D.bool_ else np.logical_and(x, y))
     if out is not None:
         return write_out(out, res)
-    if grad_enabled():
-        a, b = input, other
-        ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
-        ra, rb = ta and a.requires_grad, tb and b.requires_grad
-        if ra and rb:
-            res.requires_grad = True
-            res.grad_fn = MulBackward0(lambda g: (g * b, g * a), (a, b), (a, b))
-        elif ra:
-            res.requires_grad = True
-            res.grad_fn = MulBackward0(lambda g: (g * b, None), (a, b if tb else None), (b,) if tb else ())
-        elif rb:
-            res.requires_grad = True
-            res.grad_fn = MulBackward0(lambda g: (None, g * a), (a if ta else None, b), (a,) if ta else ())
+    a, b = input, other
+    ra, rb = _wants(a), _wants(b)
+    if (ra or rb) and grad_enabled():
+        # each gradient needs the other operand: save only those (an in-place write to the other is harmless)
+        saved = tuple(t for t, used in ((a, rb), (b, ra)) if used and isinstance(t, Tensor))
+        attach(res, MulBackward0, lambda g: (g * b if ra else None, g * a if rb else None), (_t(a), _t(b)), saved)
     return res
 
 
