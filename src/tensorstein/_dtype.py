@@ -17,11 +17,15 @@ class dtype:
     ``name`` torch's (``float32``), ``np`` the NumPy dtype, ``scalar_name`` ATen's ScalarType (``Float``),
     ``cpp_name`` the C++ type in some messages (``float``), ``tensor_type`` / ``storage_type`` the legacy
     class names (``FloatTensor`` / ``FloatStorage``), ``safetensors`` the file-format code (``F32``),
-    ``aliases`` other ``tensorstein.*`` names (``float``), ``cast`` the Tensor cast method (``t.float()``).
+    ``aliases`` other ``tensorstein.*`` names (``float``), ``cast`` the Tensor cast method (``t.float()``),
+    ``python_type`` the Python scalar type of its elements (``.item()``, ``tolist()``).
+
+    >>> float16.scalar_name, float16.cpp_name, float16.tensor_type, float16.safetensors, float16.python_type
+    ('Half', 'c10::Half', 'HalfTensor', 'F16', <class 'float'>)
     """
 
     __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_signed", "_rank", "_category", "scalar_name",
-                 "cpp_name", "tensor_type", "storage_type", "safetensors", "aliases", "cast")
+                 "cpp_name", "tensor_type", "storage_type", "safetensors", "aliases", "cast", "python_type")
 
     def __init__(self, name: str, np_dtype, rank: int, category: int, scalar_name: str, cpp_name: str,
                  safetensors: str, aliases: tuple = (), cast: str | None = None):
@@ -39,6 +43,7 @@ class dtype:
         self.safetensors = safetensors
         self.aliases = aliases
         self.cast = cast
+        self.python_type = (builtins.bool, int, float)[category]
 
     @property
     def is_complex(self) -> bool:
