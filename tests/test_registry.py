@@ -110,3 +110,28 @@ def test_dtype_rows_give_every_spelling():
         assert getattr(ts.zeros(1), d.cast)().dtype is d
         assert ts.zeros(1, dtype=d).type() == "tensorstein." + d.tensor_type
     assert _registry.OPS["float"].methods == ("float",)
+
+
+def test_unary_record_fused_backward_matches_the_tensor_backward():
+    from tensorstein._ops.unary import Unary, unary_op
+
+    calls = []
+
+    def fused(g, x, y):  # arrays in, array out: the kernel hook for create_graph=False
+        calls.append(1)
+        return g * y
+
+    try:
+        op = unary_op(Unary("exp_fused_probe", np.exp, lambda g, x, y: g * y, "ExpBackward0", uses_output=True,
+                            fused_backward=fused))
+        x = ts.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        (gx,) = ts.autograd.grad(op(x).sum(), x)
+        assert calls == [1]
+        np.testing.assert_allclose(gx.numpy(), np.exp(x.detach().numpy()), rtol=1e-6)
+        # create_graph: the tensor-op backward runs instead, so a second derivative exists
+        (gx2,) = ts.autograd.grad(op(x).sum(), x, create_graph=True)
+        assert calls == [1] and gx2.grad_fn is not None
+        (ggx,) = ts.autograd.grad(gx2.sum(), x)
+        np.testing.assert_allclose(ggx.numpy(), np.exp(x.detach().numpy()), rtol=1e-6)
+    finally:
+        OPS.pop("exp_fused_probe", None)
