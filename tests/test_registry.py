@@ -23,9 +23,10 @@ def test_every_registered_op_has_a_sample_entry():
     assert not missing, f"registered ops without an entry in tests/op_samples: {missing}"
 
 
-def test_committed_stub_is_current():
-    assert _stub.STUB.read_text() == _stub.generate(), \
-        "src/tensorstein/_tensor.pyi is stale: run `PYTHONPATH=src python -m tensorstein._ops._stub`"
+def test_committed_stubs_are_current():
+    fix = "run `PYTHONPATH=src python -m tensorstein._ops._stub`"
+    assert _stub.STUB.read_text() == _stub.generate(), f"src/tensorstein/_tensor.pyi is stale: {fix}"
+    assert _stub.INIT_STUB.read_text() == _stub.generate_init(), f"src/tensorstein/__init__.pyi is stale: {fix}"
 
 
 def test_namespace_methods_and_inplace_come_from_the_registry():
