@@ -23,6 +23,7 @@ from ._repr import set_printoptions, get_printoptions, printoptions  # noqa: F40
 from . import _allocator, autograd, linalg  # noqa: F401
 
 globals().update(_NAMESPACE)  # every registered op: tensorstein.add, tensorstein.matmul, ...
+del _NAMESPACE
 _allocator.tune_malloc()
 
 

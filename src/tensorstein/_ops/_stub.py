@@ -143,7 +143,8 @@ def generate_init() -> str:
     tree = _StubBodies(everywhere=True).visit(ast.parse(INIT_PY.read_text()))
     lines, public = [], []
     for node in tree.body:
-        if isinstance(node, ast.Expr) or (isinstance(node, ast.FunctionDef) and node.name == "__getattr__"):
+        lazy_loader = isinstance(node, ast.FunctionDef) and node.name == "__getattr__"
+        if isinstance(node, (ast.Expr, ast.Delete)) or lazy_loader:
             continue  # the docstring, the install calls, the lazy loader
         if isinstance(node, ast.Assign):
             targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
