@@ -6,11 +6,8 @@ attention and Transformers, fast on the CPU and without PyTorch.
 tensorstein.Size([3, 2])
 """
 from ._dtype import (  # noqa: F401
-    bool_ as bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, dtype,
-    iinfo, finfo, get_default_dtype, set_default_dtype, promote_types, result_type,
+    dtype, iinfo, finfo, get_default_dtype, set_default_dtype, promote_types, result_type,
 )
-from ._dtype import float32 as float, float64 as double, float16 as half, int64 as long, int32 as int  # noqa
-from ._dtype import int16 as short  # noqa: F401
 from ._device import device, cuda  # noqa: F401
 from ._tensor import Tensor, Size  # noqa: F401
 from ._autograd.grad_mode import (  # noqa: F401
@@ -20,8 +17,9 @@ from ._ops._install import NAMESPACE as _NAMESPACE
 from ._ops.creation import Generator, default_generator  # noqa: F401
 from ._ops.errors import broadcast_shapes  # noqa: F401
 from ._repr import set_printoptions, get_printoptions, printoptions  # noqa: F401
-from . import _allocator, autograd, linalg  # noqa: F401
+from . import _allocator, _dtype, autograd, linalg  # noqa: F401
 
+globals().update(_dtype.PUBLIC_NAMES)  # tensorstein.float32, .float, .bool, ...: from the dtype rows
 globals().update(_NAMESPACE)  # every registered op: tensorstein.add, tensorstein.matmul, ...
 del _NAMESPACE
 _allocator.tune_malloc()

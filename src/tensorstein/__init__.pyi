@@ -7,16 +7,30 @@ from . import nn as nn
 from . import optim as optim
 from . import io as io
 from . import models as models
-from ._dtype import bool_ as bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, dtype, iinfo, finfo, get_default_dtype, set_default_dtype, promote_types, result_type
-from ._dtype import float32 as float, float64 as double, float16 as half, int64 as long, int32 as int
+from ._dtype import bfloat16 as bfloat16
+from ._dtype import bool_ as bool
+from ._dtype import float64 as double
+from ._dtype import float32 as float
+from ._dtype import float16 as float16
+from ._dtype import float32 as float32
+from ._dtype import float64 as float64
+from ._dtype import float16 as half
+from ._dtype import int32 as int
+from ._dtype import int16 as int16
+from ._dtype import int32 as int32
+from ._dtype import int64 as int64
+from ._dtype import int8 as int8
+from ._dtype import int64 as long
 from ._dtype import int16 as short
+from ._dtype import uint8 as uint8
+from ._dtype import dtype, iinfo, finfo, get_default_dtype, set_default_dtype, promote_types, result_type
 from ._device import device, cuda
 from ._tensor import Tensor, Size
 from ._autograd.grad_mode import no_grad, enable_grad, inference_mode, set_grad_enabled, is_grad_enabled
 from ._ops.creation import Generator, default_generator
 from ._ops.errors import broadcast_shapes
 from ._repr import set_printoptions, get_printoptions, printoptions
-from . import _allocator, autograd, linalg
+from . import _allocator, _dtype, autograd, linalg
 def save(obj, f) -> None:
     ...
 def load(f, map_location=..., weights_only=...):

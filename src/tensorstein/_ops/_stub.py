@@ -138,6 +138,15 @@ def _namespace_defs() -> tuple[list[str], list[str]]:
     return lines, names
 
 
+def _dtype_imports() -> tuple[list[str], list[str]]:
+    """``from ._dtype import bool_ as bool``, ... for every public dtype name of the dtype rows."""
+    from .. import _dtype
+
+    attr = {id(v): k for k, v in vars(_dtype).items() if isinstance(v, _dtype.dtype) and not k.startswith("_")}
+    names = sorted(_dtype.PUBLIC_NAMES)
+    return [f"from ._dtype import {attr[id(_dtype.PUBLIC_NAMES[n])]} as {n}" for n in names], names
+
+
 def generate_init() -> str:
     """``__init__.pyi``: ``__init__.py``'s own statements plus the registry's namespace."""
     tree = _StubBodies(everywhere=True).visit(ast.parse(INIT_PY.read_text()))
@@ -160,10 +169,11 @@ def generate_init() -> str:
             public.append(node.name)
         lines.append(ast.unparse(node))
     ns_lines, ns_names = _namespace_defs()
+    dtype_lines, dtype_names = _dtype_imports()
     lazy = ["nn", "optim", "io", "models"]
-    public += ns_names + lazy
+    public += ns_names + lazy + dtype_names
     return (_HEADER + "from typing import Any\n\n" + "".join(f"from . import {m} as {m}\n" for m in lazy)
-            + "\n".join(lines) + "\n" + "\n".join(ns_lines) + "\n"
+            + "\n".join(dtype_lines + lines) + "\n" + "\n".join(ns_lines) + "\n"
             + "\n__all__ = [\n" + "".join(f"    {n!r},\n" for n in sorted(set(public))) + "]\n")
 
 
