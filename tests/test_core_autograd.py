@@ -351,3 +351,11 @@ def test_gradcheck_detects_wrong_gradient():
             return (t * t.detach()).sum()  # true gradient 2t, analytical gives t
     assert bad(x) is None
     assert ts.autograd.gradcheck(Wrong.f, (x,), raise_exception=False) is False
+
+
+def test_grad_accepts_a_generator_of_inputs_like_torch():
+    for lib in (torch, ts):
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor([0.5], requires_grad=True)
+        gw, gb = lib.autograd.grad((w * w).sum() + b.sum() * 3, (p for p in (w, b)))
+        assert gw.tolist() == [2.0, 4.0] and gb.tolist() == [3.0]

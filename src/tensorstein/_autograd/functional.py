@@ -16,9 +16,10 @@ from .graph import run_backward
 
 
 def _as_tuple(x):
+    """A tensor, or any iterable of them (``model.parameters()``), as a tuple."""
     if x is None:
         return None
-    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+    return (x,) if _is_tensor(x) else tuple(x)
 
 
 def _is_tensor(x) -> bool:
