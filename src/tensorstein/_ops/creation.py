@@ -1,6 +1,6 @@
 """Tensor factories, dtype conversion and the random number generator.
 
->>> manual_seed(0); randn(2, 3).shape
+>>> _ = manual_seed(0); randn(2, 3).shape
 tensorstein.Size([2, 3])
 """
 from __future__ import annotations
@@ -10,9 +10,14 @@ import math
 import numpy as np
 
 from .. import _dtype as D
+from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type
 from .._device import check_device
 from .._tensor import Tensor, _to_array
+from ._common import inplace, write_out
+from ._registry import register
+from .errors import broadcast_error
+from .shape import expand
 
 
 def _finish(arr, requires_grad=False, device=None):
@@ -79,8 +84,7 @@ def _filled(fill, size, dtype, device, requires_grad, out):
     d = _check_dtype(dtype) or D.get_default_dtype()
     arr = np.full(shape, fill, dtype=d.np) if fill is not None else np.empty(shape, dtype=d.np)
     if out is not None:
-        from .elementwise import _write_out
-        return _write_out(out, Tensor._make(arr))
+        return write_out(out, Tensor._make(arr))
     return _finish(arr, requires_grad, device)
 
 
@@ -145,8 +149,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 def _finish_out(arr, requires_grad, device, out):
     if out is not None:
-        from .elementwise import _write_out
-        return _write_out(out, Tensor._make(arr))
+        return write_out(out, Tensor._make(arr))
     return _finish(arr, requires_grad, device)
 
 
@@ -309,8 +312,7 @@ def bernoulli(input, p=None, *, generator=None):
 
 # ---------------------------------------------------------------- in-place fills (under any grad mode)
 def _fill_inplace(self, arr):
-    from .elementwise import _grad_on
-    if _grad_on() and self.requires_grad and self.grad_fn is None:
+    if grad_enabled() and self.requires_grad and self.grad_fn is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     np.copyto(self._data, arr, casting="unsafe")
     self._version[0] += 1
@@ -401,3 +403,79 @@ def to(input, *args, **kwargs):
     if dtype is None:
         return input.clone() if copy else input
     return to_dtype(input, dtype, copy)
+
+
+def _type(self, dtype=None, non_blocking=False):
+    """No argument: the legacy type name (``'tensorstein.FloatTensor'``); else convert to ``dtype``
+    (a dtype or a legacy name such as ``'torch.DoubleTensor'``)."""
+    if dtype is None:
+        return "tensorstein." + self.dtype.tensor_type
+    if isinstance(dtype, str):
+        key = dtype.rsplit(".", 1)[-1]
+        if key not in D.BY_TENSOR_TYPE:
+            raise ValueError(f"invalid type: '{dtype}'")
+        dtype = D.BY_TENSOR_TYPE[key]
+    return to_dtype(self, dtype)
+
+
+CopyBackwards = node_type("CopyBackwards")
+
+
+def _copy_(self, src, non_blocking=False):
+    """Copy ``src`` (broadcast, converted) into ``self`` in place."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'other' must be Tensor, not {type(src).__name__}")
+    try:
+        np.broadcast_to(src._data, self._data.shape)
+    except ValueError:
+        raise broadcast_error(self._data.shape, src._data.shape) from None
+
+    def replace(old, value):
+        res = expand(to_dtype(value, old.dtype), old._data.shape).clone()
+        if not res.requires_grad:  # the history continues through a copy from a constant (zero gradient)
+            attach(res, CopyBackwards, lambda g: (None, None), (old, None))
+        return res
+
+    return inplace(self, replace, src)
+
+
+def _cast_method(d: D.dtype):
+    def method(self, memory_format=None):
+        return to_dtype(self, d)
+
+    method.__name__ = d.cast or d.name
+    method.__doc__ = f"``self.to({d!r})``."
+    return method
+
+
+def type_as(input, other):
+    return to_dtype(input, other.dtype)
+
+
+def new_zeros(input, *size, dtype=None, **kw):
+    return zeros(*size, dtype=dtype or input.dtype, **kw)
+
+
+def new_ones(input, *size, dtype=None, **kw):
+    return ones(*size, dtype=dtype or input.dtype, **kw)
+
+
+def new_empty(input, *size, dtype=None, **kw):
+    return empty(*size, dtype=dtype or input.dtype, **kw)
+
+
+def new_full(input, size, fill_value, dtype=None, **kw):
+    return full(size, fill_value, dtype=dtype or input.dtype, **kw)
+
+
+def new_tensor(input, data, dtype=None, **kw):
+    return tensor(data, dtype=dtype or input.dtype, **kw)
+
+
+register(tensor, as_tensor, asarray, from_numpy, zeros, ones, empty, full, zeros_like, ones_like, empty_like, full_like,
+         arange, linspace, logspace, eye, method=False)
+register(to, type_as, new_zeros, new_ones, new_empty, new_full, new_tensor, zero_, fill_, function=False)
+register(_copy_, name="copy_", function=False)
+register(_type, name="type", function=False, returns="Any")
+for _d in D.ALL_DTYPES:
+    register(_cast_method(_d), name=_d.cast, function=False)
