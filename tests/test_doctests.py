@@ -2,6 +2,7 @@
 scope)."""
 from __future__ import annotations
 
+import builtins
 import doctest
 import importlib
 import pkgutil
@@ -18,7 +19,9 @@ MODULES = ["tensorstein"] + sorted(m.name for m in pkgutil.walk_packages(ts.__pa
 @pytest.mark.parametrize("name", MODULES)
 def test_module_examples_run(name):
     module = importlib.import_module(name)
-    globs = {**{k: getattr(ts, k) for k in dir(ts) if not k.startswith("__")}, "torch": ts, **vars(module)}
+    # tensorstein names that would shadow builtins (bool, float, int, ...) stay out of the examples' globals
+    names = {k: getattr(ts, k) for k in dir(ts) if not k.startswith("__") and not hasattr(builtins, k)}
+    globs = {**names, "torch": ts, **vars(module)}
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     for test in finder.find(module, name, globs=globs):

@@ -37,18 +37,6 @@ def load(f, map_location=None, weights_only=True):
     return _load(f, map_location=map_location, weights_only=weights_only)
 
 
-def get_num_threads() -> "int":
-    from threadpoolctl import threadpool_info
-    return next((i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"), 1)
-
-
-def set_num_threads(n: "int") -> None:
-    from threadpoolctl import threadpool_limits
-    global _thread_limit
-    _thread_limit = threadpool_limits(limits=n, user_api="blas")
-
-
-_thread_limit = None
 _LAZY_SUBMODULES = ("nn", "optim", "io", "models")
 
 
