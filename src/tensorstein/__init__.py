@@ -110,7 +110,7 @@ def set_num_threads(n: "int") -> None:
 
 
 _thread_limit = None
-_LAZY_SUBMODULES = ("nn", "optim", "io", "models")
+_LAZY_SUBMODULES = ("nn", "optim", "io", "models", "distributed")
 
 
 def __getattr__(name: str):

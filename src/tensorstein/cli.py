@@ -250,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--list", action="store_true", help="list the available suites")
     b.add_argument("--quick", action="store_true", help="fewer repeats (noisier figures)")
     b.set_defaults(func=cmd_bench)
+
+    from tensorstein.distributed.run import add_parser as add_run_parser
+
+    add_run_parser(sub)
     return p
 
 
