@@ -155,6 +155,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         raise RuntimeError(_INSTALL)
     MPI = _mpi()
     comm = MPI.COMM_WORLD.Dup()
+    comm.Set_errhandler(MPI.ERRORS_RETURN)  # MPI errors (e.g. truncated messages) raise instead of aborting
     env_size, env_rank = os.environ.get("WORLD_SIZE"), os.environ.get("RANK")
     for what, given, env, actual in (("world_size", world_size, env_size, comm.Get_size()),
                                      ("rank", rank, env_rank, comm.Get_rank())):
@@ -189,6 +190,8 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     me = world.rank()
     comm = world.comm.Split(0 if me in ranks else MPI.UNDEFINED, ranks.index(me) if me in ranks else 0)
     comm = None if comm == MPI.COMM_NULL else comm
+    if comm is not None:
+        comm.Set_errhandler(MPI.ERRORS_RETURN)
     return ProcessGroup(comm, ranks, Backend(backend or world.backend), timeout or world.timeout)
 
 
