@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import pytest
-
 from _dist_util import check, env, launch, needs_mpi
 
 COLLECTIVES = r'''
@@ -221,11 +220,11 @@ dist.barrier()
 @needs_mpi
 def test_launcher_sets_rank_variables_and_runs_modules(tmp_path):
     (tmp_path / "rankmod.py").write_text(
-        "import os, sys\nprint('RANK-OK', os.environ['RANK'], os.environ['WORLD_SIZE'], os.environ['LOCAL_RANK'],"
-        " os.environ['MASTER_PORT'], sys.argv[1:])\n")
+        "import os, sys\ne = os.environ\n"  # one write per rank, so the two ranks' lines cannot interleave
+        "sys.stdout.write(f\"RANK-OK {e['RANK']} {e['WORLD_SIZE']} {e['LOCAL_RANK']} {e['MASTER_PORT']} {sys.argv[1:]}\\n\")\n")
     cmd = [sys.executable, "-m", "tensorstein", "run", "--nproc-per-node", "2", "-m", "rankmod", "--x", "1"]
-    res = subprocess.run(cmd, env=env(PYTHONPATH=env()["PYTHONPATH"] + ":" + str(tmp_path)), capture_output=True,
-                         text=True, timeout=60, cwd=tmp_path)
+    res = subprocess.run(cmd, env=env(PYTHONPATH=env()["PYTHONPATH"] + ":" + str(tmp_path)), check=False,
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
     check(res, n_ok=2)
     lines = sorted(line for line in res.stdout.splitlines() if line.startswith("RANK-OK"))
     assert lines == ["RANK-OK 0 2 0 29500 ['--x', '1']", "RANK-OK 1 2 1 29500 ['--x', '1']"]
@@ -245,16 +244,16 @@ def test_launcher_command_line_and_errors(tmp_path, monkeypatch):
     assert e["WORLD_SIZE"] == "4" and e["MASTER_ADDR"] == "a" and e["OMP_NUM_THREADS"] == "4"
     assert e["NUMBA_NUM_THREADS"] == "4" and e["OPENBLAS_NUM_THREADS"] == "4"
     res = subprocess.run([sys.executable, "-m", "tensorstein", "run", "--nproc-per-node", "2", "missing.py"],
-                         env=env(), capture_output=True, text=True, timeout=60, cwd=tmp_path)
+                         env=env(), check=False, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert res.returncode == 1 and res.stderr.strip() == "tensorstein run: error: missing.py: no such file"
 
 
 def test_collective_before_init_raises_torchs_error():
-    import tensorstein as ts
-    import tensorstein.distributed as dist
-
     import torch
     import torch.distributed as tdist
+
+    import tensorstein as ts
+    import tensorstein.distributed as dist
 
     for name in ("all_reduce", "broadcast", "barrier", "get_rank", "get_world_size"):
         args = {"all_reduce": (ts.ones(2),), "broadcast": (ts.ones(2), 0)}.get(name, ())
@@ -276,13 +275,13 @@ def test_import_never_loads_mpi_and_explains_the_extra():
         "assert dist.is_available() is False\n"
         "try:\n    dist.init_process_group('mpi')\nexcept RuntimeError as e:\n    print(e)\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-c", code], env=env(), check=False, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == ('the MPI backend needs mpi4py and an MPI library: '
                                   'pip install "tensorstein[distributed]"')
-    res = subprocess.run([sys.executable, "-c", "import sys, tensorstein, tensorstein.distributed; "
-                          "import tensorstein.nn; print('mpi4py' in sys.modules)"],
-                         env=env(), capture_output=True, text=True, timeout=60)
+    probe = "import sys, tensorstein, tensorstein.distributed, tensorstein.nn; print('mpi4py' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", probe],
+                         env=env(), check=False, capture_output=True, text=True, timeout=60)
     assert res.stdout.strip() == "False", res.stderr
 
 
@@ -291,7 +290,7 @@ def test_init_in_a_single_process():
             "dist.init_process_group('gloo')\n"
             "t = torch.arange(3.); dist.all_reduce(t, op=dist.ReduceOp.AVG)\n"
             "print(dist.get_rank(), dist.get_world_size(), t.tolist())\n")
-    res = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-c", code], env=env(), check=False, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.strip() == "0 1 [0.0, 1.0, 2.0]", res.stderr
 
 
@@ -312,23 +311,23 @@ def test_embed_over_ranks_equals_one_process(tmp_path):
 
     import numpy as np
 
-    words = "the quick brown fox jumps over a lazy dog while tensors multiply matrices of embeddings".split()
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "tensors", "multiply", "matrices", "of", "embeddings"]
     rng = np.random.default_rng(0)
     lines = [" ".join(rng.choice(words, rng.integers(1, 14))) for _ in range(21)] + ["short", "short"]
     (tmp_path / "texts.txt").write_text("\n".join(lines) + "\n")
     base = [sys.executable, "-m", "tensorstein"]
     emb = ["embed", "--file", "texts.txt", "--batch-size", "4"]
-    one = subprocess.run(base + emb + ["--output", "one.npy"], env=env(), capture_output=True, text=True,
+    one = subprocess.run(base + emb + ["--output", "one.npy"], env=env(), check=False, capture_output=True, text=True,
                          timeout=120, cwd=tmp_path)
     assert one.returncode == 0, one.stderr
     two = subprocess.run(base + ["run", "--nproc-per-node", "2", "-m", "tensorstein"] + emb + ["--output", "two.npy"],
-                         env=env(), capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                         env=env(), check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert two.returncode == 0, two.stderr
     assert two.stderr.count("wrote 23 embeddings") == 1  # rank 0 reports, once
     a, b = np.load(tmp_path / "one.npy"), np.load(tmp_path / "two.npy")
     assert a.shape == (23, 384) and np.array_equal(a, b)
     three = subprocess.run(base + ["run", "--nproc-per-node", "3", "-m", "tensorstein"] + emb, env=env(),
-                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                           check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert three.returncode == 0, three.stderr
     rows = np.array([json.loads(line) for line in three.stdout.splitlines()], dtype=np.float32)
     assert np.array_equal(rows, a)

@@ -1,7 +1,6 @@
 """DistributedDataParallel on 2 and 3 MPI ranks against one-process torch training; DistributedSampler."""
 import numpy as np
 import pytest
-
 from _dist_util import check, launch, needs_mpi
 
 DDP_SCRIPT = r'''
@@ -147,8 +146,9 @@ def test_ddp_matches_one_process_training(tmp_path, n):
 
 # ------------------------------------------------------------------ DistributedSampler (one process)
 def _randperm_matches_torch():
-    import tensorstein as ts
     import torch
+
+    import tensorstein as ts
 
     g, tg = ts.Generator(), torch.Generator()
     g.manual_seed(3)
@@ -173,7 +173,7 @@ def test_sampler_partitions_like_torch(n, replicas, drop_last, shuffle):
         s.set_epoch(2)
     got, want = [list(s) for s in ours], [list(s) for s in theirs]
     assert [len(s) for s in ours] == [len(s) for s in theirs] == [len(x) for x in got]
-    flat = sum(got, [])
+    flat = [i for part in got for i in part]
     if not shuffle:
         assert got == want
     else:  # the order needs torch's randperm (next test); the partition must be torch's

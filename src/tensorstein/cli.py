@@ -155,9 +155,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
         raise CLIError(f"--output must name a .npy file, got {args.output!r}")
     model = _load_model(args.model)
     show = sys.stderr.isatty() and len(texts) > args.batch_size
-    from tensorstein.distributed._embed import encode_over_ranks  # model.encode, over ranks under `run`
+    from tensorstein.distributed._embed import encode_over_ranks
 
-    emb = encode_over_ranks(model, texts, args.batch_size, show_progress=show)
+    emb = encode_over_ranks(model, texts, args.batch_size, show_progress=show)  # shared out under `run`
     if emb is None:  # another rank: rank 0 writes the output
         return 0
     if args.output:

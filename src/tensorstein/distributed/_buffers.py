@@ -37,7 +37,7 @@ def mpi_array(a: np.ndarray, reduce: bool = False) -> np.ndarray:
 class Buf:
     """The in-place MPI buffer of a tensor; ``back()`` stores results into the tensor when it was a copy."""
 
-    __slots__ = ("tensor", "arr", "_copied")
+    __slots__ = ("_copied", "arr", "tensor")
 
     def __init__(self, tensor, reduce: bool = False):
         self.tensor = tensor

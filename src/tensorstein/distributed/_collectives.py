@@ -6,17 +6,30 @@
 """
 from __future__ import annotations
 
-import os
+import time
 
 import numpy as np
 
 from ._buffers import Buf, average, check_op, mpi_array, mpi_op, shape_of
-from ._group import ReduceOp, Work, _resolve, _State, _Watchdog
+from ._group import _NOT_INIT, ReduceOp, Work, _resolve, _State, _Watchdog
 
 __all__ = [
-    "all_reduce", "broadcast", "reduce", "all_gather", "all_gather_into_tensor", "reduce_scatter_tensor",
-    "gather", "scatter", "all_to_all_single", "send", "recv", "isend", "irecv", "broadcast_object_list",
-    "all_gather_object", "gather_object",
+    "all_gather",
+    "all_gather_into_tensor",
+    "all_gather_object",
+    "all_reduce",
+    "all_to_all_single",
+    "broadcast",
+    "broadcast_object_list",
+    "gather",
+    "gather_object",
+    "irecv",
+    "isend",
+    "recv",
+    "reduce",
+    "reduce_scatter_tensor",
+    "scatter",
+    "send",
 ]
 
 
@@ -38,7 +51,7 @@ def _launch(g, name, async_op, blocking, nonblocking, finish=None):
 
 def _debug_check(g, name, tensor):
     """With TORCH_DISTRIBUTED_DEBUG=DETAIL, compare the collective and its shape/dtype across ranks."""
-    if os.environ.get("TORCH_DISTRIBUTED_DEBUG", "").upper() != "DETAIL":
+    if not _State.debug:
         return
     mine = (name, shape_of(tensor), str(tensor.dtype))
     every = g.comm.allgather(mine)
@@ -62,10 +75,36 @@ def _list_len(name, what, lst, n):
                          f"{'None' if lst is None else len(lst)}")
 
 
+_FAST_OPS: dict = {}  # (ReduceOp, NumPy dtype) -> MPI op, for types MPI reduces natively
+
+
+def _fast_op(op, dtype):
+    if not _FAST_OPS:
+        MPI = _State.MPI
+        for dt in ("float32", "float64", "int8", "uint8", "int16", "int32", "int64"):
+            for o in (ReduceOp.SUM, ReduceOp.PRODUCT, ReduceOp.MIN, ReduceOp.MAX):
+                _FAST_OPS[o, np.dtype(dt)] = mpi_op(MPI, o, np.dtype(dt))
+    return _FAST_OPS.get((op, dtype))
+
+
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce ``tensor`` over the group; every rank gets the result in ``tensor``."""
-    g = _resolve(group)
+    g = _State.world if group is None else group
+    if g is None:
+        raise ValueError(_NOT_INIT)
     if g.comm is None:
+        return None
+    a = tensor._data
+    mop = _fast_op(op, a.dtype)
+    if mop is not None and not async_op and not _State.debug and a.flags.c_contiguous:
+        # the hot path: straight to MPI on the tensor's own buffer, under the watchdog
+        pending = _Watchdog.pending
+        pending[0] = ("all_reduce", time.monotonic() + g.timeout_s, g.timeout)
+        try:
+            g.comm.Allreduce(_State.MPI.IN_PLACE, a, mop)
+        finally:
+            del pending[0]
+        tensor._version[0] += 1
         return None
     check_op(op, tensor._data.dtype, "all_reduce")
     _debug_check(g, "all_reduce", tensor)

@@ -16,11 +16,27 @@ import sys
 import threading
 import time
 from enum import Enum
+from typing import ClassVar
 
 __all__ = [
-    "Backend", "ReduceOp", "ProcessGroup", "Work", "GroupMember", "group", "is_available", "is_initialized",
-    "is_mpi_available", "init_process_group", "destroy_process_group", "new_group", "get_rank", "get_world_size",
-    "get_backend", "get_global_rank", "get_process_group_ranks", "barrier",
+    "Backend",
+    "GroupMember",
+    "ProcessGroup",
+    "ReduceOp",
+    "Work",
+    "barrier",
+    "destroy_process_group",
+    "get_backend",
+    "get_global_rank",
+    "get_process_group_ranks",
+    "get_rank",
+    "get_world_size",
+    "group",
+    "init_process_group",
+    "is_available",
+    "is_initialized",
+    "is_mpi_available",
+    "new_group",
 ]
 
 default_pg_timeout = datetime.timedelta(minutes=30)
@@ -75,6 +91,7 @@ class ProcessGroup:
         self.ranks = list(ranks)  # global ranks, in group-rank order
         self.backend = backend
         self.timeout = timeout
+        self.timeout_s = timeout.total_seconds()
 
     def rank(self) -> int:
         return self.comm.Get_rank() if self.comm is not None else -1
@@ -99,7 +116,7 @@ class GroupMember:
 
 class _GroupNamespace:
     @property
-    def WORLD(self):  # noqa: N802 - torch's name
+    def WORLD(self):
         return GroupMember.WORLD
 
 
@@ -109,7 +126,7 @@ group = _GroupNamespace()
 class _State:
     MPI = None  # the mpi4py.MPI module once a group exists
     world: ProcessGroup | None = None
-    watchdog = None
+    debug = False  # TORCH_DISTRIBUTED_DEBUG=DETAIL when the default group was created: compare shapes
 
 
 def _mpi():
@@ -164,6 +181,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
             raise ValueError(f"init_process_group: {what}={want} but the MPI launcher started this process as "
                              f"{what}={actual}; launch with `tensorstein run --nproc-per-node N` or mpiexec -n N")
     timeout = default_pg_timeout if timeout is None else timeout
+    _State.debug = os.environ.get("TORCH_DISTRIBUTED_DEBUG", "").upper() == "DETAIL"
     _State.world = GroupMember.WORLD = ProcessGroup(comm, range(comm.Get_size()), name, timeout)
     _Watchdog.ensure()
 
@@ -266,10 +284,13 @@ class Work:
 
 
 class _Watchdog:
-    """Ends the job when a blocking operation runs past the group's timeout (MPI calls cannot be cancelled)."""
+    """Ends the job when a blocking operation runs past the group's timeout (MPI calls cannot be cancelled).
 
-    _lock = threading.Lock()
-    _pending: dict[int, tuple] = {}
+    ``pending`` maps a key to ``(name, deadline, timeout)`` for each wait in progress (dict updates are atomic
+    under the GIL, so the hot path takes no lock); a daemon thread checks it every 0.2 s.
+    """
+
+    pending: ClassVar[dict] = {}
     _thread = None
 
     @classmethod
@@ -280,15 +301,14 @@ class _Watchdog:
 
     @classmethod
     def watch(cls, name, timeout):
-        return _Watched(cls, name, timeout)
+        return _Watched(name, timeout)
 
     @classmethod
     def _run(cls):
         while True:
             time.sleep(0.2)
             now = time.monotonic()
-            with cls._lock:
-                expired = [v for v in cls._pending.values() if now > v[1]]
+            expired = [v for v in list(cls.pending.values()) if now > v[1]]
             if expired:
                 name, _, timeout = expired[0]
                 rank = _State.world.rank() if _State.world is not None else "?"
@@ -299,17 +319,13 @@ class _Watchdog:
 
 
 class _Watched:
-    __slots__ = ("key", "deadline", "name", "timeout")
+    __slots__ = ("name", "timeout")
 
-    def __init__(self, dog, name, timeout):
+    def __init__(self, name, timeout):
         self.name, self.timeout = name, timeout
-        self.deadline = time.monotonic() + timeout.total_seconds()
 
     def __enter__(self):
-        self.key = id(self)
-        with _Watchdog._lock:
-            _Watchdog._pending[self.key] = (self.name, self.deadline, self.timeout)
+        _Watchdog.pending[id(self)] = (self.name, time.monotonic() + self.timeout.total_seconds(), self.timeout)
 
     def __exit__(self, *exc):
-        with _Watchdog._lock:
-            _Watchdog._pending.pop(self.key, None)
+        _Watchdog.pending.pop(id(self), None)

@@ -55,7 +55,7 @@ def main(argv: list[str]) -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if not isinstance(exc.code, (int, type(None))):
             print(f"[rank {os.environ['RANK']}] {exc.code}", file=sys.stderr)
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - any error of the target must end the whole job
         lines = traceback.format_exc().rstrip("\n").splitlines()
         print("\n".join(f"[rank {os.environ['RANK']}] {line}" for line in lines), file=sys.stderr)
         code = 1

@@ -75,7 +75,7 @@ def launch(args) -> int:
         raise FileNotFoundError(f"{args.target}: no such file")
     cmd, env = build_command(args)
     try:
-        return subprocess.run(cmd, env=env).returncode
+        return subprocess.run(cmd, env=env, check=False).returncode
     except KeyboardInterrupt:
         return 130
 

@@ -25,7 +25,7 @@ UNFINISHED = (
 
 
 class _Bucket:
-    __slots__ = ("params", "offsets", "flat", "pending", "request")
+    __slots__ = ("flat", "offsets", "params", "pending", "request")
 
     def __init__(self, params):
         self.params = params
@@ -71,8 +71,10 @@ class Reducer:
         self.index = {id(p): i for i, p in enumerate(params)}
         self.active = False
         self.next_bucket = 0
+        self.inflight: list = []  # requests started this iteration
         self.used = np.zeros(len(params), np.int32)
-        self.comm_seconds = 0.0  # time spent waiting for all-reduces after backward produced the last grad
+        # perf_counter() when this rank's last gradient was ready and when every bucket was reduced (benchmarks)
+        self.last_grad_time = self.done_time = 0.0
         self.handles = [p.register_post_accumulate_grad_hook(self._ready) for p in params]
 
     # -------------------------------------------------------------- per iteration
@@ -83,6 +85,7 @@ class Reducer:
             raise RuntimeError(UNFINISHED.format(rank=self.group.rank(), missing=missing or "unknown"))
         self.active = active
         self.next_bucket = 0
+        self.inflight = []
         self.used[:] = 0
         for b in self.buckets:
             b.pending = len(b.params)
@@ -105,6 +108,8 @@ class Reducer:
             self.used[self.index[id(p)]] = 1
         b = self.buckets[self.where[id(p)]]
         b.pending -= 1
+        if self.inflight:  # give MPI a chance to progress the all-reduces already started
+            self.MPI.Request.Testall(self.inflight)
         while self.next_bucket < len(self.buckets) and self.buckets[self.next_bucket].pending == 0:
             self._launch(self.buckets[self.next_bucket])
             self.next_bucket += 1
@@ -118,17 +123,18 @@ class Reducer:
             else:
                 b.flat[lo:hi] = p.grad._data.reshape(-1)
         b.request = self.group.comm.Iallreduce(self.MPI.IN_PLACE, b.flat, self.MPI.SUM)
+        self.inflight.append(b.request)
 
     def _finish(self) -> None:
-        from ...distributed._group import _Watchdog
         from ..._tensor import Tensor
+        from ...distributed._group import _Watchdog
 
-        t0 = time.perf_counter()
+        self.last_grad_time = time.perf_counter()
         with _Watchdog.watch("DistributedDataParallel all_reduce", self.group.timeout):
-            self.MPI.Request.Waitall([b.request for b in self.buckets])
+            self.MPI.Request.Waitall(self.inflight)
             if self.find_unused:
                 self.group.comm.Allreduce(self.MPI.IN_PLACE, self.used, self.MPI.MAX)
-        self.comm_seconds += time.perf_counter() - t0
+        self.done_time = time.perf_counter()
         n = self.group.size()
         for b in self.buckets:
             np.divide(b.flat, n, out=b.flat)
