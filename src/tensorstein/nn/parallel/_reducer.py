@@ -73,8 +73,10 @@ class Reducer:
         self.next_bucket = 0
         self.inflight: list = []  # requests started this iteration
         self.used = np.zeros(len(params), np.int32)
-        # perf_counter() when this rank's last gradient was ready and when every bucket was reduced (benchmarks)
+        # perf_counter() when this rank's last gradient was ready and when every bucket was reduced, and the
+        # bytes whose all-reduce had already completed by then, i.e. hidden behind backward (benchmarks)
         self.last_grad_time = self.done_time = 0.0
+        self.hidden_bytes = 0
         self.handles = [p.register_post_accumulate_grad_hook(self._ready) for p in params]
 
     # -------------------------------------------------------------- per iteration
@@ -130,6 +132,7 @@ class Reducer:
         from ...distributed._group import _Watchdog
 
         self.last_grad_time = time.perf_counter()
+        self.hidden_bytes = sum(b.flat.nbytes for b in self.buckets if b.request.Test())
         with _Watchdog.watch("DistributedDataParallel all_reduce", self.group.timeout):
             self.MPI.Request.Waitall(self.inflight)
             if self.find_unused:
