@@ -308,6 +308,16 @@ class Tensor:
         hooks.append(hook)
         return _RemovableHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` right after this leaf's gradient is accumulated into ``.grad``."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        from ._autograd.graph import register_post_accumulate_grad_hook
+
+        return _RemovableHandle(register_post_accumulate_grad_hook(self, hook), hook)
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 

@@ -155,7 +155,11 @@ def cmd_embed(args: argparse.Namespace) -> int:
         raise CLIError(f"--output must name a .npy file, got {args.output!r}")
     model = _load_model(args.model)
     show = sys.stderr.isatty() and len(texts) > args.batch_size
-    emb = model.encode(texts, batch_size=args.batch_size, show_progress_bar=show)
+    from tensorstein.distributed._embed import encode_over_ranks
+
+    emb = encode_over_ranks(model, texts, args.batch_size, show_progress=show)  # shared out under `run`
+    if emb is None:  # another rank: rank 0 writes the output
+        return 0
     if args.output:
         out_dir = os.path.dirname(os.path.abspath(args.output))
         if not os.path.isdir(out_dir):
@@ -250,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--list", action="store_true", help="list the available suites")
     b.add_argument("--quick", action="store_true", help="fewer repeats (noisier figures)")
     b.set_defaults(func=cmd_bench)
+
+    from tensorstein.distributed.run import add_parser as add_run_parser
+
+    add_run_parser(sub)
     return p
 
 

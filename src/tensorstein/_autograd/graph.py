@@ -168,7 +168,11 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             for t in inputs:
                 if t.grad_fn is not None:
                     wanted[id(t.grad_fn)] = None
-        for node in _topological_order(roots):
+        order = _topological_order(roots)
+        ready = _post_hook_leaves(order) if inputs is None and POST_HOOKS[0] else None
+        for i, node in enumerate(order):
+            if ready and i - 1 in ready:  # these leaves got their last gradient from the node before
+                _flush_leaves(leaf_grads, ready.pop(i - 1))
             g = grads.pop(id(node), None)
             if g is None:
                 continue
@@ -206,6 +210,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     grads[key] = ig if key not in grads else grads[key] + ig
         for entry in leaf_grads.values():
             entry[1] = _leaf_hooks_and_accumulate(entry[0], entry[1], accumulate=inputs is None)
+            if inputs is None:
+                _run_post_accumulate_hooks(entry[0])
         if inputs is None:
             return None
         result = []
@@ -243,6 +249,46 @@ def _leaf_hooks_and_accumulate(leaf, g, accumulate):
         total = g if leaf.grad is None else leaf.grad + g
         leaf.grad = total if grad_enabled() else total.detach()
     return g
+
+
+# ------------------------------------------------- post-accumulate-grad hooks (DDP's "grad ready")
+POST_HOOKS = [0]  # how many leaves have post-accumulate hooks; the walk looks for them only then
+
+
+def register_post_accumulate_grad_hook(leaf, hook):
+    """Call ``hook(leaf)`` as soon as the leaf's ``.grad`` holds this backward's gradient."""
+    hooks = leaf.__dict__.setdefault("_post_accumulate_grad_hooks", [])
+    hooks.append(hook)
+    POST_HOOKS[0] += 1
+    return hooks
+
+
+def _post_hook_leaves(order):
+    """{index of the last node feeding a hooked leaf: [leaves]} so the walk can finish them early."""
+    last = {}
+    for i, node in enumerate(order):
+        for t in node.inputs:
+            if t is not None and t.grad_fn is None and t.__dict__.get("_post_accumulate_grad_hooks"):
+                last[id(t)] = (i, t)
+    ready: dict[int, list] = {}
+    for i, t in last.values():
+        ready.setdefault(i, []).append(t)
+    return ready
+
+
+def _flush_leaves(leaf_grads, leaves):
+    for leaf in leaves:
+        entry = leaf_grads.pop(id(leaf), None)
+        if entry is not None:
+            _leaf_hooks_and_accumulate(leaf, entry[1], accumulate=True)
+            _run_post_accumulate_hooks(leaf)
+
+
+def _run_post_accumulate_hooks(leaf):
+    hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
+    if hooks:
+        for hook in list(hooks):
+            hook(leaf)
 
 
 def retain_ref(tensor):

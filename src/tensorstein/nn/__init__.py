@@ -9,4 +9,4 @@ from .modules import (  # noqa: F401
 from .modules._attention_modules import (  # noqa: F401
     MultiheadAttention, TransformerEncoderLayer, TransformerEncoder,
 )
-from . import attention, functional, init, utils  # noqa: F401
+from . import attention, functional, init, parallel, utils  # noqa: F401
