@@ -35,10 +35,6 @@ def save(obj, f) -> None:
     ...
 def load(f, map_location=..., weights_only=...):
     ...
-def get_num_threads() -> builtins.int:
-    ...
-def set_num_threads(n: builtins.int) -> None:
-    ...
 __version__: builtins.str
 def abs(input, *, out=...) -> Tensor: ...
 def absolute(input, *, out=...) -> Tensor: ...
@@ -342,7 +338,6 @@ __all__ = [
     'ge',
     'ger',
     'get_default_dtype',
-    'get_num_threads',
     'get_printoptions',
     'get_rng_state',
     'greater',
@@ -453,7 +448,6 @@ __all__ = [
     'select',
     'set_default_dtype',
     'set_grad_enabled',
-    'set_num_threads',
     'set_printoptions',
     'set_rng_state',
     'short',

@@ -205,6 +205,9 @@ class Tensor:
     def register_hook(self, hook):
         ...
 
+    def register_post_accumulate_grad_hook(self, hook):
+        ...
+
     def backward(self, gradient=..., retain_graph=..., create_graph=..., inputs=...):
         ...
     # ---- installed by the op registry
