@@ -23,9 +23,11 @@ from ._autograd.grad_mode import (  # noqa: E402,F401
 )
 from ._ops.creation import (  # noqa: E402,F401
     tensor, as_tensor, asarray, from_numpy, zeros, ones, empty, full, zeros_like, ones_like, empty_like,
-    full_like, arange, linspace, logspace, eye, rand, randn, randint, randperm, rand_like, randn_like,
-    randint_like, multinomial, bernoulli, manual_seed, seed, initial_seed, get_rng_state, set_rng_state,
-    Generator, default_generator,
+    full_like, arange, linspace, logspace, eye,
+)
+from ._ops.random import (  # noqa: E402,F401
+    rand, randn, randint, randperm, rand_like, randn_like, randint_like, multinomial, bernoulli, normal,
+    manual_seed, seed, initial_seed, get_rng_state, set_rng_state, Generator, default_generator,
 )
 from ._ops.elementwise import (  # noqa: E402,F401
     add, sub, sub as subtract, mul, mul as multiply, div, div as divide, div as true_divide, floor_divide,

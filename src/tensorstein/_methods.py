@@ -5,6 +5,7 @@ import numpy as np
 
 from ._autograd.grad_mode import STATE
 from ._ops import creation as C
+from ._ops import random as RNG
 from ._ops import elementwise as E
 from ._ops import indexing as I
 from ._ops import linalg as L
@@ -64,9 +65,9 @@ _METHODS = {
     "new_full": lambda self, size, fill_value, dtype=None, **kw: C.full(size, fill_value,
                                                                        dtype=dtype or self.dtype, **kw),
     "new_tensor": lambda self, data, dtype=None, **kw: C.tensor(data, dtype=dtype or self.dtype, **kw),
-    "normal_": C.normal_, "uniform_": C.uniform_, "zero_": C.zero_, "fill_": C.fill_, "random_": C.random_,
-    "bernoulli_": C.bernoulli_, "exponential_": C.exponential_, "bernoulli": C.bernoulli,
-    "multinomial": C.multinomial,
+    "normal_": RNG.normal_, "uniform_": RNG.uniform_, "zero_": C.zero_, "fill_": C.fill_, "random_": RNG.random_,
+    "bernoulli_": RNG.bernoulli_, "exponential_": RNG.exponential_, "bernoulli": RNG.bernoulli,
+    "multinomial": RNG.multinomial,
 }
 
 _CASTS = {"float": "float32", "double": "float64", "half": "float16", "bfloat16": "bfloat16", "long": "int64",
