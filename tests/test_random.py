@@ -7,6 +7,7 @@ import torch
 
 import tensorstein as ts
 
+pytestmark = pytest.mark.filterwarnings("ignore:.*out of bounds:UserWarning")
 SIZES = list(range(1, 101)) + [127, 255, 1000, 1023, 4099]
 SEEDS = [0, 1, 42, 1234, 2 ** 32 + 7, 2 ** 63 + 5]
 FLOATS = ["float32", "float64", "float16", "bfloat16"]
@@ -242,6 +243,7 @@ def test_modules_initialise_like_torch(seed):
                                      ("kaiming_uniform_", {"a": math.sqrt(5)}), ("kaiming_normal_", {}),
                                      ("kaiming_normal_", {"mode": "fan_out", "nonlinearity": "relu"}),
                                      ("trunc_normal_", {"std": 0.02}), ("trunc_normal_", {}),
+                                     ("trunc_normal_", {"mean": 0.5, "std": 1.0, "a": -0.1, "b": 0.2}),
                                      ("orthogonal_", {})])
 def test_nn_init_streams(name, kw):
     for shape in [(5, 7), (33, 4), (16, 16, 3)]:

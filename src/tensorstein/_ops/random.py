@@ -238,13 +238,29 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
     return _finish_out(arr.reshape(shape), requires_grad, device, out)
 
 
+def _float_bounds(low, high, npd):
+    """torch's ``update_from``/``update_to``: pull the bounds in to values the float dtype represents."""
+    digits = {2: 11, 4: 24, 8: 53}[np.dtype(npd).itemsize] if npd is not D.bfloat16.np else 8
+
+    def bits(v):
+        return abs(v).bit_length() - 1
+
+    lo1 = int(np.float64(npd(low + 1)))
+    if lo1 < low:
+        low = lo1 + (1 << (bits(low + 1) - digits + 1))
+    hi1 = int(np.float64(npd(high - 1)))
+    if hi1 >= high:
+        high = hi1 - (1 << (bits(high - 1) - digits + 1))
+    return low, high
+
+
 def _int_values(g, n, low, high, npd):
+    """``raw % (high - low) + low``; ranges of 2^28 or more take 64-bit words (torch's skew bound)."""
+    if np.dtype(npd).kind == "f" or npd is D.bfloat16.np:
+        low, high = _float_bounds(int(low), int(high), npd)
     span = int(high) - int(low)
-    wide = span >= 2 ** 32 and np.dtype(npd) in (np.dtype(np.int64), np.dtype(np.float64),
-                                                  np.dtype(np.float32), np.dtype(D.bfloat16.np))
-    r = g._raw64(n) if wide else g._raw(n)
-    v = (r % _U64(span)).astype(np.int64) + np.int64(low)
-    return v.astype(npd)
+    r = g._raw64(n) if span >= 2 ** 28 else g._raw(n)
+    return ((r % _U64(span)).astype(np.int64) + np.int64(low)).astype(npd)
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False,
@@ -378,11 +394,11 @@ def bernoulli(input, p=None, *, generator=None, out=None):
 
 
 def exponential_(self, lambd=1.0, *, generator=None):
-    """``-1/lambda * log(1 - u)`` with a double uniform, as torch's CPU kernel."""
+    """``-log1p(-u) / lambda`` with a double uniform, as torch's CPU kernel."""
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
     u = _unit(_gen(generator), self._data.size, np.float64)
-    vals = (-1.0 / float(lambd)) * M.libm(M._LOG, 1.0 - u)
+    vals = (-1.0 / float(lambd)) * M.libm(M._LOG1P, -u)
     return _write(self, vals.astype(self._data.dtype))
 
 
