@@ -6,10 +6,10 @@ import random
 import numpy as np
 import pytest
 import torch
+from torch.utils import data as thd
 
 import tensorstein as ts
 from tensorstein.utils import data as tsd
-from torch.utils import data as thd
 
 Point = collections.namedtuple("Point", ["x", "y"])
 
@@ -53,9 +53,9 @@ def epochs(m, d, n_epochs=3, between=True, **kw):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 42, 2024])
-@pytest.mark.parametrize("kw", [dict(batch_size=4, shuffle=True), dict(batch_size=5, shuffle=True, drop_last=True),
-                                dict(batch_size=1, shuffle=True), dict(batch_size=8, shuffle=False),
-                                dict(batch_size=None, shuffle=True), dict(batch_size=37, shuffle=True)])
+@pytest.mark.parametrize("kw", [{"batch_size": 4, "shuffle": True}, {"batch_size": 5, "shuffle": True, "drop_last": True},
+                                {"batch_size": 1, "shuffle": True}, {"batch_size": 8, "shuffle": False},
+                                {"batch_size": None, "shuffle": True}, {"batch_size": 37, "shuffle": True}])
 def test_single_process_orders_match_torch(seed, kw):
     check(lambda m, d: epochs(m, d, **kw), seed)
 
@@ -66,7 +66,7 @@ def test_generator_argument_and_len():
         loader = d.DataLoader(d.TensorDataset(m.arange(50)), batch_size=6, shuffle=True, generator=g)
         return [len(loader)] + [[b for b in loader] for _ in range(2)] + [m.rand(2)]
     check(run)
-    for kw in (dict(batch_size=6), dict(batch_size=6, drop_last=True), dict(batch_size=None)):
+    for kw in ({"batch_size": 6}, {"batch_size": 6, "drop_last": True}, {"batch_size": None}):
         assert len(tsd.DataLoader(list(range(50)), **kw)) == len(thd.DataLoader(list(range(50)), **kw))
 
 
@@ -87,9 +87,9 @@ class Draws:
                 "py": random.random()}
 
 
-@pytest.mark.parametrize("kw", [dict(num_workers=2, batch_size=3), dict(num_workers=3, batch_size=2, shuffle=True),
-                                dict(num_workers=2, batch_size=4, shuffle=True, persistent_workers=True),
-                                dict(num_workers=2, batch_size=None, prefetch_factor=1)])
+@pytest.mark.parametrize("kw", [{"num_workers": 2, "batch_size": 3}, {"num_workers": 3, "batch_size": 2, "shuffle": True},
+                                {"num_workers": 2, "batch_size": 4, "shuffle": True, "persistent_workers": True},
+                                {"num_workers": 2, "batch_size": None, "prefetch_factor": 1}])
 def test_workers_batches_and_seeds_match_torch(kw):
     def run(m, d):
         loader = d.DataLoader(Draws(m), **kw)
@@ -135,9 +135,9 @@ def Stream(m, n=11):
     return (_TsStream if m is ts else _TorchStream)(m, n)
 
 
-@pytest.mark.parametrize("kw", [dict(batch_size=3), dict(batch_size=3, num_workers=2),
-                                dict(batch_size=2, num_workers=3, drop_last=True), dict(batch_size=None),
-                                dict(batch_size=4, num_workers=2, persistent_workers=True)])
+@pytest.mark.parametrize("kw", [{"batch_size": 3}, {"batch_size": 3, "num_workers": 2},
+                                {"batch_size": 2, "num_workers": 3, "drop_last": True}, {"batch_size": None},
+                                {"batch_size": 4, "num_workers": 2, "persistent_workers": True}])
 def test_iterable_dataset(kw):
     def run(m, d):
         loader = d.DataLoader(Stream(m), **kw)

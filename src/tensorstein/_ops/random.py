@@ -21,6 +21,7 @@ _DEFAULT_SEED = 67280421310721
 _N = 624  # MT19937 state words
 _STATE_BYTES = 5056  # sizeof(CPUGeneratorImplState)
 _U64 = np.uint64
+_NUMBA_RANDPERM = 20000  # randperm sizes from which the compiled swap loop pays for loading Numba
 
 
 class Generator:
@@ -36,7 +37,7 @@ class Generator:
         self._bg = np.random.MT19937(0)
         self.manual_seed(_DEFAULT_SEED)
 
-    def manual_seed(self, seed) -> "Generator":
+    def manual_seed(self, seed) -> Generator:
         seed = int(seed)
         if not -2 ** 63 <= seed < 2 ** 64:
             raise RuntimeError("Overflow when unpacking long long")
@@ -72,7 +73,7 @@ class Generator:
             buf[5052] = 1
         return Tensor._make(np.frombuffer(buf, np.uint8).copy())
 
-    def set_state(self, new_state) -> "Generator":
+    def set_state(self, new_state) -> Generator:
         if not isinstance(new_state, Tensor) or new_state.dtype is not D.uint8:
             raise TypeError("RNG state must be a torch.ByteTensor")
         raw = np.ascontiguousarray(new_state._data).tobytes()
@@ -287,12 +288,18 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
     if n < 0:
         raise RuntimeError(f"n must be non-negative, got{n}")
     d = dtype or D.int64
-    perm = list(range(n))
+    perm = np.arange(n, dtype=np.int64)
     if n > 1:
         z = ((_gen(generator)._raw(n - 1) % np.arange(n, 1, -1, dtype=_U64)) + np.arange(n - 1, dtype=_U64))
-        for i, j in enumerate(z.tolist()):  # sequential swaps: each depends on the previous ones
-            perm[i], perm[j] = perm[j], perm[i]
-    return _finish_out(np.array(perm, dtype=np.int64).astype(d.np), requires_grad, device, out)
+        if n >= _NUMBA_RANDPERM:
+            from .._kernels.shuffle import fisher_yates
+            fisher_yates(perm, z.astype(np.int64))
+        else:  # sequential swaps: each depends on the previous ones
+            p = perm.tolist()
+            for i, j in enumerate(z.tolist()):
+                p[i], p[j] = p[j], p[i]
+            perm = np.array(p, dtype=np.int64)
+    return _finish_out(perm.astype(d.np), requires_grad, device, out)
 
 
 def rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False, layout=None,

@@ -5,15 +5,27 @@
 >>> [b[0].tolist() for b in DataLoader(TensorDataset(torch.arange(5)), batch_size=2)]
 [[0, 1], [2, 3], [4]]
 """
-from .dataset import (  # noqa: F401
-    Dataset, IterableDataset, TensorDataset, StackDataset, ConcatDataset, ChainDataset, Subset, random_split,
-)
-from .sampler import (  # noqa: F401
-    Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler, WeightedRandomSampler, BatchSampler,
-)
 from ._collate import default_collate, default_convert  # noqa: F401
 from ._worker import get_worker_info  # noqa: F401
 from .dataloader import DataLoader  # noqa: F401
+from .dataset import (  # noqa: F401
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    StackDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
+from .sampler import (  # noqa: F401
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 
 
 def __getattr__(name: str):

@@ -43,8 +43,8 @@ def _collate_np_scalar(batch, *, collate_fn_map=None):
 
 
 def _collate_float(batch, *, collate_fn_map=None):
-    from ..._ops.creation import tensor
     from ... import _dtype as D
+    from ..._ops.creation import tensor
     return tensor(list(batch), dtype=D.float64)
 
 

@@ -51,7 +51,7 @@ class ExceptionWrapper:
             msg = KeyErrorMessage(msg)
         try:
             exception = self.exc_type(msg)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a type that cannot take one message: RuntimeError, as torch
             raise RuntimeError(msg) from None
         raise exception
 
@@ -131,7 +131,7 @@ def worker_loop(iterable, dataset, index_queue, data_queue, auto_collation, coll
             if init_fn is not None:
                 init_fn(worker_id)
             fetcher = make(dataset, auto_collation, collate_fn, drop_last)
-        except Exception:
+        except Exception:  # noqa: BLE001 - every error goes back to the main process
             error = ExceptionWrapper(f"in DataLoader worker process {worker_id}")
         ended = False
         while True:
@@ -156,7 +156,7 @@ def worker_loop(iterable, dataset, index_queue, data_queue, auto_collation, coll
                     if not iterable:
                         raise
                     data, ended = IterableStop(worker_id), True
-                except Exception:
+                except Exception:  # noqa: BLE001 - every error goes back to the main process
                     data = ExceptionWrapper(f"in DataLoader worker process {worker_id}")
             data_queue.put((idx, data))
             del data

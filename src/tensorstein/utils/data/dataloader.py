@@ -308,5 +308,5 @@ class _MultiProcessIter(_BaseIter):
     def __del__(self):
         try:
             self._shutdown_workers()
-        except Exception:
+        except Exception:  # noqa: BLE001,S110 - interpreter shutdown may have torn the queues down
             pass
