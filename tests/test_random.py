@@ -257,3 +257,11 @@ def test_nn_init_streams(name, kw):
     if name != "orthogonal_":
         same(getattr(ts.nn.init, name)(ts.empty(6, 6), generator=ga, **kw),
              getattr(torch.nn.init, name)(torch.empty(6, 6), generator=gb, **kw))
+
+
+def test_attention_dropout_masks_match_torch():
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.standard_normal(s).astype(np.float32) for s in ((2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 4)))
+    a, b = both(lambda m: m.nn.functional.scaled_dot_product_attention(m.tensor(q), m.tensor(k), m.tensor(v),
+                                                                       dropout_p=0.3), 1)
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)  # same mask; sums in another order
