@@ -265,3 +265,16 @@ def test_attention_dropout_masks_match_torch():
     a, b = both(lambda m: m.nn.functional.scaled_dot_product_attention(m.tensor(q), m.tensor(k), m.tensor(v),
                                                                        dropout_p=0.3), 1)
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)  # same mask; sums in another order
+
+
+def test_random_namespace_and_fork_rng():
+    def run(m):
+        m.random.manual_seed(3)
+        with m.random.fork_rng():
+            inner = m.rand(4)
+        return [inner, m.rand(4), m.random.initial_seed()]
+    a, b = both(run)
+    for x, y in zip(a[:2], b[:2]):
+        same(x, y)
+    assert a[2] == b[2] == 3
+    same(a[0], a[1])

@@ -112,7 +112,7 @@ def set_num_threads(n: "int") -> None:
 
 
 _thread_limit = None
-_LAZY_SUBMODULES = ("nn", "optim", "io", "models", "utils")
+_LAZY_SUBMODULES = ("nn", "optim", "io", "models", "utils", "random")
 
 
 def __getattr__(name: str):
