@@ -278,3 +278,18 @@ def test_random_namespace_and_fork_rng():
         same(x, y)
     assert a[2] == b[2] == 3
     same(a[0], a[1])
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.rand(3, dtype=m.int64), lambda m: m.randn(3, dtype=m.int32),
+    lambda m: m.empty(3, dtype=m.uint8).uniform_(), lambda m: m.empty(3, dtype=m.bool).normal_(),
+    lambda m: m.bernoulli(m.ones(3, dtype=m.int64)), lambda m: m.multinomial(m.ones(3, dtype=m.int64), 1),
+    lambda m: m.empty(3).exponential_(-1), lambda m: m.empty(3).normal_(0, -1), lambda m: m.empty(3).uniform_(2, 1),
+    lambda m: m.randperm(-1), lambda m: m.empty(3).bernoulli_(1.5), lambda m: m.randint(5, 5, (2,)),
+])
+def test_sampler_errors_match_torch(call):
+    with pytest.raises(Exception) as e_t:
+        call(torch)
+    with pytest.raises(type(e_t.value)) as e_s:
+        call(ts)
+    assert str(e_s.value) == str(e_t.value)

@@ -214,9 +214,18 @@ def _write(self: Tensor, vals: np.ndarray) -> Tensor:
     return _fill_inplace(self, target)
 
 
+_SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
+                 "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double"}
+
+
+def _scalar_name(d) -> str:
+    """ATen's name of a dtype in error messages: int64 -> 'Long'."""
+    return _SCALAR_NAMES[str(d).split(".")[-1]]
+
+
 def _float_np(d, name):
     if not d.is_floating_point:
-        raise NotImplementedError(f"\"{name}\" not implemented for '{str(d).split('.')[-1].capitalize()}'")
+        raise NotImplementedError(f"\"{name}\" not implemented for '{_scalar_name(d)}'")
     return np.dtype(d.np).type
 
 
@@ -286,7 +295,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
     """A random permutation of ``0..n-1``: torch's Fisher-Yates with ``raw % (n - i)``."""
     n = int(n)
     if n < 0:
-        raise RuntimeError(f"n must be non-negative, got{n}")
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     d = dtype or D.int64
     perm = np.arange(n, dtype=np.int64)
     if n > 1:
@@ -394,7 +403,7 @@ def bernoulli_(self, p=0.5, *, generator=None):
 def bernoulli(input, p=None, *, generator=None, out=None):
     """A tensor like ``input`` of 0/1 draws with probabilities ``input`` (or the float ``p``)."""
     if p is None and not (input.is_floating_point()):
-        raise NotImplementedError(f"\"bernoulli_tensor_cpu_p_\" not implemented for '{input.dtype}'")
+        raise NotImplementedError(f"\"bernoulli_tensor_cpu_p_\" not implemented for '{_scalar_name(input.dtype)}'")
     res = Tensor._make(np.empty(input._data.shape, input._data.dtype))
     bernoulli_(res, input if p is None else p, generator=generator)
     return _finish_out(res._data, False, None, out)
@@ -419,8 +428,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     if x.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if not np.issubdtype(x.dtype, np.floating) and x.dtype != D.bfloat16.np:
-        raise RuntimeError("multinomial only supports floating-point dtypes for input, got: "
-                           f"{str(input.dtype).split('.')[-1].capitalize()}")
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {_scalar_name(input.dtype)}")
     rows = x.reshape(-1, x.shape[-1])
     n_cat = rows.shape[1]
     if num_samples <= 0:
