@@ -3,7 +3,8 @@
 torch's CPU generator is MT19937 with the standard 32-bit seeding; NumPy's ``MT19937`` seeded the legacy
 way yields the same raw 32-bit words, which are then transformed exactly as ATen's CPU kernels do.
 
->>> manual_seed(42); randint(0, 100, (4,)).tolist()
+>>> _ = manual_seed(42)
+>>> randint(0, 100, (4,)).tolist()
 [42, 67, 76, 14]
 """
 from __future__ import annotations

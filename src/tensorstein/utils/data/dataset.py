@@ -3,7 +3,7 @@
 >>> import tensorstein as torch
 >>> ds = TensorDataset(torch.arange(4), torch.arange(4) * 10)
 >>> [s.indices for s in random_split(ds, [0.5, 0.5], generator=torch.Generator().manual_seed(0))]
-[[2, 0], [1, 3]]
+[[0, 1], [3, 2]]
 """
 from __future__ import annotations
 

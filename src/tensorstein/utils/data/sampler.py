@@ -1,8 +1,9 @@
 """Samplers with torch's semantics and random streams: a seeded shuffle visits indices in torch's order.
 
 >>> import tensorstein as torch
->>> torch.manual_seed(0); list(RandomSampler(range(5)))
-[...]
+>>> _ = torch.manual_seed(0)
+>>> list(RandomSampler(range(5)))   # torch.utils.data gives the same
+[1, 3, 4, 2, 0]
 >>> list(BatchSampler(SequentialSampler(range(5)), batch_size=2, drop_last=False))
 [[0, 1], [2, 3], [4]]
 """
