@@ -14,7 +14,7 @@ from ._autograd.grad_mode import (  # noqa: F401
     no_grad, enable_grad, inference_mode, set_grad_enabled, is_grad_enabled,
 )
 from ._ops._install import NAMESPACE as _NAMESPACE
-from ._ops.creation import Generator, default_generator  # noqa: F401
+from ._ops.random import Generator, default_generator  # noqa: F401
 from ._ops.errors import broadcast_shapes  # noqa: F401
 from ._repr import set_printoptions, get_printoptions, printoptions  # noqa: F401
 from . import _allocator, _dtype, autograd, linalg  # noqa: F401
@@ -37,7 +37,7 @@ def load(f, map_location=None, weights_only=True):
     return _load(f, map_location=map_location, weights_only=weights_only)
 
 
-_LAZY_SUBMODULES = ("nn", "optim", "io", "models", "distributed")
+_LAZY_SUBMODULES = ("nn", "optim", "io", "models", "distributed", "utils", "random")
 
 
 def __getattr__(name: str):

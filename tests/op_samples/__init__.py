@@ -40,5 +40,4 @@ _KL = "F.kl_div:float32[3x4],float32[3x4],reduction='batchmean'"
 KNOWN_FAILURES: dict[str, str] = {
     **{f"{kind}|{_KL}": "nn.functional.kl_div rejects reduction='batchmean' (ValueError); torch accepts it"
        for kind in ("forward", "grad", "gradcheck")},
-    "forward|get_rng_state:": "get_rng_state returns a dict; torch returns a uint8 tensor (the RNG is being rewritten)",
 }

@@ -168,10 +168,12 @@ def _conversion(ops):
 
 def _random(ops):
     shape = [S(2, 3), S(4)]
+    # the streams are torch's, so seeded draws compare by value
     for name in ("rand", "randn"):
-        _op(ops, name, lambda L, *a, _n=name: _meta(getattr(L, _n)(*a)), shape)
-    _op(ops, "randint", lambda L: _meta(L.randint(0, 5, (2, 3))), [S()])
-    _op(ops, "randperm", lambda L, n: sorted(L.randperm(n).tolist()), [S(6)])
+        _op(ops, name, lambda L, *a, _n=name: (L.manual_seed(5), getattr(L, _n)(*a))[1], shape)
+    _op(ops, "normal", lambda L: (L.manual_seed(3), L.normal(2.0, 3.0, (2, 3)))[1], [S()])
+    _op(ops, "randint", lambda L: (L.manual_seed(9), L.randint(0, 5, (2, 3)))[1], [S()])
+    _op(ops, "randperm", lambda L, n: (L.manual_seed(1), L.randperm(n))[1], [S(6), S(40)])
     _op(ops, "rand_like", lambda L, a: _meta(L.rand_like(a)), [S(_x(2, 3))])
     _op(ops, "randn_like", lambda L, a: _meta(L.randn_like(a)), [S(_x(2, 3, dtype="float64"))])
     _op(ops, "randint_like", lambda L, a: _meta(L.randint_like(a, 3)), [S(_i([1, 2]))])

@@ -1,6 +1,6 @@
-"""Tensor factories, dtype conversion and the random number generator.
+"""Tensor factories and dtype conversion (random sampling lives in ``random.py``).
 
->>> _ = manual_seed(0); randn(2, 3).shape
+>>> zeros(2, 3).shape
 tensorstein.Size([2, 3])
 """
 from __future__ import annotations
@@ -174,142 +174,6 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
     return _finish_out(np.eye(n, m, dtype=d.np), requires_grad, device, out)
 
 
-# ---------------------------------------------------------------- random
-class Generator:
-    """A random number generator (NumPy's PCG64): reproducible within tensorstein after ``manual_seed``."""
-
-    def __init__(self, device="cpu"):
-        self._seed = 67280421310721
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
-
-    def manual_seed(self, seed: int) -> "Generator":
-        seed = int(seed)
-        if seed < 0:
-            seed += 2 ** 64
-        self._seed = seed
-        self._rng = np.random.Generator(np.random.PCG64(seed))
-        return self
-
-    def seed(self) -> int:
-        return self.manual_seed(int.from_bytes(np.random.bytes(8), "little") >> 1)._seed
-
-    def initial_seed(self) -> int:
-        return self._seed
-
-    def get_state(self):
-        return self._rng.bit_generator.state
-
-    def set_state(self, state):
-        self._rng.bit_generator.state = state
-
-
-default_generator = Generator()
-
-
-def manual_seed(seed: int) -> Generator:
-    """Seed the global generator: the same seed gives the same tensors (within tensorstein)."""
-    return default_generator.manual_seed(seed)
-
-
-def seed() -> int:
-    return default_generator.seed()
-
-
-def initial_seed() -> int:
-    return default_generator.initial_seed()
-
-
-def get_rng_state():
-    return default_generator.get_state()
-
-
-def set_rng_state(state):
-    default_generator.set_state(state)
-
-
-def _rng(generator):
-    return (generator or default_generator)._rng
-
-
-def _random_float(sampler, size, dtype, requires_grad, device, generator, out):
-    d = _float_dtype(dtype)
-    if not d.is_floating_point:
-        raise RuntimeError(f"\"check_uniform_bounds\" not implemented for '{d.name}'")
-    shape = _size(size)
-    rng = _rng(generator)
-    work = d.np if d.np in (np.float32, np.float64) else np.float32
-    arr = sampler(rng, shape, work).astype(d.np, copy=False)
-    return _finish_out(arr, requires_grad, device, out)
-
-
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
-    """Uniform samples on [0, 1)."""
-    return _random_float(lambda r, s, t: r.random(s, dtype=t), size, dtype, requires_grad, device, generator, out)
-
-
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
-    """Standard normal samples."""
-    return _random_float(lambda r, s, t: r.standard_normal(s, dtype=t), size, dtype, requires_grad, device,
-                         generator, out)
-
-
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
-    """Integers uniform on [low, high); int64 unless ``dtype`` says otherwise."""
-    if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
-        low, high, size = 0, low, high
-    if size is None:
-        raise TypeError("randint() missing required argument 'size'")
-    if high is None:
-        low, high = 0, low
-    if high <= low:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    d = dtype or D.int64
-    arr = _rng(generator).integers(low, high, size=_size((size,)), dtype=np.int64).astype(d.np)
-    return _finish(arr, requires_grad, device)
-
-
-def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
-    d = dtype or D.int64
-    return _finish(_rng(generator).permutation(int(n)).astype(d.np), requires_grad, device)
-
-
-def rand_like(input, *, dtype=None, requires_grad=False):
-    return rand(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
-
-
-def randn_like(input, *, dtype=None, requires_grad=False):
-    return randn(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
-
-
-def randint_like(input, low, high=None, *, dtype=None):
-    return randint(low, high, input._data.shape, dtype=dtype or input.dtype)
-
-
-def multinomial(input, num_samples, replacement=False, *, generator=None):
-    """Sample indices from the rows of ``input`` (non-negative weights)."""
-    p = input._data.astype(np.float64)
-    rows = p.reshape(-1, p.shape[-1])
-    if (rows < 0).any():
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    rng = _rng(generator)
-    out = []
-    for row in rows:
-        s = row.sum()
-        if s <= 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if not replacement and num_samples > np.count_nonzero(row):
-            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-        out.append(rng.choice(len(row), size=num_samples, replace=replacement, p=row / s))
-    arr = np.array(out, dtype=np.int64).reshape(p.shape[:-1] + (num_samples,))
-    return Tensor._make(arr)
-
-
-def bernoulli(input, p=None, *, generator=None):
-    probs = input._data if p is None else np.full(input._data.shape, p)
-    arr = (_rng(generator).random(probs.shape) < probs).astype(input._data.dtype)
-    return Tensor._make(arr)
-
-
 # ---------------------------------------------------------------- in-place fills (under any grad mode)
 def _fill_inplace(self, arr):
     if grad_enabled() and self.requires_grad and self.grad_fn is None:
@@ -319,39 +183,12 @@ def _fill_inplace(self, arr):
     return self
 
 
-def normal_(self, mean=0.0, std=1.0, *, generator=None):
-    work = np.float64 if self._data.dtype == np.float64 else np.float32
-    r = _rng(generator).standard_normal(self._data.shape, dtype=work)
-    return _fill_inplace(self, r * work(std) + work(mean))
-
-
-def uniform_(self, a=0.0, b=1.0, *, generator=None):
-    x = self._data
-    work = np.float64 if x.dtype == np.float64 else np.float32
-    r = _rng(generator).random(x.shape, dtype=work)
-    return _fill_inplace(self, r * work(b - a) + work(a))
-
-
 def zero_(self):
     return _fill_inplace(self, 0)
 
 
 def fill_(self, value):
     return _fill_inplace(self, value.item() if isinstance(value, Tensor) else value)
-
-
-def random_(self, low=0, high=None, *, generator=None):
-    if high is None:
-        low, high = 0, low if low else 2 ** 24
-    return _fill_inplace(self, _rng(generator).integers(low, high, self._data.shape))
-
-
-def bernoulli_(self, p=0.5, *, generator=None):
-    return _fill_inplace(self, _rng(generator).random(self._data.shape) < p)
-
-
-def exponential_(self, lambd=1.0, *, generator=None):
-    return _fill_inplace(self, _rng(generator).exponential(1.0 / lambd, self._data.shape))
 
 
 # ---------------------------------------------------------------- dtype conversion

@@ -4,7 +4,7 @@
 >>> from tensorstein.nn.parallel import DistributedDataParallel as DDP
 >>> dist.init_process_group("mpi")                  # doctest: +SKIP
 >>> model = DDP(torch.nn.Linear(4, 2))              # doctest: +SKIP
->>> model(torch.randn(8, 4)).sum().backward()       # doctest: +SKIP  (.grad now averaged over ranks)
+>>> model(torch.randn(8, 4)).sum().backward()       # doctest: +SKIP
 """
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ class DistributedSampler:
     def __iter__(self):
         n = len(self.dataset)
         if self.shuffle:
-            from ..._ops.creation import Generator, randperm
+            from ..._ops.random import Generator, randperm
 
             g = Generator()
             g.manual_seed(self.seed + self.epoch)
