@@ -69,7 +69,7 @@ class _Pickler(pickle._Pickler):
         self.types = types
         self.storages: dict[str, np.ndarray] = {}
         self._records: dict[int, tuple] = {}
-        self._np_globals = {np.ndarray, codecs.encode, set, frozenset, collections.OrderedDict,
+        self._np_globals = {np.ndarray, np.dtype, codecs.encode, set, frozenset, complex, collections.OrderedDict,
                             np.ndarray.__reduce__(np.zeros(0))[0], np.float32(0).__reduce__()[0]}
 
     def _save_global_ref(self, obj: _Global) -> None:
@@ -115,7 +115,9 @@ class _Pickler(pickle._Pickler):
         hit = self._records.get(id(t))
         if hit is not None:
             return hit[1]
-        arr = np.ascontiguousarray(t.detach().numpy())
+        arr = t.detach().numpy()
+        if not arr.flags.c_contiguous:  # (np.ascontiguousarray would make a 0-d tensor 1-d)
+            arr = arr.copy(order="C")
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("="))
         name = _STORAGE_NAMES.get(arr.dtype)

@@ -14,8 +14,9 @@ Two container formats are read:
 
 Budgets and checks, before anything large is allocated: a storage's zip entry must declare exactly
 the size its record declares (torch's "record size" check), duplicate entry names are refused
-(torch would read the first, other tools the last), a compressed entry may not inflate more than
-100x beyond 16 MiB (zip bombs), a legacy storage must fit in the rest of the file. Every failure
+(torch would read the first, other tools the last), a compressed entry may not claim more than
+deflate's maximum ratio and inflates to exactly its declared size (zip bombs), a legacy storage
+must fit in the rest of the file, and allocation failures are reported, not raised as MemoryError. Every failure
 raises :class:`~._errors.CheckpointError` naming the file; a refused global or operation raises
 :class:`~._errors.UnsafeCheckpointError` (also a :class:`pickle.UnpicklingError`).
 """
@@ -40,8 +41,7 @@ TorchCheckpointError = CheckpointError  # the historical name
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
-_BOMB_RATIO = 100
-_BOMB_FLOOR = 16 * 2**20
+_MAX_DEFLATE_RATIO = 1100  # deflate cannot exceed ~1032:1
 
 
 def _alloc(path: str, what: str, dtype: np.dtype, numel: int) -> np.ndarray:
@@ -57,9 +57,9 @@ def _read_member(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: np.
         raise fail(path, f"entry '{info.filename}' uses unsupported compression {info.compress_type}")
     if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
         raise fail(path, f"entry '{info.filename}' is stored but its sizes disagree")
-    if info.file_size > _BOMB_FLOOR and info.file_size > _BOMB_RATIO * max(info.compress_size, 1):
-        raise fail(path, f"entry '{info.filename}' would inflate {info.compress_size} bytes to {info.file_size} "
-                         "(suspected zip bomb)")
+    if info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 64):
+        raise fail(path, f"entry '{info.filename}' claims to inflate {info.compress_size} bytes to {info.file_size} "
+                         "(beyond what deflate can do: corrupt or a zip bomb)")
     view = memoryview(out.reshape(-1).view(np.uint8))
     try:
         with zf.open(info) as fh:
