@@ -4,7 +4,8 @@ The data goes to ``.<name>.tmp-<pid>-<random>`` beside the target and is ``os.re
 so readers never see half a file. The new file gets the mode a plain ``open()`` would give (the
 existing file's mode when overwriting, ``0o666 & ~umask`` otherwise); a symlink is written through
 (the link stays, its target is replaced); temp files left by a killed save of the same target are
-removed; errors name the target, never the temp file.
+removed; errors name the target, never the temp file. An existing target that is not a regular file
+(``/dev/null``, ``/dev/full``, a FIFO) is written to directly, as ``open()`` would.
 """
 
 from __future__ import annotations
@@ -57,16 +58,23 @@ def atomic_write(path: str | os.PathLike, write: Callable) -> None:
     directory, base = os.path.split(target)
     if not os.path.isdir(directory):
         raise FileNotFoundError(errno.ENOENT, f"directory {directory} does not exist", shown)
-    _clean_stale(directory, base)
     try:
         old = os.stat(target)
     except OSError:
         old = None
+    if old is not None and not stat.S_ISREG(old.st_mode):  # /dev/null, a FIFO...: write to it, as open() does
+        try:
+            with open(target, "wb") as f:
+                write(f)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror or str(exc), shown) from None
+        return
+    _clean_stale(directory, base)
     tmp = os.path.join(directory, f".{base}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     fd = -1
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
-        if old is not None and stat.S_ISREG(old.st_mode):
+        if old is not None:
             os.fchmod(fd, stat.S_IMODE(old.st_mode))  # overwriting keeps the file's mode and owner
             if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
                 try:

@@ -44,7 +44,7 @@ TORCH_DTYPES: dict[str, np.dtype] = {
     "bool": np.dtype(np.bool_), "complex64": np.dtype(np.complex64), "complex128": np.dtype(np.complex128),
     "cfloat": np.dtype(np.complex64), "cdouble": np.dtype(np.complex128),
 }
-_NUMPY_CODES = {np.dtype(c).str[1:]: np.dtype(c) for c in "?bBhHiIlLqQefdFD"}  # 'f4' -> float32 ...
+_NUMPY_CODES = {np.dtype(c).str[1:]: np.dtype(c) for c in "?bBhHiIqQlLefdFD"}  # "f4" -> float32; "i8" -> int64
 _MAX_DIM = 2**62
 _MAX_BYTES = 2**63 - 1
 _HASH_BUDGET = 2_000_000  # tuple nodes hashed per file (dict keys, set items)
