@@ -66,7 +66,10 @@ def pid(key="0", numel=16, storage="FloatStorage", legacy=False):
     return T(*(parts + ([NONE] if legacy else []))) + b"Q"
 
 
-def tensor(storage, offset=i(0), size=(4,), stride=(1,), requires_grad=FALSE):
+ZERO = i(0)
+
+
+def tensor(storage, offset=ZERO, size=(4,), stride=(1,), requires_grad=FALSE):
     def seq(xs):
         return xs if isinstance(xs, bytes) else T(*(i(x) for x in xs))
     return g("torch._utils", "_rebuild_tensor_v2") + T(storage, offset, seq(size), seq(stride), requires_grad, OD) \
@@ -108,7 +111,7 @@ def legacy(pickle_body, storages=None, keys=None, numel_header=None):
         head = b"".join(pickle.dumps(x, protocol=2) for x in (0x1950A86A20F9469CFC6C, 1001,
                                                               {"protocol_version": 1001, "little_endian": True}))
         out = head + PROTO + pickle_body + STOP + pickle.dumps(keys, protocol=2)
-        for k, raw in storages.items():
+        for raw in storages.values():
             n = numel_header if numel_header is not None else len(raw) // 4
             out += struct.pack("<q", n) + raw
         p.write_bytes(out)

@@ -21,7 +21,7 @@ SRC = os.path.join(os.path.dirname(__file__), "..", "src")
 
 
 def _np(t):
-    return t.detach().numpy() if isinstance(t, ts.Tensor) else t.detach().numpy()
+    return t.detach().numpy()
 
 
 def _assert_same(a, b, path="obj"):
@@ -71,7 +71,7 @@ def _gpt_pair():
 
 @pytest.mark.parametrize("suffix", [".pt", ".pth", ".bin", ".ckpt"])
 def test_gpt_checkpoint_tensorstein_to_torch(tmp_path, suffix):
-    ck, tck, m, _ = _gpt_pair()
+    ck, _, _, _ = _gpt_pair()
     p = tmp_path / f"ckpt{suffix}"
     ts.save(ck, p)
     ref = torch.load(p, weights_only=True)  # torch's zip format, whatever the suffix
@@ -91,7 +91,7 @@ def test_gpt_checkpoint_tensorstein_to_torch(tmp_path, suffix):
 
 
 def test_gpt_checkpoint_torch_to_tensorstein_and_resume(tmp_path):
-    ck, tck, m, tm = _gpt_pair()
+    _, tck, _, tm = _gpt_pair()
     p = tmp_path / "ckpt.pt"
     torch.save(tck, p)
     back = ts.load(p)

@@ -14,7 +14,7 @@ import errno
 import os
 import secrets
 import stat
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["atomic_write"]
 
@@ -46,6 +46,18 @@ def _clean_stale(directory: str, base: str) -> None:
                 pass
 
 
+def _named(exc: OSError, shown: str, directory: str) -> OSError:
+    """The same error, naming the target; a short write without errno on a full disk becomes ENOSPC."""
+    code, text = exc.errno, exc.strerror
+    if code is None:
+        try:
+            full = os.statvfs(directory).f_bavail == 0
+        except OSError:
+            full = False
+        code, text = (errno.ENOSPC, os.strerror(errno.ENOSPC)) if full else (errno.EIO, f"write failed ({exc})")
+    return OSError(code, text, shown)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable) -> None:
     """Write through ``write(binary_file)`` into a temp file beside ``path``, then rename it over ``path``.
 
@@ -57,6 +69,8 @@ def atomic_write(path: str | os.PathLike, write: Callable) -> None:
         raise IsADirectoryError(errno.EISDIR, "Is a directory", shown)
     directory, base = os.path.split(target)
     if not os.path.isdir(directory):
+        if os.path.exists(directory):
+            raise NotADirectoryError(errno.ENOTDIR, f"{directory} is not a directory", shown)
         raise FileNotFoundError(errno.ENOENT, f"directory {directory} does not exist", shown)
     try:
         old = os.stat(target)
@@ -67,7 +81,7 @@ def atomic_write(path: str | os.PathLike, write: Callable) -> None:
             with open(target, "wb") as f:
                 write(f)
         except OSError as exc:
-            raise OSError(exc.errno, exc.strerror or str(exc), shown) from None
+            raise _named(exc, shown, directory) from None
         return
     _clean_stale(directory, base)
     tmp = os.path.join(directory, f".{base}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
@@ -89,7 +103,7 @@ def atomic_write(path: str | os.PathLike, write: Callable) -> None:
         os.replace(tmp, target)
         tmp = ""
     except OSError as exc:
-        raise OSError(exc.errno, exc.strerror or str(exc), shown) from None
+        raise _named(exc, shown, directory) from None
     finally:
         if fd >= 0:
             os.close(fd)

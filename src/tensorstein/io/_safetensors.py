@@ -33,9 +33,9 @@ from ._errors import CheckpointError
 __all__ = [
     "SafetensorsError",
     "load_file",
-    "save_file",
-    "read_metadata",
     "read_header",
+    "read_metadata",
+    "save_file",
 ]
 
 # The header of a real file is a few hundred KiB at most; refuse absurd sizes
@@ -217,9 +217,8 @@ def save_file(
         if name == "__metadata__":
             raise SafetensorsError("'__metadata__' is reserved and cannot be used as a tensor name")
         arrays[name] = _to_numpy(name, value)
-    if metadata is not None:
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-            raise TypeError("metadata must map str to str")
+    if metadata is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise TypeError("metadata must map str to str")
 
     # Same layout as the reference implementation: largest alignment first,
     # then by name, so every tensor starts at a multiple of its itemsize.

@@ -32,7 +32,7 @@ from ._safetensors import save_file as _st_save
 from ._torch_pickle import load_torch_file
 from ._unpickler import STORAGE_DTYPES, TORCH_DTYPES, Factory
 
-__all__ = ["save", "load"]
+__all__ = ["load", "save"]
 
 _STORAGE_NAMES = {dt: name for name, dt in STORAGE_DTYPES.items() if name != "UntypedStorage"}
 _NP_CODES = {np.dtype(c) for c in "?bBhHiIlLqQefdFD"}
@@ -53,7 +53,7 @@ class _Global:
 
 
 class _StorageRef:
-    __slots__ = ("key", "storage_name", "numel")
+    __slots__ = ("key", "numel", "storage_name")
 
     def __init__(self, key: str, storage_name: str, numel: int):
         self.key, self.storage_name, self.numel = key, storage_name, numel
@@ -73,7 +73,7 @@ class _Pickler(pickle._Pickler):
                             np.ndarray.__reduce__(np.zeros(0))[0], np.float32(0).__reduce__()[0]}
 
     def _save_global_ref(self, obj: _Global) -> None:
-        self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode("utf-8"))
+        self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
 
     dispatch[_Global] = _save_global_ref
 
@@ -108,10 +108,10 @@ class _Pickler(pickle._Pickler):
                             "and NumPy data only, and never runs code from a file")
         super().save(obj, save_persistent_id)
 
-    def _save_reduce_obj(self, obj: "_Reduce") -> None:
+    def _save_reduce_obj(self, obj: _Reduce) -> None:
         self.save_reduce(obj.func, obj.args, obj=obj)
 
-    def _tensor_reduce(self, t) -> "_Reduce":
+    def _tensor_reduce(self, t) -> _Reduce:
         hit = self._records.get(id(t))
         if hit is not None:
             return hit[1]
@@ -141,7 +141,7 @@ class _Pickler(pickle._Pickler):
 
 
 class _Reduce:
-    __slots__ = ("func", "args")
+    __slots__ = ("args", "func")
 
     def __init__(self, func, args):
         self.func, self.args = func, args

@@ -35,7 +35,7 @@ import numpy as np
 from ._errors import CheckpointError, UnsafeCheckpointError, describe, fail
 from ._unpickler import Factory, RestrictedUnpickler, unpickle
 
-__all__ = ["load_torch_file", "load_state_dict", "TorchCheckpointError", "CheckpointError", "UnsafeCheckpointError"]
+__all__ = ["CheckpointError", "TorchCheckpointError", "UnsafeCheckpointError", "load_state_dict", "load_torch_file"]
 
 TorchCheckpointError = CheckpointError  # the historical name
 
@@ -174,7 +174,7 @@ def _load_legacy(path: str, factory: Factory) -> Any:
             datas[key] = data
         missing = set(first.storages) - set(datas)
         if missing:
-            raise fail(path, f"storage {describe(sorted(missing)[0])} is referenced but has no data")
+            raise fail(path, f"storage {describe(min(missing))} is referenced but has no data")
         f.seek(start)
         second = RestrictedUnpickler(f, path, factory, lambda key, dtype, numel: datas[key])  # pass 2: the object
         second.big_endian = not little

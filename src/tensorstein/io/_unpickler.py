@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import collections
 import pickle
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ml_dtypes
 import numpy as np
 
 from ._errors import CheckpointError, describe, fail, fmt_int
 
-__all__ = ["Factory", "RestrictedUnpickler", "Storage", "STORAGE_DTYPES", "TORCH_DTYPES"]
+__all__ = ["STORAGE_DTYPES", "TORCH_DTYPES", "Factory", "RestrictedUnpickler", "Storage"]
 
 STORAGE_DTYPES: dict[str, np.dtype] = {
     "DoubleStorage": np.dtype(np.float64), "FloatStorage": np.dtype(np.float32),
@@ -77,14 +78,14 @@ class Factory:
 class Storage:
     """A flat storage: ``data`` is a writable 1-D array (None while only its size is known)."""
 
-    __slots__ = ("key", "dtype", "numel", "data", "big_endian")
+    __slots__ = ("big_endian", "data", "dtype", "key", "numel")
 
     def __init__(self, key: str, dtype: np.dtype, numel: int, data: np.ndarray | None, big_endian: bool = False):
         self.key, self.dtype, self.numel, self.data, self.big_endian = key, dtype, numel, data, big_endian
 
 
 class _StorageType:
-    __slots__ = ("name", "dtype")
+    __slots__ = ("dtype", "name")
 
     def __init__(self, name: str, dtype: np.dtype):
         self.name, self.dtype = name, dtype
@@ -102,7 +103,7 @@ class _Marker:
 class _Func:
     """An allow-listed callable: ``fn(unpickler, *args)`` with ``lo <= len(args) <= hi``."""
 
-    __slots__ = ("name", "fn", "lo", "hi")
+    __slots__ = ("fn", "hi", "lo", "name")
 
     def __init__(self, name: str, fn: Callable, lo: int, hi: int):
         self.name, self.fn, self.lo, self.hi = name, fn, lo, hi
@@ -112,7 +113,7 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _int_seq(u: "RestrictedUnpickler", x: Any, what: str, lo: int = 0) -> tuple[int, ...]:
+def _int_seq(u: RestrictedUnpickler, x: Any, what: str, lo: int = 0) -> tuple[int, ...]:
     if not isinstance(x, (tuple, list)) or len(x) > 64:
         raise u.fail(f"{what} must be a sequence of at most 64 ints, got {describe(x)}")
     for v in x:
@@ -518,7 +519,7 @@ def unpickle(u: RestrictedUnpickler) -> Any:
         raise u.fail("pickle nests too deeply") from None
     except MemoryError:
         raise u.fail("pickle needs more memory than is available") from None
-    except Exception as exc:  # a malformed pickle: EOF, bad opcode, bad memo index, huge int literal, ...
+    except Exception as exc:  # noqa: BLE001 - a malformed pickle: EOF, bad opcode, bad memo index, huge int literal, ...
         msg = str(exc)[:200] if isinstance(exc, (pickle.UnpicklingError, EOFError, ValueError, KeyError)) else ""
         raise u.fail(f"corrupt or truncated checkpoint pickle ({type(exc).__name__}{': ' + msg if msg else ''})") \
             from None
