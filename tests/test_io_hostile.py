@@ -177,9 +177,9 @@ def zip_bomb(declared_numel):
 W = s("w")
 ZIP_CASES = [
     ("zero_stride_view_23170x23170", torch_zip(D(W, tensor(pid(), size=(23170, 23170), stride=(0, 0)))), "load"),
-    ("one_storage_30_views", torch_zip(L(*[tensor(pid(numel=2**24), offset=i(k * 100), size=(2**12 - 1, 2**12),
-                                                  stride=(2**12, 1)) for k in range(30)]),
-                                       {"0": (bytes(2**26), zipfile.ZIP_DEFLATED)}), "load"),
+    ("one_storage_30_views", torch_zip(L(*[tensor(pid(numel=2**22), offset=i(k * 50), size=(2**11 - 1, 2**11),
+                                                  stride=(2**11, 1)) for k in range(30)]),
+                                       {"0": (bytes(2**24), zipfile.ZIP_DEFLATED)}), "load"),  # 30 copies: 480 MB
     ("memo_shared_40_levels", torch_zip(memo_levels(40)), "load"),
     ("device_of_memo_structure", torch_zip(memo_levels(40) + b"q\x01" + g("torch", "device") + b"h\x01\x85" + REDUCE),
      "reject"),

@@ -42,6 +42,7 @@ TorchCheckpointError = CheckpointError  # the historical name
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 _MAX_DEFLATE_RATIO = 1100  # deflate cannot exceed ~1032:1
+_CHUNK = 1 << 22
 
 
 def _alloc(path: str, what: str, dtype: np.dtype, numel: int) -> np.ndarray:
@@ -65,7 +66,7 @@ def _read_member(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: np.
         with zf.open(info) as fh:
             got = 0
             while got < len(view):
-                n = fh.readinto(view[got:])
+                n = fh.readinto(view[got:got + _CHUNK])  # bounded reads: no whole-entry temporary
                 if not n:
                     break
                 got += n
