@@ -190,6 +190,10 @@ ZIP_CASES = [
     ("deep_tuple_key", torch_zip(b"}" + b")" + (b"\x85" * 100_000) + i(1) + b"s"), "reject"),
     ("build_plants_setstate", torch_zip(OD + b"q\x09" + b"}" + s("__setstate__") + g("torch", "device") + b"s" + BUILD
                                         + b"}" + BUILD), "reject"),
+    ("build_shadows_method", torch_zip(OD + b"}" + s("keys") + i(1) + b"s" + BUILD), "reject"),
+    ("rebuild_v3_untyped_storage", torch_zip(D(W, g("torch._utils", "_rebuild_tensor_v3")
+                                               + T(pid(numel=64, storage="ByteStorage"), i(2), T(i(3), i(2)),
+                                                   T(i(1), i(4)), FALSE, OD, g("torch", "float32")) + REDUCE)), "load"),
     ("build_on_function", torch_zip(g("torch._utils", "_rebuild_tensor_v2") + b"}" + BUILD), "reject"),
     ("build_on_list", torch_zip(b"]" + b"}" + s("x") + i(1) + b"s" + BUILD), "reject"),
     ("newobj_ordereddict", torch_zip(g("collections", "OrderedDict") + b")\x81"), "reject"),

@@ -78,10 +78,11 @@ class Factory:
 class Storage:
     """A flat storage: ``data`` is a writable 1-D array (None while only its size is known)."""
 
-    __slots__ = ("big_endian", "data", "dtype", "key", "numel")
+    __slots__ = ("as_dtype", "big_endian", "data", "dtype", "key", "numel")
 
     def __init__(self, key: str, dtype: np.dtype, numel: int, data: np.ndarray | None, big_endian: bool = False):
         self.key, self.dtype, self.numel, self.data, self.big_endian = key, dtype, numel, data, big_endian
+        self.as_dtype: dict[np.dtype, np.ndarray] = {}  # reinterpretations (_rebuild_tensor_v3), made once
 
 
 class _StorageType:
@@ -155,9 +156,10 @@ def _tensor(u, storage, offset, size, stride, requires_grad=False, hooks=None, m
         return None
     flat = storage.data
     if dtype is not None and np_dt != flat.dtype:
-        flat = flat.view(np.uint8).view(np_dt)
-        if storage.big_endian and np_dt.itemsize > 1:
-            flat = flat.byteswap()
+        if np_dt not in storage.as_dtype:
+            view = flat.view(np.uint8).view(np_dt)
+            storage.as_dtype[np_dt] = view.byteswap() if storage.big_endian and np_dt.itemsize > 1 else view
+        flat = storage.as_dtype[np_dt]
     if numel == 0:
         arr = np.empty(size, dtype=np_dt)
     else:
@@ -377,8 +379,11 @@ class RestrictedUnpickler(pickle._Unpickler):
                 state = state[0]
             if state is None:
                 return
-            if not isinstance(state, dict) or not all(isinstance(k, str) and not k.startswith("__") for k in state):
-                raise self.fail("OrderedDict state must map plain attribute names (no dunders)", unsafe=True)
+            if not isinstance(state, dict) or not all(
+                    isinstance(k, str) and not k.startswith("__") and not hasattr(collections.OrderedDict, k)
+                    for k in state):
+                raise self.fail("OrderedDict state must map plain attribute names (no dunders, no method names)",
+                                unsafe=True)
             inst.__dict__.update(state)
         else:
             raise self.fail(f"refusing to set state on {type(inst).__name__} objects (only OrderedDict and PyTorch "
