@@ -19,6 +19,8 @@ class CheckpointError(RuntimeError, ValueError):
     """A checkpoint file is corrupt, truncated, over a loading budget or of an unsupported layout.
 
     >>> raise CheckpointError("model.pt: storage 'archive/data/0' has 12 bytes, expected 16")
+    Traceback (most recent call last):
+    tensorstein.io._errors.CheckpointError: model.pt: storage 'archive/data/0' has 12 bytes, expected 16
     """
 
 
