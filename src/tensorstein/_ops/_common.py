@@ -59,7 +59,9 @@ def binary_operands(a, b):
             return x.astype(rt.np, copy=False), y.astype(rt.np, copy=False), rt
         td = D._BY_NP[x.dtype]
         if td._category == 2 and (type(b) is float or type(b) is int) and td is not D.bfloat16:
-            return x, b, td  # NEP 50: a Python number keeps the float array's dtype
+            if td is not D.float16 or b == 0 or 6.2e-5 <= abs(b) <= 65504.0 or b != b or abs(b) == _INF:
+                return x, b, td  # NEP 50: a Python number keeps the float array's dtype
+            return x.astype(np.float32), np.float32(b), td  # torch: half op scalar computes in float32
         sd = D.scalar_dtype(b)
         if sd._category <= td._category:
             return x, cast_scalar(b, td), td
@@ -72,13 +74,27 @@ def binary_operands(a, b):
 
 
 def apply_binary(np_fn, x, y, a, b):
-    """``np_fn(x, y)``; a broadcast failure becomes torch's message naming the shapes of ``a`` and ``b``."""
+    """``np_fn(x, y)``; a broadcast failure becomes torch's message naming the shapes of ``a`` and ``b``.
+    A float16 operand computed in float32 with a scalar (see ``binary_operands``) is rounded back to float16."""
     try:
-        return np_fn(x, y)
+        r = np_fn(x, y)
+        if (type(y) is np.float32 or type(x) is np.float32) and r.dtype is _F32 and _is_f16(a, b):
+            with np.errstate(over="ignore"):
+                r = r.astype(np.float16)
+        return r
     except ValueError:
         sa = a._data.shape if isinstance(a, Tensor) else ()
         sb = b._data.shape if isinstance(b, Tensor) else ()
         raise broadcast_error(sa, sb) from None
+
+
+_F32 = np.dtype(np.float32)
+_INF = float("inf")
+
+
+def _is_f16(a, b) -> bool:
+    t = a if isinstance(a, Tensor) else b
+    return isinstance(t, Tensor) and t._data.dtype == np.float16
 
 
 def float_input(x: np.ndarray) -> np.ndarray:

@@ -81,7 +81,7 @@ def rsub(input, other, *, alpha=1):
         _sub_bool_error(rt)
     if alpha != 1:
         x = x * alpha
-    res = Tensor._make(np.subtract(y, x))
+    res = Tensor._make(_apply(np.subtract, y, x, other, input))
     return attach(res, RsubBackward1, lambda g: (-g if alpha == 1 else g * -alpha,), (input,))
 
 
