@@ -268,7 +268,10 @@ def _batched_matmul(input, other):
 
 # ---------------------------------------------------------------- add* variants
 def _scaled_sum(input, product, beta, alpha, target_shape):
-    """``beta * input + alpha * product``; beta == 0 ignores input (NaN included), as torch."""
+    """``beta * input + alpha * product``; beta == 0 ignores input (NaN included), as torch; integer
+    tensors truncate ``beta`` and ``alpha`` to integers (torch: ``addmm(int, beta=0.5)`` ignores input)."""
+    if product.dtype._category < 2:
+        beta, alpha = int(beta), int(alpha)
     if alpha != 1:
         product = product * alpha
     if beta == 0:
@@ -417,9 +420,10 @@ def tensordot(a, b, dims=2, out=None):
     free_a = [i for i in range(na) if i not in da]
     free_b = [j for j in range(nb) if j not in db]
     k = int(np.prod([a._data.shape[i] for i in da])) if da else 1
-    left = a.permute(free_a + da).reshape(-1, k)
-    right = b.permute(db + free_b).reshape(k, -1)
     shape = [a._data.shape[i] for i in free_a] + [b._data.shape[j] for j in free_b]
+    m = int(np.prod(shape[:len(free_a)])) if free_a else 1
+    left = a.permute(free_a + da).reshape(m, k)  # explicit sizes: an empty dim leaves -1 ambiguous
+    right = b.permute(db + free_b).reshape(k, -1 if k else int(np.prod(shape[len(free_a):])))
     return _out(mm(left, right).reshape(shape), out)
 
 
