@@ -17,7 +17,7 @@ from .._tensor import Tensor
 from ._common import apply_binary as _apply, as_tensor_arg, binary_operands, tensor_or_none as _t
 from ._common import write_out
 from ._registry import register
-from .errors import broadcast_error
+from .errors import broadcast_error, broadcast_shapes
 
 # ---------------------------------------------------------------- arithmetic
 AddBackward0 = node_type("AddBackward0")
@@ -405,7 +405,8 @@ def where(condition, input=None, other=None):
     try:
         arr = np.where(c, x, y)
     except ValueError:
-        raise broadcast_error(c.shape, np.broadcast_shapes(np.shape(x), np.shape(y))) from None
+        broadcast_shapes(c.shape, np.shape(x), np.shape(y))  # raises torch's error, condition first
+        raise
     res = Tensor._make(np.asarray(arr, dtype=rt.np))
     ti = input if isinstance(input, Tensor) else None
     to = other if isinstance(other, Tensor) else None

@@ -15,7 +15,7 @@ from .._tensor import Tensor, _wrap_dim
 from ._common import cast_scalar, inplace
 from ._registry import register
 from .elementwise import where
-from .errors import broadcast_error
+from .errors import broadcast_error, broadcast_shapes
 
 
 def _convert_index(index):
@@ -195,20 +195,32 @@ def _along_axis_index(index_arr, d):
     return tuple(grids)
 
 
+def _check_bounds(ix, n, d):
+    """torch's error for the first index outside ``[0, n)`` (gather/scatter do not wrap negatives)."""
+    if ix.size:
+        bad = (ix < 0) | (ix >= n)
+        if bad.any():
+            raise RuntimeError(f"index {int(ix.reshape(-1)[np.argmax(bad.reshape(-1))])} is out of bounds for "
+                               f"dimension {d} with size {n}")
+
+
 def gather(input, dim: int, index, *, sparse_grad=False):
     """``out[i][j] = input[i][index[i][j]]`` along ``dim``."""
     _check_index(index, "gather")
     x, ix = input._data, index._data
     d = _wrap_dim(dim, x.ndim)
-    if ix.ndim != x.ndim and not (x.ndim == 0 or ix.ndim == 0):
+    if x.ndim == 0 or ix.ndim == 0:  # a 0-d operand acts as one element along ``dim``
+        if max(x.ndim, ix.ndim) > 1:
+            raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+        _check_bounds(ix, x.size if x.ndim == 0 else x.shape[0], d)
+        return gather(input.reshape(-1), 0, index.reshape(-1)).reshape(ix.shape)
+    if ix.ndim != x.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     for k in range(ix.ndim):
         if k != d and ix.shape[k] > x.shape[k]:
             raise RuntimeError(f"Size does not match at dimension {k} expected index {list(ix.shape)} to be no larger "
                                f"than self {list(x.shape)} apart from dimension {d}")
-    if ix.size and (ix.min() < -x.shape[d] or ix.max() >= x.shape[d]):
-        raise RuntimeError(f"index {int(ix.max() if ix.max() >= x.shape[d] else ix.min())} is out of bounds for "
-                           f"dimension {d} with size {x.shape[d]}")
+    _check_bounds(ix, x.shape[d], d)
     full = _along_axis_index(ix, d)
     res = Tensor._make(x[full])
     if needs_grad(input):
@@ -218,11 +230,29 @@ def gather(input, dim: int, index, *, sparse_grad=False):
     return res
 
 
-def take_along_dim(input, indices, dim):
+def take_along_dim(input, indices, dim=None):
+    """``gather`` with broadcasting over the other dims; with ``dim`` indices wrap modulo its size (torch)."""
     if isinstance(indices, Tensor) and indices.dtype is not D.int64:
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
                            f"{indices.dtype.scalar_name}")
-    return gather(input, dim, indices)
+    if dim is None:
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
+    x, ix = input._data, indices._data
+    if x.ndim != ix.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
+                           f"but got {x.ndim} dimensions for input, and {ix.ndim} dimensions for indices")
+    d = _wrap_dim(dim, x.ndim)
+    sa = list(x.shape)
+    sa[d] = ix.shape[d]
+    shape = list(broadcast_shapes(tuple(sa), ix.shape))
+    if list(ix.shape) != shape:
+        indices = indices.expand(*shape)
+    shape[d] = x.shape[d]
+    if list(x.shape) != shape:
+        input = input.expand(*shape)
+    if x.shape[d] and indices._data.size and (indices._data.min() < 0 or indices._data.max() >= x.shape[d]):
+        indices = Tensor._make(np.remainder(indices._data, x.shape[d]))
+    return gather(input, d, indices)
 
 
 def scatter_grad(g, index, d, shape):
@@ -237,6 +267,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
         src = value
     x = input._data
     d = _wrap_dim(dim, x.ndim)
+    _check_bounds(index._data, x.shape[d] if x.ndim else 1, d)
     full = _along_axis_index(index._data, d)
     out = x.copy()
     vals = src._data[tuple(slice(0, s) for s in index._data.shape)] if isinstance(src, Tensor) else src
@@ -265,6 +296,7 @@ def scatter_add(input, dim, index, src):
     _check_index(index, "scatter_add")
     x = input._data
     d = _wrap_dim(dim, x.ndim)
+    _check_bounds(index._data, x.shape[d] if x.ndim else 1, d)
     full = _along_axis_index(index._data, d)
     out = x.copy()
     np.add.at(out, full, src._data[tuple(slice(0, s) for s in index._data.shape)])
@@ -298,6 +330,10 @@ def index_select(input, dim: int, index):
 def index_add(input, dim, index, source, *, alpha=1):
     x = input._data
     d = _wrap_dim(dim, x.ndim)
+    if not isinstance(index, Tensor) or index.dtype not in (D.int64, D.int32):
+        got = index.dtype.cpp_name.title() if isinstance(index, Tensor) else type(index).__name__
+        raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: {got}")
+    _check_bounds(index._data, x.shape[d] if x.ndim else 1, d)
     idx = (slice(None),) * d + (index._data,)
     out = x.copy()
     np.add.at(out, idx, source._data * alpha if alpha != 1 else source._data)
@@ -338,7 +374,13 @@ def masked_fill(input, mask, value):
 
 
 def nonzero(input, *, as_tuple=False):
-    idx = np.nonzero(input._data) if input._data.ndim else np.nonzero(input._data.reshape(1))
+    """Indices of the non-zero elements, (n, ndim); a 0-d input gives (n, 0), or one index tensor as a tuple."""
+    if input._data.ndim == 0:
+        n = int(input._data != 0)
+        if as_tuple:
+            return (Tensor._make(np.zeros(n, np.int64)),)
+        return Tensor._make(np.zeros((n, 0), np.int64))
+    idx = np.nonzero(input._data)
     if as_tuple:
         return tuple(Tensor._make(i.astype(np.int64)) for i in idx)
     return Tensor._make(np.stack(idx, axis=1).astype(np.int64) if idx else np.zeros((0, 0), np.int64))
@@ -349,7 +391,10 @@ def argwhere(input):
 
 
 def masked_select(input, mask):
-    x, m = np.broadcast_arrays(input._data, mask._data)
+    if not isinstance(mask, Tensor) or mask.dtype is not D.bool_:
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    shape = broadcast_shapes(mask._data.shape, input._data.shape)
+    x, m = np.broadcast_to(input._data, shape), np.broadcast_to(mask._data, shape)
     res = Tensor._make(x[m])
     if needs_grad(input):
         attach(res, node_type("MaskedSelectBackward0"),
