@@ -289,6 +289,9 @@ def repeat(input, *sizes):
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
                            "tensor")
     shape = (1,) * (len(reps) - x.ndim) + x.shape
+    if any(r < 0 for r in reps):
+        target = [r * s for r, s in zip(reps, shape)]
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(target)}: {target}")
     res = Tensor._make(np.tile(x.reshape(shape), reps))
     if needs_grad(input):
         def backward(g):
@@ -316,15 +319,34 @@ def clone(input, *, memory_format=None):
 
 
 def flip(input, dims):
+    """Reverse the order of elements along ``dims`` (a tuple; the method also takes varargs)."""
     x = input._data
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"flip(): argument 'dims' (position 2) must be tuple of ints, not {type(dims).__name__}")
     axes = tuple(_wrap_dim(d, x.ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        dup = next(a for i, a in enumerate(axes) if a in axes[:i])
+        raise RuntimeError(f"dim {dup} appears multiple times in the list of dims")
     res = Tensor._make(np.flip(x, axes).copy() if x.ndim else x.copy())
     return attach(res, node_type("FlipBackward0"), lambda g: (g.flip(axes),), (input,))
 
 
+def _flip_method(self, *dims):
+    return flip(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+
 def roll(input, shifts, dims=None):
+    """Shift elements along ``dims`` circularly (flattened when ``dims`` is None)."""
     x = input._data
+    if dims is not None:
+        sh = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
+        dl = dims if isinstance(dims, (tuple, list)) else (dims,)
+        if len(sh) != len(dl):
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:{len(dl)}")
+        if x.ndim == 0 and dl:
+            raise IndexError(f"Dimension specified as {dl[0]} but tensor has no dimensions")
+        for d in dl:
+            _wrap_dim(d, x.ndim)
     res = Tensor._make(np.roll(x, shifts, dims))
     neg = tuple(-s for s in shifts) if isinstance(shifts, (tuple, list)) else -shifts
     return attach(res, node_type("RollBackward0"), lambda g: (g.roll(neg, dims),), (input,))
@@ -360,11 +382,11 @@ def cat(tensors, dim: int = 0, *, out=None):
     """Join tensors along an existing dim (1-D empty tensors are skipped, as in torch)."""
     tensors = _check_tensors(tensors, "cat")
     live = [t for t in tensors if not (t._data.ndim == 1 and t._data.size == 0)] or tensors[:1]
-    ref = live[0]._data
+    ref = live[0]._data  # skipped 1-D empty tensors still take part in the type promotion (torch)
     if ref.ndim == 0:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     d = _wrap_dim(dim, ref.ndim)
-    rt = D.result_type(*live) if len(live) > 1 else live[0].dtype
+    rt = D.result_type(*tensors) if len(tensors) > 1 else live[0].dtype
     for i, t in enumerate(live):
         if t._data.ndim != ref.ndim:
             raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and {t._data.ndim}")
@@ -453,8 +475,9 @@ def chunk(input, chunks: int, dim: int = 0):
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: %d" % chunks)
     n = input._data.shape[_wrap_dim(dim, input._data.ndim)]
-    step = -(-n // chunks) if n else 1
-    return split(input, step, dim)
+    if n == 0:  # torch: ``chunks`` empty pieces
+        return split(input, [0] * chunks, dim)
+    return split(input, -(-n // chunks), dim)
 
 
 def tensor_split(input, sections, dim: int = 0):
@@ -506,8 +529,9 @@ def numel(input) -> int:
     return input.numel()
 
 
-register(reshape, flatten, unflatten, squeeze, unsqueeze, permute, t, adjoint, broadcast_to, clone, flip, roll, narrow,
+register(reshape, flatten, unflatten, squeeze, unsqueeze, permute, t, adjoint, broadcast_to, clone, roll, narrow,
          contiguous)
+register(flip, method=_flip_method)
 register(transpose, aliases=("swapaxes", "swapdims"))
 register(movedim, aliases=("moveaxis",))
 register(tril, inplace=True)
