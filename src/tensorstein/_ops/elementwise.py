@@ -179,6 +179,8 @@ def fmod(input, other):
     x, y, rt = binary_operands(input, other)
     if rt is D.bool_:
         raise NotImplementedError("\"fmod_cpu\" not implemented for 'Bool'")
+    if rt._category == 1 and np.any(np.asarray(y) == 0):
+        raise RuntimeError("ZeroDivisionError")
     with np.errstate(divide="ignore", invalid="ignore"):
         res = Tensor._make(_apply(np.fmod, x, y, input, other))
     if not isinstance(other, Tensor):

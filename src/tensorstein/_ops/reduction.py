@@ -87,8 +87,11 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
     return res
 
 
-def nansum(input, dim=None, keepdim=False):
-    return sum(where(isnan(input), 0.0, input), dim, keepdim)
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """``sum`` treating NaN as zero (integers and bools sum as int64, as ``sum``)."""
+    if not input.is_floating_point():
+        return sum(input, dim, keepdim, dtype=dtype)
+    return sum(where(isnan(input), 0.0, input), dim, keepdim, dtype=dtype)
 
 
 def mean(input, dim=None, keepdim: bool = False, *, dtype=None):

@@ -241,8 +241,15 @@ def _as_float_view(x):
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN to ``nan``, +-inf to ``posinf``/``neginf`` (default: the dtype's largest finite values)."""
     x = input._data
-    res = Tensor._make(np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf))
+    if x.dtype == D.bfloat16.np:  # NumPy does not treat ml_dtypes' bfloat16 as a float here
+        big = D.finfo(D.bfloat16).max
+        arr = np.nan_to_num(x.astype(np.float32), nan=nan, posinf=big if posinf is None else posinf,
+                            neginf=-big if neginf is None else neginf).astype(x.dtype)
+    else:
+        arr = np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+    res = Tensor._make(arr)
     return attach(res, node_type("NanToNumBackward0"), lambda g: (g * isfinite(input),), (input,))
 
 
