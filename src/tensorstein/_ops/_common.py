@@ -7,6 +7,8 @@ the one ``out=`` writer and the in-place driver.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _dtype as D
@@ -45,6 +47,37 @@ def cast_scalar(s, d: D.dtype):
     if d._category == 1 and isinstance(s, int) and not isinstance(s, bool):
         return np.array(s, dtype=np.int64).astype(d.np)
     return d.np.type(s)
+
+
+_CONVERT_NAME = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
+                 "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double"}
+
+
+def check_fill(value, d: D.dtype):
+    """``value`` as a fill of dtype ``d``; torch's overflow error when it does not fit (unsigned ints wrap
+    negative values down to -max, as torch's ``c10::overflows``)."""
+    if isinstance(value, Tensor):
+        value = value.item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if d is D.bool_ or isinstance(value, bool):
+        return value
+    if d._category == 1:
+        info = np.iinfo(d.np)
+        if isinstance(value, float):
+            bad = math.isnan(value) or not (info.min <= value <= info.max) if math.isfinite(value) else True
+            if not bad:
+                return value
+        else:
+            lo = -info.max if info.min == 0 else info.min
+            if lo <= value <= info.max:
+                return np.array(value, dtype=np.int64).astype(d.np) if value < 0 else value
+        raise RuntimeError(f"value cannot be converted to type {_CONVERT_NAME[d.name]} without overflow")
+    if d is not D.float64 and isinstance(value, (int, float)) and math.isfinite(value) and \
+            abs(value) > float(np.finfo(np.float32 if d is D.bfloat16 else d.np).max) * (1.0039 if d is D.bfloat16
+                                                                                      else 1.0):
+        raise RuntimeError(f"value cannot be converted to type {_CONVERT_NAME[d.name]} without overflow")
+    return value
 
 
 def binary_operands(a, b):

@@ -14,7 +14,7 @@ from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type
 from .._device import check_device
 from .._tensor import Tensor, _to_array
-from ._common import inplace, write_out
+from ._common import check_fill, inplace, write_out
 from ._registry import register
 from .errors import broadcast_error
 from .shape import expand
@@ -73,37 +73,6 @@ def _check_alloc(shape, d) -> None:
         raise RuntimeError(f"[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
                            f"memory: you tried to allocate {n} bytes. Error code 12 (Cannot allocate memory)\n"
                            f"shape {list(shape)} of {d.name} needs more memory than this machine has")
-
-
-_CONVERT_NAME = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
-                 "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double"}
-
-
-def check_fill(value, d: D.dtype):
-    """``value`` as a fill of dtype ``d``; torch's overflow error when it does not fit (unsigned ints wrap
-    negative values down to -max, as torch's ``c10::overflows``)."""
-    if isinstance(value, Tensor):
-        value = value.item()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if d is D.bool_ or isinstance(value, bool):
-        return value
-    if d._category == 1:
-        info = np.iinfo(d.np)
-        if isinstance(value, float):
-            bad = math.isnan(value) or not (info.min <= value <= info.max) if math.isfinite(value) else True
-            if not bad:
-                return value
-        else:
-            lo = -info.max if info.min == 0 else info.min
-            if lo <= value <= info.max:
-                return np.array(value, dtype=np.int64).astype(d.np) if value < 0 else value
-        raise RuntimeError(f"value cannot be converted to type {_CONVERT_NAME[d.name]} without overflow")
-    if d is not D.float64 and isinstance(value, (int, float)) and math.isfinite(value) and \
-            abs(value) > float(np.finfo(np.float32 if d is D.bfloat16 else d.np).max) * (1.0039 if d is D.bfloat16
-                                                                                      else 1.0):
-        raise RuntimeError(f"value cannot be converted to type {_CONVERT_NAME[d.name]} without overflow")
-    return value
 
 
 def _float_dtype(dtype):
@@ -303,6 +272,9 @@ def zero_(self):
 
 
 def fill_(self, value):
+    """Fill in place; torch checks the value's range, except for one-element float16/bfloat16 targets."""
+    if (self.dtype is D.float16 or self.dtype is D.bfloat16) and self._data.size == 1:
+        return _fill_inplace(self, value.item() if isinstance(value, Tensor) else value)
     return _fill_inplace(self, check_fill(value, self.dtype))
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from .. import _dtype as D
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor, _wrap_dim
-from ._common import cast_scalar, inplace
+from ._common import cast_scalar, check_fill, inplace
 from ._registry import register
 from .elementwise import where
 from .errors import broadcast_error, broadcast_shapes
@@ -206,9 +206,11 @@ def _check_bounds(ix, n, d):
 
 def gather(input, dim: int, index, *, sparse_grad=False):
     """``out[i][j] = input[i][index[i][j]]`` along ``dim``."""
+    d = _wrap_dim(dim, input._data.ndim)
+    if isinstance(index, Tensor) and index._data.size == 0 and index.dtype._category < 2:
+        return Tensor._make(np.zeros(index._data.shape, input._data.dtype))  # torch skips every check
     _check_index(index, "gather")
     x, ix = input._data, index._data
-    d = _wrap_dim(dim, x.ndim)
     if x.ndim == 0 or ix.ndim == 0:  # a 0-d operand acts as one element along ``dim``
         if max(x.ndim, ix.ndim) > 1:
             raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
@@ -255,6 +257,29 @@ def take_along_dim(input, indices, dim=None):
     return gather(input, d, indices)
 
 
+def _scatter_checks(x, d, ix, src) -> bool:
+    """torch's scatter shape and bounds checks; True when the index is empty (nothing to do)."""
+    if ix.size == 0:
+        return True
+    xs = x.shape if x.ndim else (1,)
+    ixs = ix.shape if ix.ndim else (1,)
+    if len(ixs) != len(xs):
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    ss = None
+    if isinstance(src, Tensor):
+        ss = src._data.shape if src._data.ndim else (1,)
+        if len(ss) != len(ixs):
+            raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    if any(i > s for k, (i, s) in enumerate(zip(ixs, xs)) if k != d) or \
+            (ss is not None and any(i > s for i, s in zip(ixs, ss))):
+        msg = f"Expected index {list(ix.shape)} to be no larger than self {list(x.shape)} apart from dimension {d}"
+        raise RuntimeError(msg + (f" and to be no larger size than src {list(src._data.shape)}" if ss else ""))
+    _check_bounds(ix, xs[d], d)
+    if x.ndim == 0:
+        raise RuntimeError("scatter on a 0-d tensor with a non-empty index is not supported")
+    return False
+
+
 def scatter_grad(g, index, d, shape):
     """Gradient of a max/min along ``d``: ``g`` put at the chosen indices of a zero tensor."""
     return index_grad(g, shape, _along_axis_index(index._data, d), accumulate=True)
@@ -262,12 +287,13 @@ def scatter_grad(g, index, d, shape):
 
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     """Out-of-place scatter: ``out[index[i][j]][j] = src[i][j]`` along ``dim``."""
-    _check_index(index, "scatter")
     if src is None:
         src = value
     x = input._data
     d = _wrap_dim(dim, x.ndim)
-    _check_bounds(index._data, x.shape[d] if x.ndim else 1, d)
+    _check_index(index, "scatter")
+    if _scatter_checks(x, d, index._data, src):
+        return input.clone()
     full = _along_axis_index(index._data, d)
     out = x.copy()
     vals = src._data[tuple(slice(0, s) for s in index._data.shape)] if isinstance(src, Tensor) else src
@@ -293,10 +319,11 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 
 
 def scatter_add(input, dim, index, src):
-    _check_index(index, "scatter_add")
     x = input._data
     d = _wrap_dim(dim, x.ndim)
-    _check_bounds(index._data, x.shape[d] if x.ndim else 1, d)
+    _check_index(index, "scatter_add")
+    if _scatter_checks(x, d, index._data, src):
+        return input.clone()
     full = _along_axis_index(index._data, d)
     out = x.copy()
     np.add.at(out, full, src._data[tuple(slice(0, s) for s in index._data.shape)])
@@ -333,8 +360,22 @@ def index_add(input, dim, index, source, *, alpha=1):
     if not isinstance(index, Tensor) or index.dtype not in (D.int64, D.int32):
         got = index.dtype.cpp_name.title() if isinstance(index, Tensor) else type(index).__name__
         raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: {got}")
+    if index._data.ndim > 1:
+        raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: {index._data.ndim} with "
+                         f"type: {index.dtype.scalar_name} and size: {list(index._data.shape)}")
+    ss = source._data.shape
+    n_src = ss[d] if len(ss) > d else 1
+    if index._data.size != n_src:
+        raise RuntimeError(f"index_add_(): Number of indices ({index._data.size}) should be equal to "
+                           f"source.size(dim): ({n_src}), for dim: {d}")
+    rest_x = x.shape[:d] + x.shape[d + 1:]
+    if x.ndim and ss and rest_x != ss[:d] + ss[d + 1:] or (x.ndim == 0) != (len(ss) == 0):
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the specified dimension. "
+                           f"Got self.shape = {list(x.shape)} source.shape = {list(ss)}")
     _check_bounds(index._data, x.shape[d] if x.ndim else 1, d)
-    idx = (slice(None),) * d + (index._data,)
+    if x.ndim == 0:
+        return input + source * alpha
+    idx = (slice(None),) * d + (index._data.reshape(-1),)
     out = x.copy()
     np.add.at(out, idx, source._data * alpha if alpha != 1 else source._data)
     res = Tensor._make(out)
@@ -360,6 +401,7 @@ def masked_fill(input, mask, value):
                                f"{value._data.ndim} dimension(s).")
         return where(mask, value.to(input.dtype), input)
     x = input._data
+    check_fill(value, input.dtype)
     try:
         res_arr = np.where(mask._data, cast_scalar(value, input.dtype), x)
     except ValueError:
@@ -403,6 +445,9 @@ def masked_select(input, mask):
 
 
 def take(input, index):
+    if not isinstance(index, Tensor) or index.dtype is not D.int64:
+        got = index.dtype.scalar_name if isinstance(index, Tensor) else type(index).__name__
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {got}")
     return getitem(input.reshape(-1), index)
 
 
