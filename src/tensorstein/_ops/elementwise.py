@@ -89,7 +89,7 @@ def mul(input, other, *, out=None):
     """Element-wise product ``C_ij = A_ij * B_ij`` with broadcasting."""
     other = as_tensor_arg(other)
     x, y, rt = binary_operands(input, other)
-    res = Tensor._make(_apply(np.multiply, x, y, input, other) if rt is not D.bool_ else np.logical_and(x, y))
+    res = Tensor._make(_apply(np.multiply if rt is not D.bool_ else np.logical_and, x, y, input, other))
     if out is not None:
         return write_out(out, res)
     a, b = input, other
@@ -135,7 +135,7 @@ def _rounded_div(input, other, mode, out):
     x, y, rt = binary_operands(input, other)
     if rt is D.bool_:
         raise NotImplementedError(f"\"div_{mode}_cpu\" not implemented for 'Bool'")
-    if rt._category == 1 and np.any(np.asarray(y) == 0):
+    if rt._category == 1 and np.size(x) and np.any(np.asarray(y) == 0):
         raise RuntimeError("ZeroDivisionError")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if mode == "floor":
@@ -160,7 +160,7 @@ def remainder(input, other, *, out=None):
     x, y, rt = binary_operands(input, other)
     if rt is D.bool_:
         raise NotImplementedError("\"remainder_cpu\" not implemented for 'Bool'")
-    if rt._category == 1 and np.any(np.asarray(y) == 0):
+    if rt._category == 1 and np.size(x) and np.any(np.asarray(y) == 0):
         raise RuntimeError("ZeroDivisionError")
     with np.errstate(divide="ignore", invalid="ignore"):
         res = Tensor._make(_apply(np.remainder, x, y, input, other))
@@ -179,7 +179,7 @@ def fmod(input, other):
     x, y, rt = binary_operands(input, other)
     if rt is D.bool_:
         raise NotImplementedError("\"fmod_cpu\" not implemented for 'Bool'")
-    if rt._category == 1 and np.any(np.asarray(y) == 0):
+    if rt._category == 1 and np.size(x) and np.any(np.asarray(y) == 0):
         raise RuntimeError("ZeroDivisionError")
     with np.errstate(divide="ignore", invalid="ignore"):
         res = Tensor._make(_apply(np.fmod, x, y, input, other))

@@ -496,6 +496,9 @@ def _chain_order(dims):
 
 
 def chain_matmul(*matrices):
+    for m in matrices:
+        if isinstance(m, Tensor) and m._data.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {m._data.ndim}, expected 2 instead.")
     return multi_dot(matrices)
 
 

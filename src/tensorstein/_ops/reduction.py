@@ -408,7 +408,10 @@ def cumsum(input, dim, *, dtype=None):
     x = input._data
     d = _wrap_dim(dim, x.ndim)
     out_dtype = dtype.np if dtype is not None else (np.int64 if x.dtype.kind in "iub" else x.dtype)
-    arr = np.cumsum(x, axis=d if x.ndim else None, dtype=_acc_dtype(x) or out_dtype) if x.ndim else x.astype(out_dtype)
+    if out_dtype == np.float32:  # torch accumulates float32 in double on CPU
+        x = x.astype(np.float32, copy=False)
+    acc = np.float64 if out_dtype == np.float32 else (_acc_dtype(x) or out_dtype)
+    arr = np.cumsum(x, axis=d if x.ndim else None, dtype=acc) if x.ndim else x.astype(out_dtype)
     res = Tensor._make(np.asarray(arr).astype(out_dtype, copy=False).reshape(x.shape))
     if needs_grad(input):
         attach(res, node_type("CumsumBackward0"),

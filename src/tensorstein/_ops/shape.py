@@ -136,9 +136,9 @@ def reshape_as(input, other):
 
 def flatten(input, start_dim: int = 0, end_dim: int = -1):
     x = input._data
+    s, e = _wrap_dim(start_dim, x.ndim), _wrap_dim(end_dim, x.ndim)
     if x.ndim == 0:
         return reshape(input, (1,))
-    s, e = _wrap_dim(start_dim, x.ndim), _wrap_dim(end_dim, x.ndim)
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     return reshape(input, x.shape[:s] + (-1 if 0 not in x.shape[s:e + 1] else 0,) + x.shape[e + 1:])
@@ -146,6 +146,8 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
 
 def unflatten(input, dim: int, sizes):
     x = input._data
+    if x.ndim == 0:
+        raise RuntimeError("unflatten got an unexpected error:\nunflatten needs a tensor with at least one dim")
     d = _wrap_dim(dim, x.ndim)
     sizes = tuple(int(v) for v in sizes)
     if not sizes:
@@ -218,6 +220,10 @@ def permute(input, *dims):
 
 def movedim(input, source, destination):
     n = input._data.ndim
+    if n == 0:  # only dim 0 / -1 exist; torch returns the tensor itself
+        for v in ((source,) if isinstance(source, int) else source):
+            _wrap_dim(v, 0)
+        return permute(input, ())
     src = [_wrap_dim(s, n) for s in ((source,) if isinstance(source, int) else source)]
     dst = [_wrap_dim(d, n) for d in ((destination,) if isinstance(destination, int) else destination)]
     perm = [i for i in range(n) if i not in src]
@@ -238,6 +244,11 @@ def t(input):
 
 
 def adjoint(input):
+    """The conjugate transpose of the last two dims (identity on a 0-d tensor, as torch)."""
+    if input._data.ndim < 2:
+        if input._data.ndim == 0:
+            return permute(input, ())
+        raise RuntimeError("tensor.adjoint() is only supported on matrices or batches of matrices. Got 1-D tensor.")
     return transpose(input, -2, -1)
 
 
@@ -289,8 +300,8 @@ def repeat(input, *sizes):
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
                            "tensor")
     shape = (1,) * (len(reps) - x.ndim) + x.shape
-    if any(r < 0 for r in reps):
-        target = [r * s for r, s in zip(reps, shape)]
+    target = [r * s for r, s in zip(reps, shape)]
+    if any(v < 0 for v in target):
         raise RuntimeError(f"Trying to create tensor with negative dimension {min(target)}: {target}")
     res = Tensor._make(np.tile(x.reshape(shape), reps))
     if needs_grad(input):
@@ -413,6 +424,7 @@ concat = concatenate = cat
 def stack(tensors, dim: int = 0, *, out=None):
     tensors = _check_tensors(tensors, "stack")
     shape = tensors[0]._data.shape
+    _wrap_dim(dim, len(shape) + 1)
     for i, t in enumerate(tensors):
         if t._data.shape != shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
@@ -429,7 +441,7 @@ def stack(tensors, dim: int = 0, *, out=None):
 
 
 def hstack(tensors):
-    tensors = _check_tensors(tensors, "hstack")
+    tensors = [t if t._data.ndim else t.reshape(1) for t in _check_tensors(tensors, "hstack")]  # atleast_1d
     return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
 
 
@@ -439,8 +451,13 @@ def vstack(tensors):
 
 def narrow(input, dim: int, start: int, length: int):
     x = input._data
+    if x.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = _wrap_dim(dim, x.ndim)
     start = int(start)
+    if not -x.shape[d] <= start <= x.shape[d]:
+        raise IndexError(f"start out of range (expected to be in range of [{-x.shape[d]}, {x.shape[d]}], but got "
+                         f"{start})")
     if start < 0:
         start += x.shape[d]
     if not 0 <= start <= x.shape[d] or length < 0 or start + length > x.shape[d]:
@@ -452,6 +469,8 @@ def narrow(input, dim: int, start: int, length: int):
 def split(input, split_size_or_sections, dim: int = 0):
     """Split into chunks of a size (the last may be smaller) or into the listed sizes."""
     x = input._data
+    if x.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = _wrap_dim(dim, x.ndim)
     n = x.shape[d]
     if isinstance(split_size_or_sections, (int, np.integer)):
@@ -472,6 +491,8 @@ def split(input, split_size_or_sections, dim: int = 0):
 
 
 def chunk(input, chunks: int, dim: int = 0):
+    if input._data.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: %d" % chunks)
     n = input._data.shape[_wrap_dim(dim, input._data.ndim)]
@@ -481,6 +502,8 @@ def chunk(input, chunks: int, dim: int = 0):
 
 
 def tensor_split(input, sections, dim: int = 0):
+    if input._data.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
     n = input._data.shape[_wrap_dim(dim, input._data.ndim)]
     if isinstance(sections, int):
         q, r = divmod(n, sections)
@@ -502,6 +525,8 @@ def _T(self):
 
 
 def _mT(self):
+    if self._data.ndim == 0:  # torch: the identity (deprecated) on 0-d tensors
+        return permute(self, ())
     if self._data.ndim < 2:
         raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {self._data.ndim}-D "
                            "tensor.")
