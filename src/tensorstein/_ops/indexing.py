@@ -259,6 +259,8 @@ def take_along_dim(input, indices, dim=None):
 
 def _scatter_checks(x, d, ix, src) -> bool:
     """torch's scatter shape and bounds checks; True when the index is empty (nothing to do)."""
+    if isinstance(src, Tensor) and src._data.dtype != x.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     if ix.size == 0:
         return True
     xs = x.shape if x.ndim else (1,)
@@ -364,6 +366,8 @@ def index_add(input, dim, index, source, *, alpha=1):
         raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: {index._data.ndim} with "
                          f"type: {index.dtype.scalar_name} and size: {list(index._data.shape)}")
     ss = source._data.shape
+    if not ss and x.ndim:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     n_src = ss[d] if len(ss) > d else 1
     if index._data.size != n_src:
         raise RuntimeError(f"index_add_(): Number of indices ({index._data.size}) should be equal to "
@@ -372,6 +376,8 @@ def index_add(input, dim, index, source, *, alpha=1):
     if x.ndim and ss and rest_x != ss[:d] + ss[d + 1:] or (x.ndim == 0) != (len(ss) == 0):
         raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the specified dimension. "
                            f"Got self.shape = {list(x.shape)} source.shape = {list(ss)}")
+    if x.ndim <= 1 and index._data.size and ((index._data < 0) | (index._data >= (x.size if x.ndim else 1))).any():
+        raise IndexError("index out of range in self")  # torch's 1-D kernel
     _check_bounds(index._data, x.shape[d] if x.ndim else 1, d)
     if x.ndim == 0:
         return input + source * alpha
@@ -392,9 +398,8 @@ def masked_fill(input, mask, value):
             bshape = np.broadcast_shapes(mask._data.shape, input._data.shape)
         except ValueError:
             raise broadcast_error(mask._data.shape, input._data.shape) from None
-        if bshape != input._data.shape:
-            raise RuntimeError(f"output with shape {list(input._data.shape)} doesn't match the broadcast shape "
-                               f"{list(bshape)}")
+        if bshape != input._data.shape:  # out of place, torch expands ``input`` too
+            input = input.expand(*bshape)
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "

@@ -397,6 +397,8 @@ def tensordot(a, b, dims=2, out=None):
     if isinstance(dims, (int, np.integer)):
         if dims < 0:
             raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > na or dims > nb:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
         da, db = list(range(na - dims, na)), list(range(dims))
     elif isinstance(dims, Tensor):
         return tensordot(a, b, dims.tolist(), out)
@@ -414,6 +416,11 @@ def tensordot(a, b, dims=2, out=None):
     da = [d % na if na else d for d in da]
     db = [d % nb if nb else d for d in db]
     for i, j, si, sj in zip(da, db, shown_a, shown_b):
+        if a._data.shape[i] != b._data.shape[j] and 1 in (a._data.shape[i], b._data.shape[j]):
+            if a._data.shape[i] == 1:  # torch sums the other side's dim first (a size-1 dim broadcasts)
+                b = b.sum(j, keepdim=True)
+            else:
+                a = a.sum(i, keepdim=True)
         if a._data.shape[i] != b._data.shape[j]:
             raise RuntimeError(f"contracted dimensions need to match, but first has size {a._data.shape[i]} in dim "
                                f"{si} and second has size {b._data.shape[j]} in dim {sj}")

@@ -141,12 +141,13 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
         return reshape(input, (1,))
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-    return reshape(input, x.shape[:s] + (-1 if 0 not in x.shape[s:e + 1] else 0,) + x.shape[e + 1:])
+    return reshape(input, x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:])
 
 
 def unflatten(input, dim: int, sizes):
     x = input._data
     if x.ndim == 0:
+        _wrap_dim(dim, 0)
         raise RuntimeError("unflatten got an unexpected error:\nunflatten needs a tensor with at least one dim")
     d = _wrap_dim(dim, x.ndim)
     sizes = tuple(int(v) for v in sizes)
@@ -221,7 +222,8 @@ def permute(input, *dims):
 def movedim(input, source, destination):
     n = input._data.ndim
     if n == 0:  # only dim 0 / -1 exist; torch returns the tensor itself
-        for v in ((source,) if isinstance(source, int) else source):
+        for v in (*((source,) if isinstance(source, int) else source),
+                  *((destination,) if isinstance(destination, int) else destination)):
             _wrap_dim(v, 0)
         return permute(input, ())
     src = [_wrap_dim(s, n) for s in ((source,) if isinstance(source, int) else source)]
