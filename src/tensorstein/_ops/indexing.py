@@ -365,11 +365,14 @@ def index_add(input, dim, index, source, *, alpha=1):
     if index._data.ndim > 1:
         raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: {index._data.ndim} with "
                          f"type: {index.dtype.scalar_name} and size: {list(index._data.shape)}")
+    if source.dtype is not input.dtype:
+        raise RuntimeError(f"index_add_(): self ({input.dtype.scalar_name}) and source ({source.dtype.scalar_name}) "
+                           f"must have the same scalar type")
     ss = source._data.shape
-    if not ss and x.ndim:
-        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     n_src = ss[d] if len(ss) > d else 1
     if index._data.size != n_src:
+        if not ss:  # torch's message asks a 0-d source for its size
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
         raise RuntimeError(f"index_add_(): Number of indices ({index._data.size}) should be equal to "
                            f"source.size(dim): ({n_src}), for dim: {d}")
     rest_x = x.shape[:d] + x.shape[d + 1:]

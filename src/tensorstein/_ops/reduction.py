@@ -312,7 +312,8 @@ def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
         if n - correction <= 0:
             v = np.full(np.shape(v), np.nan if n - correction < 0 or n == 0 else np.inf, dtype=np.float64)
             if n - correction == 0 and n > 0:
-                v = np.where(np.var(x, axis=dims, keepdims=keepdim) == 0, np.nan, np.inf)
+                v0 = np.var(x, axis=dims, keepdims=keepdim)
+                v = np.where((v0 == 0) | np.isnan(v0), np.nan, np.inf)  # 0/0 and nan/0 are nan
         arr = np.sqrt(v) if take_sqrt else v
     res = Tensor._make(np.asarray(arr).astype(x.dtype, copy=False))
     if needs_grad(input):
