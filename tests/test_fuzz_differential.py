@@ -20,7 +20,6 @@ import warnings
 import zlib
 
 import numpy as np
-import pytest
 import torch
 
 from op_samples import ALL, FLOATS, INTS, OPS, Sample, T, assert_same, call, first_line
@@ -33,12 +32,39 @@ SKIP_PREFIXES = ("F.", "rand", "normal", "multinomial", "bernoulli", "manual_see
                  "get_rng_state", "set_rng_state", "Tensor.normal_", "Tensor.uniform_", "Tensor.random_",
                  "Tensor.bernoulli_", "Tensor.exponential_", "empty", "Tensor.new_empty")
 
-# "op name|case id" -> why the disagreement is accepted (torch itself is inconsistent or unspecified there)
-ALLOWED: dict[str, str] = {}
+# (op-name pattern, disagreement pattern, reason): disagreements accepted because torch itself is inconsistent
+# or unspecified there. Each entry must still match a found disagreement (test_allow_list_entries_still_occur).
+ALLOWED: list[tuple[str, str, str]] = [
+    (r"std_mean", r"out\[1\] .*nan location mismatch",
+     "torch's std_mean computes the mean by Welford updates: a column holding +-inf gets mean NaN there, while "
+     "torch.mean (which tensorstein follows) gives +-inf"),
+    (r"linalg\.vecdot", r"torch raised RuntimeError: inconsistent tensor size",
+     "torch documents vecdot as broadcasting, but its CPU kernel refuses a size-1 vs size-n broadcast"),
+    (r"bmm|einsum|einsum\.list|linalg\.matmul", r"expected scalar type|\"bmm\" not implemented",
+     "torch checks the operand dtypes of matmul-family ops only inside the bmm kernel: mixed dtypes pass when the "
+     "result is empty or the equation needs no bmm (einsum outer products promote), fail elsewhere, and bool "
+     "operands fail with NotImplementedError or the dtype error depending on the kernel reached first"),
+    (r"edge\.addmm_int_beta", r"Arrays are not equal out \(int64\)",
+     "int64 overflow: torch's wrapped result depends on its kernel's evaluation order (signed overflow is "
+     "undefined in C++)"),
+]
+# ops whose fuzz cases are not run here: the indexing machinery (__getitem__/__setitem__/index_put) belongs to
+# another work item (torch's advanced-indexing rule); its disagreements are reported there
+DEFERRED = ("index_put", "index_put.accumulate", "setitem", "getitem")
 
 
 def _ops():
-    return [o for o in OPS if not o.name.startswith(SKIP_PREFIXES)]
+    return [o for o in OPS if not o.name.startswith(SKIP_PREFIXES) and o.name not in DEFERRED]
+
+
+def allowed(key: str, msg: str) -> str | None:
+    """The reason ``key``'s disagreement is accepted, or None."""
+    import re
+    op = key.split("|")[0]
+    for pat, mpat, reason in ALLOWED:
+        if re.fullmatch(pat, op) and re.search(mpat, msg):
+            return reason
+    return None
 
 
 def _spec(arr, dtype, layout=None):
@@ -179,7 +205,7 @@ def run(seeds=SEEDS, per_op=CASES_PER_OP, budget=BUDGET_S):
 
 def test_fuzz_differential_agrees_with_torch():
     n, found = run()
-    bad = {k: v for k, v in found.items() if k not in ALLOWED}
+    bad = {k: v for k, v in found.items() if allowed(k, v) is None}
     assert n > 1000, f"only {n} cases ran within the budget"
     assert not bad, f"{len(bad)} of {n} cases disagree with torch:\n" + \
         "\n".join(f"{k}: {v}" for k, v in list(bad.items())[:40])
@@ -187,10 +213,10 @@ def test_fuzz_differential_agrees_with_torch():
 
 def test_allow_list_entries_still_occur():
     """An allow-list entry that no longer disagrees must be removed."""
-    if not ALLOWED:
-        pytest.skip("empty allow-list")
+    import re
     _, found = run()
-    stale = [k for k in ALLOWED if k not in found]
+    stale = [e[0] for e in ALLOWED
+             if not any(re.fullmatch(e[0], k.split("|")[0]) and re.search(e[1], v) for k, v in found.items())]
     assert not stale, stale
 
 

@@ -347,9 +347,13 @@ def index_select(input, dim: int, index):
     d = _wrap_dim(dim, x.ndim)
     flat = index._data.reshape(-1)
     n = x.shape[d] if x.ndim else 1
+    if x.ndim == 0 and flat.size != 1:
+        raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {flat.size} value(s)")
+    if n == 0 and flat.size and x.ndim > 1:
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     bad = (flat < 0) | (flat >= n)
     if bad.any():  # torch's CPU kernels: dim 0 (and 0-d/1-d inputs) say one thing, other dims another
-        if d == 0 or x.ndim <= 1:
+        if x.ndim <= 1 or (d == 0 and x.size):
             raise IndexError("index out of range in self")
         raise RuntimeError(f"INDICES element is out of DATA bounds, id={int(flat[np.argmax(bad)])} axis_dim={n}")
     idx = (slice(None),) * d + (flat,)

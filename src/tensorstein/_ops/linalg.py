@@ -330,6 +330,8 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
         raise RuntimeError(f"vector + matrix @ vector expected, got {input._data.ndim}, {x.ndim}, {v.ndim}")
     if x.shape[1] != v.shape[0] or input._data.ndim > 1 or (
             input._data.ndim == 1 and input._data.shape[0] not in (1, x.shape[0])):
+        if input._data.ndim == 0:  # torch's message asks the 0-d input for its size
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
         raise RuntimeError(f"size mismatch, got input ({input._data.shape[0] if input._data.ndim else 1}), mat "
                            f"({x.shape[0]}x{x.shape[1]}), vec ({v.shape[0]})")
     _addmv_dtypes(input.dtype, mat, vec)
