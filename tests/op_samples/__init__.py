@@ -13,7 +13,8 @@ from .edges import _edge_ops
 from .extra import _extra_ops
 from .nn import _nn_ops
 
-OPS = _eltwise_ops() + _reduction_ops() + _shape_ops() + _index_ops() + _matmul_ops() + _extra_ops() + _nn_ops() + _edge_ops()
+OPS = (_eltwise_ops() + _reduction_ops() + _shape_ops() + _index_ops() + _matmul_ops() + _extra_ops() + _nn_ops()
+       + _edge_ops())
 OPS_BY_NAME = {o.name: o for o in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate OpInfo names"
 
