@@ -11,5 +11,5 @@ from .modules._attention_modules import (  # noqa: F401
 )
 from .modules import (  # noqa: F401
     Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, BatchNorm1d,
-    BatchNorm2d)
+    BatchNorm2d, RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell)
 from . import attention, functional, init, utils  # noqa: F401
