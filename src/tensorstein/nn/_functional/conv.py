@@ -18,6 +18,7 @@ from ..._tensor import Tensor
 ConvolutionBackward0 = node_type("ConvolutionBackward0")
 
 _SCALAR = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
+_NAME = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16"}
 
 
 def _tuple(v, n, name):
@@ -75,11 +76,15 @@ def _check(x, w, b, nd, stride, padding, dilation, groups, fname):
     if b is not None and tuple(b._data.shape) != (o,):
         raise RuntimeError(f"Given weight of size {list(w._data.shape)}, expected bias to be 1-dimensional with {o} "
                            f"elements, but got bias of size {list(b._data.shape)} instead")
-    if x._data.dtype != w._data.dtype or (b is not None and b._data.dtype != x._data.dtype):
-        other = w if x._data.dtype != w._data.dtype else b
-        raise RuntimeError(f"Input type ({_SCALAR.get(x.dtype.name, x.dtype.name)}) and "
-                           f"{'bias' if other is b else 'weight'} type "
-                           f"({_SCALAR.get(other.dtype.name, other.dtype.name)}) should be the same")
+    if x._data.dtype != w._data.dtype:
+        from ..._ops.errors import torch_type_name
+        if x._data.dtype == np.float64:
+            raise RuntimeError(f"expected scalar type {_NAME[x.dtype.name]} but found {_NAME[w.dtype.name]}")
+        raise RuntimeError(f"Input type ({torch_type_name(x)}) and weight type ({torch_type_name(w)}) should be the "
+                           "same or input should be a MKLDNN tensor and weight is a dense tensor")
+    if b is not None and b._data.dtype != x._data.dtype:
+        raise RuntimeError(f"Input type ({_SCALAR.get(x.dtype.name, x.dtype.name)}) and bias type "
+                           f"({_SCALAR.get(b.dtype.name, b.dtype.name)}) should be the same")
     for d in range(nd):
         size = x._data.shape[-nd + d] + pads[d][0] + pads[d][1]
         k_eff = dilation[d] * (w._data.shape[2 + d] - 1) + 1
