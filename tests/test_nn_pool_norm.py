@@ -53,8 +53,8 @@ def test_max_pool1d(shape, kw):
 def test_max_pool_float64_and_ties():
     _compare("max_pool2d", (2, 2, 6, 6), dtype=np.float64, kernel_size=3, stride=1, padding=1)
     x = np.zeros((1, 1, 4, 4), np.float32)  # all ties: torch picks the first maximum of each window
-    to, ti = TF.max_pool2d(torch.tensor(x), 2, 1, return_indices=True)
-    so, si = SF.max_pool2d(ts.tensor(x), 2, 1, return_indices=True)
+    _, ti = TF.max_pool2d(torch.tensor(x), 2, 1, return_indices=True)
+    _, si = SF.max_pool2d(ts.tensor(x), 2, 1, return_indices=True)
     np.testing.assert_array_equal(si.numpy(), ti.numpy())
 
 

@@ -22,10 +22,10 @@ def _profiled_run(lib, record_shapes=True):
     m = lib.nn.Sequential(lib.nn.Linear(10, 20), lib.nn.ReLU(), lib.nn.Linear(20, 3))
     x = lib.randn(5, 10)
     acts = [lib.profiler.ProfilerActivity.CPU]
-    with lib.profiler.profile(activities=acts, record_shapes=record_shapes) as prof:
-        with lib.profiler.record_function("model_inference"):
-            y = m(x)
-            (y * 2 + 1).sum()
+    with lib.profiler.profile(activities=acts, record_shapes=record_shapes) as prof, \
+            lib.profiler.record_function("model_inference"):
+        y = m(x)
+        (y * 2 + 1).sum()
     return prof
 
 
@@ -76,10 +76,8 @@ def test_profile_restores_ops_and_records_nothing_outside():
     with record_function("outside"):  # no active profile: a no-op
         pass
     assert len(prof.events()) == n
-    with pytest.raises(RuntimeError):
-        with profile():
-            with profile():
-                pass
+    with pytest.raises(RuntimeError), profile(), profile():
+        pass
 
 
 def test_record_function_as_decorator():

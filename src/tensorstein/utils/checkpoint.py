@@ -38,7 +38,7 @@ def _has_trainable_state(function) -> bool:
 
 def _filled(cell) -> bool:
     try:
-        cell.cell_contents
+        _ = cell.cell_contents
     except ValueError:
         return False
     return True

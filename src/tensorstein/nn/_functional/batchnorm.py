@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
+from ..._autograd.graph import attach, node_type
 from ..._ops import reduction as R
 from ..._ops import unary as U
-from ..._tensor import Tensor, Size
+from ..._tensor import Size, Tensor
 
 NativeBatchNormBackward0 = node_type("NativeBatchNormBackward0")
 NativeGroupNormBackward0 = node_type("NativeGroupNormBackward0")
@@ -39,8 +39,8 @@ def _norm_backward(gd, xhat, rstd, axes):
 
 
 def _composite_grads(composite, args, tensors, g):
-    from ..._autograd.graph import run_backward
     from ..._autograd.grad_mode import enable_grad
+    from ..._autograd.graph import run_backward
     with enable_grad():
         out = composite(*args)
     ins = [t for t in tensors if t is not None and t.requires_grad]

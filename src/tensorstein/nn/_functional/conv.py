@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
+from ..._autograd.graph import attach, node_type
 from ..._tensor import Tensor
 
 ConvolutionBackward0 = node_type("ConvolutionBackward0")
@@ -44,7 +44,7 @@ def _check(x, w, b, nd, stride, padding, dilation, groups, fname):
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
     if w._data.ndim != nd + 2:
-        raise RuntimeError(f"weight should have at least three dimensions" if w._data.ndim < 3 else
+        raise RuntimeError("weight should have at least three dimensions" if w._data.ndim < 3 else
                            f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {fname}, but got "
                            f"input of size: {list(x._data.shape)}")
     if x._data.ndim not in (nd + 1, nd + 2):
@@ -67,8 +67,8 @@ def _check(x, w, b, nd, stride, padding, dilation, groups, fname):
             raise RuntimeError("negative padding is not supported")
         pads = [(v, v) for v in p]
     if o % groups != 0:
-        raise RuntimeError("Given groups=%d, expected weight to be divisible by %d at dimension 0, but got weight of "
-                           "size %s instead" % (groups, groups, list(w._data.shape)))
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
+                           f"got weight of size {list(w._data.shape)} instead")
     if cg * groups != c_in:
         shape = list(x._data.shape) if x._data.ndim == nd + 2 else [1] + list(x._data.shape)
         raise RuntimeError(f"Given groups={groups}, weight of size {list(w._data.shape)}, expected input{shape} to "
@@ -111,7 +111,7 @@ def _im2col(xp, kshape, stride, dilation, groups):
     """(N, G, Cg*prod(k), L) contiguous columns (one copy) and the output spatial shape."""
     nd = len(kshape)
     v = _windows(xp, kshape, stride, dilation)  # (N, C, *out, *k)
-    n, c = v.shape[:2]
+    n = v.shape[0]
     out_sp = v.shape[2:2 + nd]
     perm = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))  # (N, C, *k, *out)
     cols = np.ascontiguousarray(v.transpose(perm))
@@ -136,7 +136,6 @@ def _conv_forward(x, w, b, stride, pads, dilation, groups):
 
 def _col2im(dcols, xp_shape, kshape, stride, dilation, out_sp):
     """Scatter-add column gradients (N, C, *k, *out) back into the padded input (a loop over kernel taps)."""
-    nd = len(kshape)
     dxp = np.zeros(xp_shape, dtype=dcols.dtype)
     for tap in np.ndindex(*kshape):
         sl = tuple(slice(t * d, t * d + s * (o - 1) + 1, s) for t, d, s, o in zip(tap, dilation, stride, out_sp))
@@ -165,8 +164,8 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, fname):
 
     def backward(g):
         if STATE.enabled:  # create_graph: differentiate the composite
-            from ..._autograd.graph import run_backward
             from ..._autograd.grad_mode import enable_grad
+            from ..._autograd.graph import run_backward
             with enable_grad():
                 ref = _conv_composite(input, weight, bias, stride, pads, dilation, groups)
             ins = [t for t in (input, weight, bias) if t is not None and t.requires_grad]

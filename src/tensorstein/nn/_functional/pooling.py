@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._autograd.graph import attach, node_type, needs_grad
+from ..._autograd.graph import attach, needs_grad, node_type
 from ..._tensor import Tensor
 from .conv import _windows
 

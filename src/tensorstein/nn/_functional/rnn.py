@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
+from ..._autograd.graph import attach, node_type
 from ..._ops import unary as U
 from ..._tensor import Tensor
 from .misc import linear
@@ -248,8 +248,8 @@ def rnn_layer(mode, x, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
 
 
 def _composite_grads(mode, x, hx, w_ih, w_hh, b_ih, b_hh, reverse, tensors, g):
-    from ..._autograd.graph import run_backward
     from ..._autograd.grad_mode import enable_grad
+    from ..._autograd.graph import run_backward
     with enable_grad():
         out = _layer_composite(mode, x, hx, w_ih, w_hh, b_ih, b_hh, reverse)
     ins = [t for t in tensors if t is not None and t.requires_grad]

@@ -38,7 +38,7 @@ def _out_sizes(x, size, scale_factor, nd, recompute):
                          f"with spatial dimensions of {list(x.shape[2:])} and scale_factor of shape {scales}. Please "
                          "provide input tensor in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,"
                          "sK) format.")
-    sizes = [int(math.floor(float(n) * float(s))) for n, s in zip(x.shape[2:], scales)]
+    sizes = [math.floor(float(n) * float(s)) for n, s in zip(x.shape[2:], scales)]
     return sizes, [None if recompute else float(s) for s in scales]
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 
-from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
+from ..._autograd.graph import attach, node_type
 from ..._tensor import Tensor
 
 BackwardHookFunctionBackward = node_type("BackwardHookFunctionBackward")
