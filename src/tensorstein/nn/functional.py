@@ -3,7 +3,7 @@ from ._functional.activation import (  # noqa: F401
     relu, relu6, leaky_relu, elu, softplus, tanh, sigmoid, hardtanh, gelu, silu, mish, softmax, log_softmax,
     softmin, logsigmoid, normalize,
 )
-from ._functional.normalization import layer_norm, rms_norm  # noqa: F401
+from ._functional.normalization import layer_norm, rms_norm, group_norm  # noqa: F401
 from ._functional.misc import linear, bilinear, embedding, dropout, alpha_dropout, one_hot, pad  # noqa: F401
 from ._functional.loss import (  # noqa: F401
     cross_entropy, nll_loss, mse_loss, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy,
