@@ -199,13 +199,17 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, fname):
 def _conv_composite(input, weight, bias, stride, pads, dilation, groups):
     """The same convolution from differentiable tensor ops (oracle; ``pads`` is a list of (lo, hi))."""
     from ..._ops.einsum import einsum
-    from ..._ops.shape import stack
-    from .misc import pad as fpad
+    from ..._ops.shape import cat, stack
     nd = weight._data.ndim - 2
     unbatched = input._data.ndim == nd + 1
-    x = input.unsqueeze(0) if unbatched else input
-    flat = [p for lo_hi in reversed(pads) for p in lo_hi]
-    xp = fpad(x, flat) if any(flat) else x
+    xp = input.unsqueeze(0) if unbatched else input
+    for d, (lo, hi) in enumerate(pads):  # zero padding from differentiable concatenation
+        shape = list(xp._data.shape)
+        parts = []
+        for n in (lo, hi):
+            shape[2 + d] = n
+            parts.append(Tensor._make(np.zeros(shape, dtype=xp._data.dtype)))
+        xp = cat([parts[0], xp, parts[1]], 2 + d)
     kshape = weight._data.shape[2:]
     out_sp = [(xp._data.shape[2 + d] - dilation[d] * (kshape[d] - 1) - 1) // stride[d] + 1 for d in range(nd)]
     taps = []

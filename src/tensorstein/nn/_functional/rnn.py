@@ -16,9 +16,14 @@ from ..._autograd.grad_mode import STATE
 from ..._autograd.graph import attach, node_type
 from ..._ops import unary as U
 from ..._tensor import Tensor
-from .misc import linear
 
 RnnLayerBackward0 = node_type("MkldnnRnnLayerBackward0")
+
+
+def linear(x, w, b=None):
+    """``x @ w.T + b`` from tensor ops (the cells' projections)."""
+    out = x.matmul(w.t())
+    return out + b if b is not None else out
 
 
 # ---------------------------------------------------------------- cells (tensor ops)

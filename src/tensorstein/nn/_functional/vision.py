@@ -1,7 +1,7 @@
 """interpolate: nearest, nearest-exact, linear and bilinear resizing built from differentiable
 ``index_select`` gathers and per-position weights (one pass per spatial dim).
 
-``pad`` and ``one_hot`` live in ``misc``.
+``pad`` and ``one_hot`` are the existing ops that ``nn.functional`` re-exports.
 
 >>> interpolate(torch.arange(4.).reshape(1, 1, 2, 2), scale_factor=2).shape
 tensorstein.Size([1, 1, 4, 4])

@@ -11,9 +11,9 @@ import numpy as np
 
 from ... import _dtype as D
 from ..._tensor import Tensor
+from .. import functional as F
 from .. import init
 from .._functional import conv as FC
-from .._functional import misc as FM
 from ..parameter import Parameter
 from .module import Module
 
@@ -82,7 +82,7 @@ class _ConvNd(Module):
     def _conv_forward(self, input, weight, bias):
         fn = FC.conv1d if self._nd == 1 else FC.conv2d
         if self.padding_mode != "zeros":
-            padded = FM.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             return fn(padded, weight, bias, self.stride, 0, self.dilation, self.groups)
         return fn(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 

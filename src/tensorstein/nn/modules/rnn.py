@@ -14,8 +14,8 @@ import numpy as np
 from ... import _dtype as D
 from ..._ops.shape import cat, stack
 from ..._tensor import Tensor
+from .. import functional as F
 from .. import init
-from .._functional import misc as FM
 from .._functional import rnn as FR
 from ..parameter import Parameter
 from .module import Module
@@ -128,7 +128,7 @@ class RNNBase(Module):
                     finals[1].append(res[T])
             x = outs[0] if dirs == 1 else cat(outs, 2)
             if self.dropout and self.training and layer < self.num_layers - 1:
-                x = FM.dropout(x, self.dropout, True)
+                x = F.dropout(x, self.dropout, True)
         return x, [stack(f, 0) for f in finals]
 
     def _forward(self, input, hx):
