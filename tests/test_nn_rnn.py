@@ -223,3 +223,23 @@ def test_char_rnn_training_matches_torch():
             opt.zero_grad()
             loss.backward()
             opt.step()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_lstm_backward_matches_numpy_oracle(monkeypatch, dtype):
+    m = ts.nn.LSTM(6, 8, bidirectional=True)
+    if dtype == np.float64:
+        m = m.double()
+    x = RNG.standard_normal((7, 3, 6)).astype(dtype)
+    g = RNG.standard_normal((7, 3, 16)).astype(dtype)
+    grads = []
+    for flag in (False, True):
+        monkeypatch.setattr(FR, "USE_NUMBA", flag)
+        m.zero_grad()
+        xx = ts.tensor(x, requires_grad=True)
+        out, (_, c) = m(xx)
+        (out * ts.tensor(g)).sum().add(c.sum()).backward()
+        grads.append([xx.grad.numpy()] + [p.grad.numpy() for p in m.parameters()])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol)

@@ -72,6 +72,17 @@ def _layer_composite(mode, x, hx, w_ih, w_hh, b_ih, b_hh, reverse):
 
 
 # ---------------------------------------------------------------- fused NumPy recurrences
+USE_NUMBA = True  # the fused Numba LSTM backward cell; False runs the NumPy oracle
+
+
+def _kernels(dtype):
+    """The Numba backward-cell kernel module for float32/float64, or None (NumPy path)."""
+    if not USE_NUMBA or dtype not in (np.float32, np.float64):
+        return None
+    from . import _lstm_kernels
+    return _lstm_kernels
+
+
 def _sigmoid(a):
     out = np.negative(a)
     np.exp(out, out=out)
@@ -109,11 +120,16 @@ def _lstm_backward(gh, gc, hs, cs, acts, tcs, w_hh):
     H = G // 4
     dgates = np.empty_like(acts)
     dh = np.zeros((B, H), acts.dtype)
-    dc = gc.copy()
+    dc = np.array(gc, dtype=acts.dtype)  # a copy: updated in place
+    k, one = _kernels(acts.dtype), acts.dtype.type(1)
     for t in range(T - 1, -1, -1):
         a, d = acts[t], dgates[t]
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         dh += gh[t]
+        if k is not None:
+            k.cell_backward(a, cs[t], tcs[t], dh, dc, d, one)
+            np.matmul(d, w_hh, out=dh)
+            continue
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         tc = tcs[t]
         dc += dh * o * (1 - tc * tc)
         d[:, 3 * H:] = dh * tc * o * (1 - o)
