@@ -49,4 +49,5 @@ def __getattr__(name: str):
         globals()[name] = module
         return module
     raise AttributeError(f"module 'tensorstein' has no attribute '{name}'")
+_LAZY_SUBMODULES += ("profiler",)  # torch.profiler loads on first use
 __version__ = "0.1.0"

@@ -10,3 +10,8 @@ from ._functional.loss import (  # noqa: F401
     binary_cross_entropy_with_logits, kl_div,
 )
 from ._attention import scaled_dot_product_attention  # noqa: F401
+from ._functional.conv import conv1d, conv2d  # noqa: F401
+from ._functional.pooling import (  # noqa: F401
+    max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d)
+from ._functional.batchnorm import batch_norm, group_norm  # noqa: F401
+from ._functional.vision import interpolate  # noqa: F401
