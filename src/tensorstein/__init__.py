@@ -37,7 +37,7 @@ def load(f, map_location=None, weights_only=True):
     return _load(f, map_location=map_location, weights_only=weights_only)
 
 
-_LAZY_SUBMODULES = ("nn", "optim", "io", "models", "distributed", "utils", "random")
+_LAZY_SUBMODULES = ("nn", "optim", "io", "models", "distributed", "utils", "random", "profiler")
 
 
 def __getattr__(name: str):
@@ -49,5 +49,4 @@ def __getattr__(name: str):
         globals()[name] = module
         return module
     raise AttributeError(f"module 'tensorstein' has no attribute '{name}'")
-_LAZY_SUBMODULES += ("profiler",)  # torch.profiler loads on first use
 __version__ = "0.1.0"
