@@ -8,23 +8,12 @@ input, the usual case, a returned ``grad_input`` replaces the gradient that flow
 from __future__ import annotations
 
 import warnings
-from collections import OrderedDict
 
 from ..._autograd.grad_mode import STATE
 from ..._autograd.graph import attach, node_type
 from ..._tensor import Tensor
 
 BackwardHookFunctionBackward = node_type("BackwardHookFunctionBackward")
-
-
-def register(module, attr, hook, prepend):
-    from .module import RemovableHandle
-    hooks = module.__dict__.setdefault(attr, OrderedDict())
-    handle = RemovableHandle(hooks)
-    hooks[handle.id] = hook
-    if prepend:
-        hooks.move_to_end(handle.id, last=False)
-    return handle
 
 
 def _identity(t, backward):

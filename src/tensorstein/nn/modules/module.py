@@ -492,12 +492,18 @@ class Module:
         return handle
 
     def register_full_backward_hook(self, hook, prepend: bool = False):
-        from ._backward_hooks import register
-        return register(self, "_backward_hooks", hook, prepend)
+        return self._add_backward_hook("_backward_hooks", hook, prepend)
 
     def register_full_backward_pre_hook(self, hook, prepend: bool = False):
-        from ._backward_hooks import register
-        return register(self, "_backward_pre_hooks", hook, prepend)
+        return self._add_backward_hook("_backward_pre_hooks", hook, prepend)
+
+    def _add_backward_hook(self, attr, hook, prepend):
+        hooks = self.__dict__.setdefault(attr, OrderedDict())
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
 
     def _call_impl(self, *args, **kwargs):
         d = self.__dict__
