@@ -1,6 +1,10 @@
 """Profiler events, their per-op averages and torch's summary table (same columns and formatting).
 
->>> print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=5))
+>>> import tensorstein as torch
+>>> with torch.profiler.profile() as prof:
+...     _ = torch.ones(2, 2) @ torch.ones(2, 2)
+>>> "matmul" in prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=5)
+True
 """
 from __future__ import annotations
 

@@ -77,10 +77,10 @@ def _check(x, w, b, nd, stride, padding, dilation, groups, fname):
         raise RuntimeError(f"Given weight of size {list(w._data.shape)}, expected bias to be 1-dimensional with {o} "
                            f"elements, but got bias of size {list(b._data.shape)} instead")
     if x._data.dtype != w._data.dtype:
-        from ..._ops.errors import torch_type_name
         if x._data.dtype == np.float64:
             raise RuntimeError(f"expected scalar type {_NAME[x.dtype.name]} but found {_NAME[w.dtype.name]}")
-        raise RuntimeError(f"Input type ({torch_type_name(x)}) and weight type ({torch_type_name(w)}) should be the "
+        raise RuntimeError(f"Input type (torch.{x.dtype.tensor_type}) and weight type (torch.{w.dtype.tensor_type}) "
+                           "should be the "
                            "same or input should be a MKLDNN tensor and weight is a dense tensor")
     if b is not None and b._data.dtype != x._data.dtype:
         raise RuntimeError(f"Input type ({_SCALAR.get(x.dtype.name, x.dtype.name)}) and bias type "

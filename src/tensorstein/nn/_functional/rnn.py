@@ -6,7 +6,11 @@ input gradients. The cell functions (``lstm_cell``, ``gru_cell``, ``rnn_tanh_cel
 are written with tensor ops: they serve the ``*Cell`` modules and are the oracle (and ``create_graph``
 path) of the fused layers.
 
->>> out = lstm_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh)   # (T+1, B, H): h_1..h_T, then c_T
+>>> import tensorstein as torch
+>>> x, h, c = torch.randn(2, 3), torch.zeros(2, 4), torch.zeros(2, 4)
+>>> h1, c1 = lstm_cell(x, h, c, torch.randn(16, 3), torch.randn(16, 4))   # gates i, f, g, o
+>>> h1.shape
+tensorstein.Size([2, 4])
 """
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """BatchNorm1d/2d (running statistics, momentum or cumulative average, train/eval) and GroupNorm.
 
->>> bn = nn.BatchNorm2d(3); bn(torch.randn(4, 3, 5, 5)).shape; bn.num_batches_tracked
+>>> import tensorstein as torch
+>>> bn = torch.nn.BatchNorm2d(3)
+>>> bn(torch.randn(4, 3, 5, 5)).shape
+tensorstein.Size([4, 3, 5, 5])
+>>> bn.num_batches_tracked
 tensor(1)
 """
 from __future__ import annotations
