@@ -250,7 +250,7 @@ def _modules():
 
     if not all(hasattr(nn, c) for c in ("Linear", "LayerNorm", "Dropout")):
         pytest.skip("nn.Linear/LayerNorm/Dropout not available yet")
-    from tensorstein.nn.modules import _attention_modules as M
+    from tensorstein.nn.modules import transformer as M
 
     return M
 

@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 
-from ..._autograd.graph import attach, node_type, needs_grad
 from ..._autograd.grad_mode import STATE
-from ..._ops import unary as U
+from ..._autograd.graph import attach, needs_grad, node_type
 from ..._ops import reduction as R
+from ..._ops import unary as U
 from ..._ops.indexing import where
 from ..._tensor import Tensor
 
@@ -91,7 +91,7 @@ def _gelu_composite(input, approximate: str = "none"):
 def gelu(input, approximate: str = "none"):
     """x * Phi(x) (``approximate='none'``, exact erf) or its tanh approximation."""
     if approximate not in ("none", "tanh"):
-        raise RuntimeError(f"approximate argument must be either none or tanh.")
+        raise RuntimeError("approximate argument must be either none or tanh.")
     if not input.is_floating_point():
         raise RuntimeError(f"\"GeluKernelImpl\" not implemented for '{input.dtype}'")
     x = input._data
