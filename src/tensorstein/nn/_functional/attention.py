@@ -113,6 +113,12 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     hd = E // H
     if hd * H != E:
         raise AssertionError(f"embed_dim {E} not divisible by num_heads {H}")
+    if use_separate_proj_weight:
+        if tuple(key.shape[:2]) != tuple(value.shape[:2]):
+            raise AssertionError(f"key's sequence and batch dims {key.shape[:2]} do not match value's "
+                                 f"{value.shape[:2]}")
+    elif tuple(key.shape) != tuple(value.shape):
+        raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
     q, k, v = _in_projection(query, key, value, in_proj_weight, in_proj_bias, use_separate_proj_weight,
                              q_proj_weight, k_proj_weight, v_proj_weight)  # (L, N, E), (S, N, E) x 2
 
@@ -120,12 +126,12 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         S = key.shape[0]
         if attn_mask.dim() == 2:
             if tuple(attn_mask.shape) != (L, S):
-                raise RuntimeError(f"The shape of the 2D attn_mask is {tuple(attn_mask.shape)}, but should be "
+                raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but should be "
                                    f"{(L, S)}.")
             attn_mask = attn_mask.unsqueeze(0)  # (1, L, S)
         elif attn_mask.dim() == 3:
             if tuple(attn_mask.shape) != (N * H, L, S):
-                raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(attn_mask.shape)}, but should be "
+                raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but should be "
                                    f"{(N * H, L, S)}.")
         else:
             raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
@@ -150,9 +156,10 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     S = k.shape[1]
 
     if key_padding_mask is not None:
-        if tuple(key_padding_mask.shape) != (N, S):
-            raise AssertionError(f"expecting key_padding_mask shape of {(N, S)}, but got "
-                                 f"{tuple(key_padding_mask.shape)}")
+        for i, want in enumerate((N, S)):
+            if key_padding_mask.shape[i] != want:
+                raise AssertionError(f"Expected key_padded_mask.shape[{i}] to be {want}, but got "
+                                     f"{key_padding_mask.shape[i]}")
         kpm = key_padding_mask.reshape(N, 1, 1, S).expand(N, H, 1, S).reshape(N * H, 1, S)
         attn_mask = kpm if attn_mask is None else attn_mask + kpm
     if attn_mask is not None and attn_mask.dtype is not q.dtype:
