@@ -135,7 +135,7 @@ class SentenceTransformer:
         return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
     def _embed_batch(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
-        tokens, _ = self.bert.forward_numpy(ids, mask, types)  # (B, L, C), fused no-grad path
+        tokens = self.bert(ts.from_numpy(ids), ts.from_numpy(mask), ts.from_numpy(types)).last_hidden_state.numpy()
         emb = pool(tokens, mask, self.pooling)  # (B, C')
         for d in self.dense:
             emb = d(emb)
