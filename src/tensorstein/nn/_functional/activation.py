@@ -64,15 +64,16 @@ def _build_gelu():
     return gelu_f32, gelu_f64
 
 
-def _gelu_erf(x: np.ndarray):
-    """``(x * Phi(x), Phi(x))`` for a float32/float64 array (GIL released)."""
+def _gelu_erf(x: np.ndarray, with_cdf: bool):
+    """``(x * Phi(x), Phi(x) or None)`` for a float32/float64 array (GIL released)."""
     global _GELU
     if _GELU is None:
         _GELU = _build_gelu()
     xc = np.ascontiguousarray(x)
-    out, cdf = np.empty_like(xc), np.empty_like(xc)
+    out = np.empty_like(xc)
+    cdf = np.empty_like(xc) if with_cdf else out  # without the cdf, the kernel overwrites it by the output
     (_GELU[0] if xc.dtype == np.float32 else _GELU[1])(xc.reshape(-1), out.reshape(-1), cdf.reshape(-1))
-    return out, cdf
+    return out, (cdf if with_cdf else None)
 
 
 def _work(x):
@@ -137,7 +138,7 @@ def gelu(input, approximate: str = "none"):
         t = np.tanh(k * xw * (one + c * x2))
         out = half * xw * (one + t)
     else:
-        out, cdf = _gelu_erf(xw)
+        out, cdf = _gelu_erf(xw, needs_grad(input))
     res = Tensor._make(out.astype(x.dtype, copy=False))
     if needs_grad(input):
         def backward(g):

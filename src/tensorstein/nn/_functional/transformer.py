@@ -19,18 +19,29 @@ from .normalization import layer_norm
 __all__ = ["_transformer_encoder_layer_fwd"]
 
 
-def _attention(q, k, v, mask, mask_type):
-    """softmax(q k^T / sqrt(D) [+ mask]) v on (B, H, L, D) views; bool mask True = masked out."""
-    B, H, L, D = q.shape
-    scores = matmul(q * (1.0 / math.sqrt(D)), k.transpose(-2, -1))  # (B, H, L, L)
+def _self_attention(h, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, mask, mask_type):
+    """out_proj(softmax(q k^T / sqrt(D) [+ mask]) v) for (B, L, C) ``h``; bool mask True = masked out.
+    A function of its own so every intermediate is freed on return."""
+    B, L, C = h.shape
+    H = num_heads
+    qkv = linear(h, qkv_weight, qkv_bias).reshape(B, L, 3, H, C // H)  # (B, L, 3, H, D)
+    q, k, v = (qkv[:, :, i].transpose(1, 2) for i in range(3))  # 3 x (B, H, L, D) views
+    scores = matmul(q * (1.0 / math.sqrt(C // H)), k.transpose(-2, -1))  # (B, H, L, L)
     if mask is None:
         p = softmax(scores, -1)
     elif mask.dtype is D_.bool_:
         p = _masked_softmax(scores, mask.reshape(1, 1, L, L) if mask_type == 0 else mask, -1, mask_type)
     else:
-        m = mask.reshape(B, 1, 1, L) if mask_type == 1 else mask
-        p = softmax(scores + m.to(scores.dtype), -1)
-    return matmul(p, v)  # (B, H, L, D)
+        p = softmax(scores + (mask.reshape(B, 1, 1, L) if mask_type == 1 else mask).to(scores.dtype), -1)
+    del scores
+    ctx = matmul(p, v).transpose(1, 2).reshape(B, L, C)  # (B, L, C)
+    del p, q, k, v, qkv
+    return linear(ctx, proj_weight, proj_bias)
+
+
+def _feed_forward(h, use_gelu, w1, b1, w2, b2):
+    f = linear(h, w1, b1)  # (B, L, F)
+    return linear(gelu(f) if use_gelu else relu(f), w2, b2)  # (B, L, C)
 
 
 def _transformer_encoder_layer_fwd(src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias,
@@ -45,24 +56,17 @@ def _transformer_encoder_layer_fwd(src, embed_dim, num_heads, qkv_weight, qkv_bi
 
     >>> y = F._transformer_encoder_layer_fwd(x, 8, 2, w_qkv, b_qkv, w_o, b_o, True, False, 1e-5, ...)
     """
-    B, L, C = src.shape
-    H = num_heads
-    D = embed_dim // H
     norm = (embed_dim,)
     x = src
     h = layer_norm(x, norm, norm_weight_1, norm_bias_1, eps) if norm_first else x
-    qkv = linear(h, qkv_weight, qkv_bias).reshape(B, L, 3, H, D)  # (B, L, 3, H, D)
-    q, k, v = (qkv[:, :, i].transpose(1, 2) for i in range(3))  # 3 x (B, H, L, D) views
-    ctx = _attention(q, k, v, mask, mask_type).transpose(1, 2).reshape(B, L, C)  # (B, L, C)
-    a = linear(ctx, proj_weight, proj_bias)
+    a = _self_attention(h, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, mask, mask_type)
     if norm_first:
         x = x + a
         h = layer_norm(x, norm, norm_weight_2, norm_bias_2, eps)
     else:
         x = h = layer_norm(x + a, norm, norm_weight_1, norm_bias_1, eps)
-    f = linear(h, ffn_weight_1, ffn_bias_1)  # (B, L, F)
-    f = gelu(f) if use_gelu else relu(f)
-    f = linear(f, ffn_weight_2, ffn_bias_2)  # (B, L, C)
+    del a
+    f = _feed_forward(h, use_gelu, ffn_weight_1, ffn_bias_1, ffn_weight_2, ffn_bias_2)
     if norm_first:
         return x + f
     return layer_norm(x + f, norm, norm_weight_2, norm_bias_2, eps)
