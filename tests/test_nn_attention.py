@@ -110,6 +110,28 @@ def test_path_selection_and_backends():
     assert select_path(q, q, q) == "flash"
 
 
+@pytest.mark.parametrize("kind", ["bool", "float", "bool2d"])
+@pytest.mark.parametrize("LS", [(33, 40), (40, 33), (33, 33)])
+def test_mask_and_causal_combine(kind, LS):
+    """torch 2.13 (fused CPU kernel): attn_mask with is_causal=True means the mask AND the top-left causal
+    pattern; forcing the MATH backend raises torch's error."""
+    L, S = LS
+    rng = np.random.default_rng(3)
+    mask = {"bool": lambda: rng.random((2, 1, L, S)) > 0.3, "bool2d": lambda: rng.random((L, S)) > 0.3,
+            "float": lambda: rng.standard_normal((2, 1, L, S)).astype(np.float32)}[kind]()
+    if kind == "bool":
+        mask[0, 0, 1] = False  # a row with every key masked: zeros
+    run_both(((2, 4, L, 16), (2, 4, S, 16), (2, 4, S, 16)), SDPBackend.FLASH_ATTENTION, mask=mask, is_causal=True)
+    q = ts.randn(2, 4, L, 16)
+    with sdpa_kernel(SDPBackend.MATH), pytest.raises(RuntimeError, match="should not be set when is_causal=True"):
+        sdpa(q, q[:, :, :1].expand(2, 4, S, 16), q[:, :, :1].expand(2, 4, S, 16), attn_mask=ts.tensor(mask),
+             is_causal=True)
+    tq = torch.randn(2, 4, L, 16)
+    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH), \
+            pytest.raises(RuntimeError, match="should not be set when is_causal=True"):
+        TF.scaled_dot_product_attention(tq, tq, tq, attn_mask=torch.ones(L, L, dtype=torch.bool), is_causal=True)
+
+
 def test_errors_match_torch():
     q = ts.randn(1, 2, 4, 8)
     with pytest.raises(RuntimeError) as e:
@@ -120,8 +142,6 @@ def test_errors_match_torch():
         sdpa(q[0, 0, 0], q, q)
     with pytest.raises(RuntimeError, match="attn_mask dtype to be bool or float"):
         sdpa(q, q, q, attn_mask=ts.ones(4, 4, dtype=ts.int64))
-    with pytest.raises(RuntimeError, match="should not be set when is_causal=True"):
-        sdpa(q, q, q, attn_mask=ts.ones(4, 4, dtype=ts.bool), is_causal=True)
     with pytest.raises(RuntimeError, match="Number of heads in key and value must divide"):
         sdpa(ts.randn(1, 3, 4, 8), q, q, enable_gqa=True)
     with pytest.raises(RuntimeError):
