@@ -22,58 +22,20 @@ SiluBackward0 = node_type("SiluBackward0")
 _SQRT1_2 = 0.7071067811865476
 _SQRT_2_OVER_PI = 0.7978845608028654
 _INV_SQRT_2PI = 0.3989422804014327
-_GELU = None
-
-# erf(x) ~= x P(x^2) / Q(x^2) on [-4, 4] (float32 erf is +-1 beyond): max error ~1e-7 (Eigen's fast_erf)
-_ERF_P = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
-          -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02)
-_ERF_Q = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
-          -1.42647390514189e-02)
-
-
-def _build_gelu():
-    """Compile the exact-GELU kernels once: ``out = x * cdf``, ``cdf = (1 + erf(x / sqrt 2)) / 2`` in one pass.
-
-    float32 evaluates erf by the rational approximation above (vectorised), float64 by ``math.erf``.
-    """
-    from numba import njit
-
-    p0, p1, p2, p3, p4, p5, p6 = (np.float32(c) for c in _ERF_P)
-    q0, q1, q2, q3, q4 = (np.float32(c) for c in _ERF_Q)
-    four, half, one, s12 = np.float32(4.0), np.float32(0.5), np.float32(1.0), np.float32(_SQRT1_2)
-
-    @njit(fastmath={"nsz", "arcp", "contract", "afn", "reassoc"}, nogil=True, cache=True, error_model="numpy")
-    def gelu_f32(x, out, cdf):  # flat float32 arrays
-        for i in range(x.size):
-            v = x[i]
-            a = min(max(v * s12, -four), four)
-            a2 = a * a
-            p = ((((((a2 * p0 + p1) * a2 + p2) * a2 + p3) * a2 + p4) * a2 + p5) * a2 + p6) * a
-            q = (((a2 * q0 + q1) * a2 + q2) * a2 + q3) * a2 + q4
-            c = half * (one + p / q)
-            cdf[i] = c
-            out[i] = v * c
-
-    @njit(nogil=True, cache=True)
-    def gelu_f64(x, out, cdf):
-        for i in range(x.size):
-            c = 0.5 * (1.0 + math.erf(x[i] * _SQRT1_2))
-            cdf[i] = c
-            out[i] = x[i] * c
-
-    return gelu_f32, gelu_f64
-
 
 def _gelu_erf(x: np.ndarray, with_cdf: bool):
     """``(x * Phi(x), Phi(x) or None)`` for a float32/float64 array (GIL released)."""
-    global _GELU
-    if _GELU is None:
-        _GELU = _build_gelu()
+    from . import _fused  # Numba: compiled (or loaded from cache) on first use
+
     xc = np.ascontiguousarray(x)
     out = np.empty_like(xc)
-    cdf = np.empty_like(xc) if with_cdf else out  # without the cdf, the kernel overwrites it by the output
-    (_GELU[0] if xc.dtype == np.float32 else _GELU[1])(xc.reshape(-1), out.reshape(-1), cdf.reshape(-1))
-    return out, (cdf if with_cdf else None)
+    if xc.dtype == np.float32 and not with_cdf:
+        _fused.gelu_f32(xc.reshape(-1), out.reshape(-1))
+        return out, None
+    cdf = np.empty_like(xc)
+    kernel = _fused.gelu_cdf_f32 if xc.dtype == np.float32 else _fused.gelu_cdf_f64
+    kernel(xc.reshape(-1), out.reshape(-1), cdf.reshape(-1))
+    return out, cdf
 
 
 def _work(x):
@@ -190,35 +152,6 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     return R.softmax(input, dim, dtype=dtype)
 
 
-_MASKED_SOFTMAX = None
-
-
-def _build_masked_softmax():
-    """Compile the row kernel once: masked entries to -inf, then fast_exp's row max and exp-and-sum."""
-    from numba import njit
-
-    from ..._kernels.fast_exp import FASTMATH, exp_sub_sum, row_max
-
-    @njit(fastmath=FASTMATH, nogil=True, cache=True, error_model="numpy")
-    def kernel(x, mask, out):  # x, out: (B, H, L, S) (out contiguous); mask: bool, broadcast view of x's shape
-        b, h, lq, lk = x.shape
-        for bi in range(b):
-            for hi in range(h):
-                for qi in range(lq):
-                    row = out[bi, hi, qi]
-                    xr = x[bi, hi, qi]
-                    mr = mask[bi, hi, qi]
-                    for j in range(lk):
-                        row[j] = -np.inf if mr[j] else xr[j]
-                    m = row_max(row)
-                    if m == -np.inf:  # every key masked: zeros
-                        row[:] = 0
-                        continue
-                    row *= 1 / exp_sub_sum(row, m)
-
-    return kernel
-
-
 def _masked_softmax(input, mask, dim=None, mask_type=None):
     """``softmax(input.masked_fill(mask, -inf), dim)`` (torch's private ``_masked_softmax``); ``mask`` is bool,
     True = masked out, broadcastable to ``input`` (``mask_type=1``: a (B, S) key padding mask of a 4-D input).
@@ -226,7 +159,6 @@ def _masked_softmax(input, mask, dim=None, mask_type=None):
 
     >>> p = F._masked_softmax(scores, key_padding_mask, -1, mask_type=1)  # (B, H, L, S), (B, S)
     """
-    global _MASKED_SOFTMAX
     x, m = input._data, mask._data
     d = (x.ndim - 1 if dim is None else dim) % max(x.ndim, 1)
     if mask_type == 1:
@@ -236,11 +168,11 @@ def _masked_softmax(input, mask, dim=None, mask_type=None):
         dead = Tensor._make(m.all(axis=d, keepdims=True))
         y = R.softmax(input.masked_fill(Tensor._make(m), float("-inf")), d)
         return y.masked_fill(dead, 0.0)
-    if _MASKED_SOFTMAX is None:
-        _MASKED_SOFTMAX = _build_masked_softmax()
+    from . import _fused
+
     lead = (1,) * (4 - x.ndim)
     out = np.empty(x.shape, x.dtype)
-    _MASKED_SOFTMAX(x.reshape(lead + x.shape), m.reshape(lead + m.shape), out.reshape(lead + x.shape))
+    _fused.masked_softmax(x.reshape(lead + x.shape), m.reshape(lead + m.shape), out.reshape(lead + x.shape))
     return Tensor._make(out)
 
 
