@@ -355,3 +355,35 @@ def test_transformer_encoder(kw):
     enc(xt).sum().backward()
     assert xt.grad.shape == xt.shape
     assert all(p.grad is not None for p in enc.parameters())
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(norm_first=True, activation="gelu")])
+@pytest.mark.parametrize("mask", [None, "kpm", "causal_bool", "float"])
+def test_transformer_encoder_fast_path(kw, mask):
+    """eval + no_grad with batch_first: each layer is one F._transformer_encoder_layer_fwd call."""
+    M = _modules()
+    from tensorstein.nn._functional import transformer as FT
+
+    tl = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True, **kw)
+    tenc = torch.nn.TransformerEncoder(tl, 2, enable_nested_tensor=False).eval()
+    enc = M.TransformerEncoder(M.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True, **kw), 2).eval()
+    _load(enc, tenc)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 5, 16)).astype(np.float32)
+    kpm = np.zeros((3, 5), bool)
+    kpm[0, 3:] = True
+    args = {None: {}, "kpm": {"src_key_padding_mask": kpm},
+            "causal_bool": {"mask": np.triu(np.ones((5, 5), bool), 1)},
+            "float": {"mask": rng.standard_normal((5, 5)).astype(np.float32)}}[mask]
+    calls = []
+    real = FT._transformer_encoder_layer_fwd
+    FT._transformer_encoder_layer_fwd = lambda *a, **k: calls.append(1) or real(*a, **k)
+    try:
+        with ts.no_grad():
+            o = enc(ts.tensor(x), **{k: ts.tensor(v) for k, v in args.items()})
+    finally:
+        FT._transformer_encoder_layer_fwd = real
+    # torch's slow path is the reference (its own fast path turns a float src_mask into NaN)
+    to = tenc(torch.tensor(x), **{k: torch.tensor(v) for k, v in args.items()}).detach()
+    assert len(calls) == 2
+    np.testing.assert_allclose(o.numpy(), to.numpy(), rtol=1e-4, atol=1e-5)

@@ -7,7 +7,9 @@ import numpy as np
 
 from ... import _dtype as D
 from ..._tensor import Tensor
+from ..._autograd.grad_mode import STATE
 from .._functional import activation as A
+from .._functional import transformer as FT
 from .activation import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
@@ -60,6 +62,15 @@ class TransformerEncoderLayer(Module):
         self.activation = _get_activation(activation)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        mask_type = self._fast_path_mask_type(src, src_mask, src_key_padding_mask)
+        if mask_type is not None:  # inference: the whole layer is one library op
+            sa = self.self_attn
+            return FT._transformer_encoder_layer_fwd(
+                src, sa.embed_dim, sa.num_heads, sa.in_proj_weight, sa.in_proj_bias, sa.out_proj.weight,
+                sa.out_proj.bias, self.activation_relu_or_gelu == 2, self.norm_first, self.norm1.eps,
+                self.norm1.weight, self.norm1.bias, self.norm2.weight, self.norm2.bias, self.linear1.weight,
+                self.linear1.bias, self.linear2.weight, self.linear2.bias,
+                mask=src_key_padding_mask if mask_type == 1 else src_mask, mask_type=mask_type)
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
@@ -68,6 +79,22 @@ class TransformerEncoderLayer(Module):
             x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
             x = self.norm2(x + self._ff_block(x))
         return x
+
+    def _fast_path_mask_type(self, src, src_mask, key_padding_mask):
+        """torch's fast-path conditions (eval, batch-first, packed weights with biases, relu/gelu, nothing to
+        differentiate, at most one mask): the mask type for ``_transformer_encoder_layer_fwd``, or None."""
+        sa = self.self_attn
+        if (self.training or not sa.batch_first or src.dim() != 3 or not sa._qkv_same_embed_dim
+                or sa.in_proj_bias is None or self.activation_relu_or_gelu == 0 or self.norm1.eps != self.norm2.eps
+                or self.norm1.bias is None or (src_mask is not None and key_padding_mask is not None)):
+            return None
+        if STATE.enabled and (src.requires_grad or any(p.requires_grad for p in self.parameters())):
+            return None
+        if key_padding_mask is not None:
+            return 1 if tuple(key_padding_mask.shape) == tuple(src.shape[:2]) else None
+        if src_mask is not None:
+            return 0 if tuple(src_mask.shape) == (src.shape[1], src.shape[1]) else None
+        return 2
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal=False):
         x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
