@@ -196,7 +196,5 @@ def _sample(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.r
     if top_k is not None and top_k < z.shape[-1]:
         kth = np.sort(z, axis=-1)[:, -top_k][:, None]
         z = np.where(z < kth, -np.inf, z)
-    z -= z.max(axis=-1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=-1, keepdims=True)
+    p = F.softmax(ts.from_numpy(z), -1).numpy()  # (B, V) float64
     return np.array([rng.choice(p.shape[-1], p=row) for row in p], dtype=np.int64)
