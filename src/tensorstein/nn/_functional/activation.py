@@ -157,7 +157,9 @@ def _masked_softmax(input, mask, dim=None, mask_type=None):
     True = masked out, broadcastable to ``input`` (``mask_type=1``: a (B, S) key padding mask of a 4-D input).
     Rows with every entry masked give zeros. A fused kernel for the last dim of float32/float64 inputs.
 
-    >>> p = F._masked_softmax(scores, key_padding_mask, -1, mask_type=1)  # (B, H, L, S), (B, S)
+    >>> import tensorstein as ts
+    >>> _masked_softmax(ts.zeros(1, 1, 1, 3), ts.tensor([[False, False, True]]), -1, mask_type=1).tolist()
+    [[[[0.5, 0.5, 0.0]]]]
     """
     x, m = input._data, mask._data
     d = (x.ndim - 1 if dim is None else dim) % max(x.ndim, 1)

@@ -88,7 +88,11 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                                  is_causal=False):
     """Multi-head attention on ``(L, N, E)`` query and ``(S, N, E)`` key/value; returns (output, weights or None).
 
-    >>> out, w = F.multi_head_attention_forward(x, x, x, 8, 2, w_in, b_in, None, None, False, 0.0, w_o, b_o)
+    >>> import tensorstein as ts
+    >>> x, w_in, w_o = ts.randn(5, 2, 8), ts.randn(24, 8), ts.randn(8, 8)  # (L, N, E), (3E, E), (E, E)
+    >>> out, w = multi_head_attention_forward(x, x, x, 8, 2, w_in, None, None, None, False, 0.0, w_o, None)
+    >>> tuple(out.shape), tuple(w.shape)
+    ((5, 2, 8), (2, 5, 5))
     """
     is_batched = _shape_check(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not is_batched:

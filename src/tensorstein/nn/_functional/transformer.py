@@ -54,7 +54,14 @@ def _transformer_encoder_layer_fwd(src, embed_dim, num_heads, qkv_weight, qkv_bi
     ``mask``: bool (True = masked out) or additive float; ``mask_type`` 0 = (L, L) attention mask,
     1 = (B, L) key padding mask, 2 (or None) = any shape broadcastable to (B, H, L, L).
 
-    >>> y = F._transformer_encoder_layer_fwd(x, 8, 2, w_qkv, b_qkv, w_o, b_o, True, False, 1e-5, ...)
+    >>> import tensorstein as ts
+    >>> C, Fd = 8, 16
+    >>> one, zero = ts.ones(C), ts.zeros(C)
+    >>> y = _transformer_encoder_layer_fwd(ts.randn(2, 5, C), C, 2, ts.randn(3 * C, C), ts.zeros(3 * C),
+    ...     ts.randn(C, C), zero, True, False, 1e-5, one, zero, one, zero, ts.randn(Fd, C), ts.zeros(Fd),
+    ...     ts.randn(C, Fd), zero)
+    >>> tuple(y.shape)
+    (2, 5, 8)
     """
     norm = (embed_dim,)
     x = src
