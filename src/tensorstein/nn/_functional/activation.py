@@ -5,7 +5,6 @@ is its test oracle and its create_graph path.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
