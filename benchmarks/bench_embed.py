@@ -16,6 +16,7 @@ import harness
 
 TITLE = "Sentence embeddings with all-MiniLM-L6-v2 (512 sentences, batch 32)"
 LIBRARIES = ("tensorstein", "sentence-transformers")
+BASELINE = "sentence-transformers"
 N_SENTENCES, BATCH = 512, 32
 
 _WORDS = (

@@ -6,8 +6,9 @@ Adding a suite is one file plus one registry line:
    BENCHMARKS.md), ``LIBRARIES`` (a tuple of library names) and
    ``cases(lib, quick) -> list[Case]``, which runs inside the child process of
    ``lib`` (import the library there, build inputs, return the cases that
-   apply to it).  Optional: ``after(results) -> str`` for extra lines (a plot,
-   a summary) under the table.  End the file with::
+   apply to it).  Optional: ``BASELINE`` (the library ratios are taken
+   against, default ``"torch"``) and ``after(results) -> str`` for extra
+   lines (a plot, a summary) under the table.  End the file with::
 
        if __name__ == "__main__":
            sys.exit(harness.main(["<name>"] + sys.argv[1:]))
@@ -27,8 +28,8 @@ Rules every suite gets from here:
 * **one statistic**: the median over all timed calls (``repeats`` per round
   after ``warmup`` untimed calls, pooled over the rounds), the minimum printed
   beside it; a call of a case with ``number`` > 1 runs it that many times and
-  counts the mean; ratios are ``torch median / library median`` (> 1: faster
-  than torch);
+  counts the mean; ratios are ``baseline median / library median`` (> 1:
+  faster than the baseline, torch unless the suite says otherwise);
 * the machine, CPU, date and command head every section.
 
 Run one suite: ``python benchmarks/harness.py attention [--quick]`` (or
@@ -116,8 +117,10 @@ def _lib_info(lib: str) -> dict:
     mod = sys.modules.get(lib.replace("-", "_"))
     if mod is not None:
         info["version"] = getattr(mod, "__version__", "")
-        if hasattr(mod, "get_num_threads"):
-            info["threads"] = mod.get_num_threads()
+    for m in (mod, sys.modules.get("torch")):  # sentence-transformers: torch's threads
+        if m is not None and hasattr(m, "get_num_threads"):
+            info["threads"] = m.get_num_threads()
+            break
     info["blas"] = _blas_info()
     return info
 
@@ -150,6 +153,7 @@ def _time_case(case: Case, repeats: int) -> dict:
 
 def _child(suite: str, lib: str, quick: bool) -> None:
     sys.path.insert(0, HERE)
+    sys.modules.setdefault("harness", sys.modules[__name__])  # suites share this module
     mod = importlib.import_module(SUITES[suite])
     repeats = 3 if quick else 7
     for case in mod.cases(lib, quick):
@@ -252,15 +256,17 @@ def format_results(mod, raw: dict) -> str:
         if "error" in info:
             desc += f"  FAILED: {info['error']}"
         lines.append(desc)
+    lines.append(f"base/this = {getattr(mod, 'BASELINE', 'torch')} median / this median (> 1: faster)")
     lines.append("")
     names = []
     for d in raw.values():
         names += [n for n in d["results"] if n not in names]
     w = max([len(n) for n in names] + [4])
+    baseline = getattr(mod, "BASELINE", "torch")
     lines.append(f"{'case':{w}}  {'library':22} {'median':>11} {'min':>11}  {'rate':>16}  "
-                 f"{'torch/this':>10}  extra")
+                 f"{'base/this':>10}  extra")
     for n in names:
-        base = raw.get("torch", {}).get("results", {}).get(n)
+        base = raw.get(baseline, {}).get("results", {}).get(n)
         for lib, d in raw.items():
             r = d["results"].get(n)
             if r is None or not r["samples"]:
@@ -269,7 +275,7 @@ def format_results(mod, raw: dict) -> str:
             rate = ""
             if r["work"]:
                 rate = f"{r['work'] * r['scale'] / med:.1f} {r['unit']}"
-            ratio = f"{_stat(base)[0] / med:.2f}x" if base and base["samples"] and lib != "torch" else ""
+            ratio = f"{_stat(base)[0] / med:.2f}x" if base and base["samples"] and lib != baseline else ""
             extra = ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
                               for k, v in r["extra"].items())
             lines.append(f"{n:{w}}  {lib:22} {_fmt_s(med):>11} {_fmt_s(mn):>11}  {rate:>16}  "

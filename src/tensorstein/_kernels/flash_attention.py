@@ -17,7 +17,10 @@ The kernels are split by concern:
 Threads come from the package pool (:mod:`.parallel`); BLAS runs
 single-threaded inside it; the Numba kernels release the GIL.  Extra memory is
 O(N*d) plus a few tiles per thread.  Nothing is compiled at import; kernels
-compile (and are cached on disk) at the first call.
+compile (and are cached on disk) at the first call.  Numba keys that cache on
+each function's own source file: after editing flash_tiles.py or fast_exp.py,
+delete the ``__pycache__/*.nbi`` / ``*.nbc`` files of _kernels/ so that their
+callers in flash_micro.py recompile too.
 
     >>> import numpy as np
     >>> q = k = v = np.ones((1, 2, 8, 64), np.float32)

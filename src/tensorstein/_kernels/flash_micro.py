@@ -372,13 +372,13 @@ def scale_head(q, scale, out):
 # ------------------------------------------------- fused forward (one query block per call)
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def fwd_item(q_blk, kp, v, acc, lse, m, lsum, sflat, rmax, nr, i0, ja, jb, bk, b, h, off, left,
-              right, mask, mask_is_bool, ninf, zero, sub):
+             right, mask, mask_is_bool, ninf, zero, sub):
     """One query block of the micro-kernel forward: rows ``[i0, i0 + nr)`` of
     one head against keys ``[ja, jb)`` (``ja`` panel-aligned) in blocks of
     ``bk``; ``acc`` (any contents on entry) receives the normalised output.
 
     Each key block (K panels + V rows, kept in L2) is applied to the rows in
-    sub-blocks of ``sub`` rows (a multiple of 8) so the score rows stay
+    sub-blocks of ``sub`` rows (a multiple of ROWS) so the score rows stay
     cache-resident between the score, softmax and P @ V passes; a sub-block
     only visits the keys its own rows can see."""
     acc[:] = zero
@@ -403,13 +403,13 @@ def fwd_item(q_blk, kp, v, acc, lse, m, lsum, sflat, rmax, nr, i0, ja, jb, bk, b
             if je <= js:
                 continue
             fwd_block(q_blk[r0:r0 + n8], kp, v, acc[r0:r1], mm[r0:r1], ll[r0:r1], sflat, rmax,
-                       n, ii0, js, je, b, h, off, left, right, mask, mask_is_bool, ninf, zero)
+                      n, ii0, js, je, b, h, off, left, right, mask, mask_is_bool, ninf, zero)
     fwd_finalize(acc, mm, ll, lse, ninf, zero)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def fwd_heads(qs, k, kp, v, out, lse, heads, blocks, G, sc, m, lsum, sflat, rmax, bk, off, left,
-               right, mask, mask_is_bool, ninf, zero, sub):
+              right, mask, mask_is_bool, ninf, zero, sub):
     """All query blocks ``blocks`` (rows ``(i0, i1, ja, jb)``) of the query
     heads of the kv heads ``heads`` (rows ``(b, hk)``), packing each kv head's
     keys first."""
@@ -424,14 +424,14 @@ def fwd_heads(qs, k, kp, v, out, lse, heads, blocks, G, sc, m, lsum, sflat, rmax
                 nr = i1 - i0
                 nr8 = -(-nr // ROWS) * ROWS
                 fwd_item(qs[b, h, i0:i0 + nr8], kp[b, hk], v[b, hk], out[b, h, i0:i1],
-                          lse[b, h, i0:i1], m, lsum, sflat, rmax, nr, i0, blocks[u, 2],
-                          blocks[u, 3], bk, b, h, off, left, right, mask, mask_is_bool, ninf,
-                          zero, sub)
+                         lse[b, h, i0:i1], m, lsum, sflat, rmax, nr, i0, blocks[u, 2],
+                         blocks[u, 3], bk, b, h, off, left, right, mask, mask_is_bool, ninf,
+                         zero, sub)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def fwd_block(q_blk, kp, v, acc, mm, ll, sflat, rmax, nr, i0, j0, j1, b, h, off, left, right,
-               mask, mask_is_bool, ninf, zero):
+              mask, mask_is_bool, ninf, zero):
     """Rows ``[i0, i0 + nr)`` against keys ``[j0, j1)`` (``j0`` panel-aligned):
     score tile, online-softmax update of ``mm`` / ``ll`` / ``acc``, ``acc +=
     P @ V``."""
@@ -447,5 +447,5 @@ def fwd_block(q_blk, kp, v, acc, mm, ll, sflat, rmax, nr, i0, j0, j1, b, h, off,
     full = (j0 - (i1 - 1) - off >= -left) and ((j1 - 1) - i0 - off <= right)
     # the kernel's maxima include padding keys when nc < ncp: not usable
     fwd_tile(st[:nr, :nc], mm, ll, acc, b, h, i0, j0, off, left, right,
-              not full or nc != ncp, mask, mask_is_bool, ninf, zero, rm)
+             not full or nc != ncp, mask, mask_is_bool, ninf, zero, rm)
     pv_tile(st, nc, v, j0, acc, hi0)

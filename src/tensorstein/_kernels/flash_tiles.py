@@ -24,7 +24,7 @@ __all__ = ["fwd_tile", "add_inplace", "fwd_finalize", "bwd_probs", "bwd_dscores"
 
 @njit(fastmath=FASTMATH, cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def fwd_tile(s, m, l, acc, b, h, i0, j0, off, left, right, need_idx, mask, mask_is_bool,
-              ninf, zero, rowmax=None):
+             ninf, zero, rowmax=None):
     """Mask the score tile ``s`` in place, update running max ``m`` / sum ``l``,
     rescale the accumulator ``acc`` and leave the unnormalised probabilities
     in ``s``.
