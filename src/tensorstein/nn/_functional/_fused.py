@@ -1,4 +1,5 @@
-"""Numba kernels behind ``gelu`` (exact, float32 by a rational erf) and ``_masked_softmax``.
+"""Numba kernels behind ``gelu`` (exact, float32 by a rational erf), ``_masked_softmax`` and the
+no-autograd ``layer_norm``.
 
 Imported on first use only (keeps ``import tensorstein.nn`` free of Numba). Flat or (B, H, L, S) arrays;
 ``nogil`` so batches on the thread pool run them concurrently.
@@ -10,7 +11,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..._kernels.fast_exp import FASTMATH, exp_sub_sum, row_max
+from ..._kernels.fast_exp import FASTMATH, exp_sub_sum
 
 # erf(x) ~= x P(x^2) / Q(x^2) on [-4, 4] (float32 erf is +-1 beyond): max error ~3e-7 (Eigen's fast_erf)
 P0, P1, P2, P3, P4, P5, P6 = (np.float32(c) for c in (
@@ -62,16 +63,40 @@ def masked_softmax(x, mask, out):
     """Row softmax of (B, H, L, S) ``x`` with ``mask`` (bool, True = masked out, a broadcast view of x's
     shape) into contiguous ``out``; masked entries are -inf, rows with every entry masked give zeros."""
     b, h, lq, lk = x.shape
+    ninf = x.dtype.type(-np.inf)
     for bi in range(b):
         for hi in range(h):
             for qi in range(lq):
                 row = out[bi, hi, qi]
                 xr = x[bi, hi, qi]
                 mr = mask[bi, hi, qi]
+                m = ninf
                 for j in range(lk):
-                    row[j] = -np.inf if mr[j] else xr[j]
-                m = row_max(row)
-                if m == -np.inf:
+                    v = ninf if mr[j] else xr[j]
+                    row[j] = v
+                    m = max(m, v)
+                if m == ninf:
                     row[:] = 0
                     continue
                 row *= 1 / exp_sub_sum(row, m)
+
+
+@njit(fastmath=FASTMATH, nogil=True, cache=True, error_model="numpy")
+def layer_norm_rows(x, weight, bias, eps, out):
+    """LayerNorm of each row of (N, C) ``x`` into ``out`` (``weight``/``bias`` of shape (C,))."""
+    n, c = x.shape
+    inv_c = x.dtype.type(1.0) / c
+    for i in range(n):
+        xr = x[i]
+        o = out[i]
+        s = x.dtype.type(0.0)
+        for j in range(c):
+            s += xr[j]
+        mean = s * inv_c
+        ss = x.dtype.type(0.0)
+        for j in range(c):
+            d = xr[j] - mean
+            ss += d * d
+        rstd = x.dtype.type(1.0) / np.sqrt(ss * inv_c + eps)
+        for j in range(c):
+            o[j] = (xr[j] - mean) * rstd * weight[j] + bias[j]

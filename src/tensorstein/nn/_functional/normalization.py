@@ -59,6 +59,17 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
             return out.to(input.dtype)
         raise RuntimeError(f"\"LayerNormKernelImpl\" not implemented for '{input.dtype}'")
     n = int(np.prod(normalized_shape))
+    needs = STATE.enabled and (input.requires_grad or (weight is not None and weight.requires_grad)
+                               or (bias is not None and bias.requires_grad))
+    if not needs and x.size:  # inference: one fused pass per row
+        from . import _fused
+
+        rows = np.ascontiguousarray(x).reshape(-1, n)
+        w = weight._data.reshape(-1) if weight is not None else np.ones(n, x.dtype)
+        b = bias._data.reshape(-1) if bias is not None else np.zeros(n, x.dtype)
+        out = np.empty_like(rows)
+        _fused.layer_norm_rows(rows, w.astype(x.dtype, copy=False), b.astype(x.dtype, copy=False), x.dtype.type(eps), out)
+        return Tensor._make(out.reshape(x.shape))
     rows = x.reshape(-1, n) if x.size else x.reshape(0, n)
     mean = rows.mean(axis=1, keepdims=True)
     xc = rows - mean
@@ -77,8 +88,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     else:
         out = xhat.copy()
     res = Tensor._make(out.reshape(x.shape))
-    if STATE.enabled and (input.requires_grad or (weight is not None and weight.requires_grad)
-                          or (bias is not None and bias.requires_grad)):
+    if needs:
         def backward(g):
             if STATE.enabled:  # create_graph: differentiate the composite
                 return _composite_backward(input, normalized_shape, weight, bias, eps, g)
