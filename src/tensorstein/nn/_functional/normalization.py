@@ -65,10 +65,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         from . import _fused
 
         rows = np.ascontiguousarray(x).reshape(-1, n)
-        w = weight._data.reshape(-1) if weight is not None else np.ones(n, x.dtype)
-        b = bias._data.reshape(-1) if bias is not None else np.zeros(n, x.dtype)
+        w = weight._data.reshape(-1).astype(x.dtype, copy=False) if weight is not None else np.ones(n, x.dtype)
+        b = bias._data.reshape(-1).astype(x.dtype, copy=False) if bias is not None else np.zeros(n, x.dtype)
         out = np.empty_like(rows)
-        _fused.layer_norm_rows(rows, w.astype(x.dtype, copy=False), b.astype(x.dtype, copy=False), x.dtype.type(eps), out)
+        _fused.layer_norm_rows(rows, w, b, x.dtype.type(eps), out)
         return Tensor._make(out.reshape(x.shape))
     rows = x.reshape(-1, n) if x.size else x.reshape(0, n)
     mean = rows.mean(axis=1, keepdims=True)
