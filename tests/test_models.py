@@ -189,6 +189,8 @@ def test_encode_api(ours):
     for i, t in enumerate(texts):
         np.testing.assert_allclose(ours.encode(t), full[i], atol=1e-5)
     np.testing.assert_allclose(ours.encode(texts, batch_size=1), full, atol=1e-5)
+    many = ours.encode(texts * 6, batch_size=1)  # many batches on the thread pool at once
+    np.testing.assert_allclose(many, np.concatenate([full] * 6), atol=1e-5)
     assert ours.encode("x").shape == (384,)
     assert ours.encode([]).shape == (0, 384)
     t = ours.encode(texts, convert_to_tensor=True)

@@ -124,7 +124,7 @@ class SentenceTransformer:
         return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
     def _embed_batch(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
-        with ts.no_grad():  # grad mode is per thread: set it in the pool worker running this batch
+        with ts.no_grad():  # grad mode may be per thread: set it in the pool worker running this batch
             tokens = self.bert(ts.from_numpy(ids), ts.from_numpy(mask), ts.from_numpy(types)).last_hidden_state
             emb = pool(tokens.numpy(), mask, self.pooling)  # (B, C')
             for d in self.dense:
@@ -181,13 +181,14 @@ class SentenceTransformer:
                     bar.update(1)
 
             workers = self.num_threads if self.num_threads is not None else get_num_threads()
-            try:
-                if workers == 1 or len(starts) == 1:
-                    for i in range(len(starts)):
-                        run(i)
-                else:  # batches run on the package's thread pool, each with single-threaded BLAS
-                    with blas_threads(1):
-                        parallel_for(run, len(starts))
+            try:  # no_grad here too: where grad mode is process-wide, a task leaving no_grad must not re-enable it
+                with ts.no_grad():
+                    if workers == 1 or len(starts) == 1:
+                        for i in range(len(starts)):
+                            run(i)
+                    else:  # batches run on the package's thread pool, each with single-threaded BLAS
+                        with blas_threads(1):
+                            parallel_for(run, len(starts))
             finally:
                 if bar is not None:
                     bar.close()
