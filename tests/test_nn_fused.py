@@ -52,3 +52,18 @@ def test_masked_softmax(dt, kind):
     xg = ts.tensor(x, requires_grad=True)  # the composite path (with autograd) gives the same values
     np.testing.assert_allclose(_masked_softmax(xg, ts.tensor(mask), -1, mt).detach().numpy(), ref, rtol=1e-5,
                                atol=1e-7)
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_add_layer_norm(grad):
+    from tensorstein.nn._functional.normalization import _add_layer_norm
+
+    rng = np.random.default_rng(2)
+    x, r = (rng.standard_normal((4, 6, 33)).astype(np.float32) for _ in range(2))
+    xb, w, b = (rng.standard_normal(33).astype(np.float32) for _ in range(3))
+    ref = TF.layer_norm(torch.tensor(x) + torch.tensor(xb) + torch.tensor(r), (33,), torch.tensor(w), torch.tensor(b),
+                        1e-12).numpy()
+    xt = ts.tensor(x, requires_grad=grad)
+    y = _add_layer_norm(xt, ts.tensor(xb), ts.tensor(r), (33,), ts.tensor(w), ts.tensor(b), 1e-12)
+    assert y.requires_grad == grad
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=2e-6, atol=2e-6)

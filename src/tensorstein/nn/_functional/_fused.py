@@ -82,21 +82,33 @@ def masked_softmax(x, mask, out):
 
 
 @njit(fastmath=FASTMATH, nogil=True, cache=True, error_model="numpy")
-def layer_norm_rows(x, weight, bias, eps, out):
-    """LayerNorm of each row of (N, C) ``x`` into ``out`` (``weight``/``bias`` of shape (C,))."""
+def layer_norm_rows(x, x_bias, residual, weight, bias, eps, out):
+    """LayerNorm of each row of (N, C) ``x + x_bias + residual`` into ``out``; ``x_bias``, ``weight``, ``bias``
+    (C,); ``residual`` (N, C) or (0, C) for none."""
     n, c = x.shape
+    has_res = residual.shape[0] == n
     inv_c = x.dtype.type(1.0) / c
     for i in range(n):
         xr = x[i]
         o = out[i]
         s = x.dtype.type(0.0)
-        for j in range(c):
-            s += xr[j]
+        if has_res:
+            rr = residual[i]
+            for j in range(c):
+                v = xr[j] + x_bias[j] + rr[j]
+                o[j] = v
+                s += v
+        else:
+            for j in range(c):
+                v = xr[j] + x_bias[j]
+                o[j] = v
+                s += v
         mean = s * inv_c
         ss = x.dtype.type(0.0)
         for j in range(c):
-            d = xr[j] - mean
+            d = o[j] - mean
+            o[j] = d
             ss += d * d
         rstd = x.dtype.type(1.0) / np.sqrt(ss * inv_c + eps)
         for j in range(c):
-            o[j] = (xr[j] - mean) * rstd * weight[j] + bias[j]
+            o[j] = o[j] * rstd * weight[j] + bias[j]

@@ -2,7 +2,7 @@
 ``torch._transformer_encoder_layer_fwd``), one library op for TransformerEncoderLayer-style and BERT layers.
 
 No dropout: callers use it in eval mode under ``no_grad``. Every step is a library op (``linear``, ``matmul``,
-``softmax`` / ``_masked_softmax``, ``layer_norm``, ``gelu``/``relu``); the packed q/k/v split is views.
+``softmax`` / ``_masked_softmax``, ``layer_norm`` / ``_add_layer_norm``, ``gelu``/``relu``); the packed q/k/v split is views.
 Shapes: B batch, L length, C embed dim, H heads, D = C / H.
 """
 from __future__ import annotations
@@ -14,13 +14,13 @@ from ..._ops.linalg import matmul
 from ..._ops.reduction import softmax
 from .activation import _masked_softmax, gelu, relu
 from .linear import linear
-from .normalization import layer_norm
+from .normalization import _add_layer_norm, layer_norm
 
 __all__ = ["_transformer_encoder_layer_fwd"]
 
 
-def _self_attention(h, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, mask, mask_type):
-    """out_proj(softmax(q k^T / sqrt(D) [+ mask]) v) for (B, L, C) ``h``; bool mask True = masked out.
+def _self_attention(h, num_heads, qkv_weight, qkv_bias, proj_weight, mask, mask_type):
+    """softmax(q k^T / sqrt(D) [+ mask]) v @ proj_weight^T for (B, L, C) ``h``; bool mask True = masked out.
     A function of its own so every intermediate is freed on return."""
     B, L, C = h.shape
     H = num_heads
@@ -36,12 +36,12 @@ def _self_attention(h, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, 
     del scores
     ctx = matmul(p, v).transpose(1, 2).reshape(B, L, C)  # (B, L, C)
     del p, q, k, v, qkv
-    return linear(ctx, proj_weight, proj_bias)
+    return linear(ctx, proj_weight, None)  # (B, L, C), the bias is added by the caller's residual LayerNorm
 
 
-def _feed_forward(h, use_gelu, w1, b1, w2, b2):
+def _feed_forward(h, use_gelu, w1, b1, w2):
     f = linear(h, w1, b1)  # (B, L, F)
-    return linear(gelu(f) if use_gelu else relu(f), w2, b2)  # (B, L, C)
+    return linear(gelu(f) if use_gelu else relu(f), w2, None)  # (B, L, C), bias added by the caller
 
 
 def _transformer_encoder_layer_fwd(src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias,
@@ -66,14 +66,14 @@ def _transformer_encoder_layer_fwd(src, embed_dim, num_heads, qkv_weight, qkv_bi
     norm = (embed_dim,)
     x = src
     h = layer_norm(x, norm, norm_weight_1, norm_bias_1, eps) if norm_first else x
-    a = _self_attention(h, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, mask, mask_type)
+    a = _self_attention(h, num_heads, qkv_weight, qkv_bias, proj_weight, mask, mask_type)
     if norm_first:
-        x = x + a
+        x = x + a + proj_bias if proj_bias is not None else x + a
         h = layer_norm(x, norm, norm_weight_2, norm_bias_2, eps)
     else:
-        x = h = layer_norm(x + a, norm, norm_weight_1, norm_bias_1, eps)
+        x = h = _add_layer_norm(a, proj_bias, x, norm, norm_weight_1, norm_bias_1, eps)
     del a
-    f = _feed_forward(h, use_gelu, ffn_weight_1, ffn_bias_1, ffn_weight_2, ffn_bias_2)
+    f = _feed_forward(h, use_gelu, ffn_weight_1, ffn_bias_1, ffn_weight_2)
     if norm_first:
-        return x + f
-    return layer_norm(x + f, norm, norm_weight_2, norm_bias_2, eps)
+        return x + f + ffn_bias_2 if ffn_bias_2 is not None else x + f
+    return _add_layer_norm(f, ffn_bias_2, x, norm, norm_weight_2, norm_bias_2, eps)
