@@ -2,8 +2,8 @@
 ``torch._transformer_encoder_layer_fwd``), one library op for TransformerEncoderLayer-style and BERT layers.
 
 No dropout: callers use it in eval mode under ``no_grad``. Every step is a library op (``linear``, ``matmul``,
-``softmax`` / ``_masked_softmax``, ``layer_norm`` / ``_add_layer_norm``, ``gelu``/``relu``); the packed q/k/v split is views.
-Shapes: B batch, L length, C embed dim, H heads, D = C / H.
+``softmax`` / ``_masked_softmax``, ``layer_norm`` / ``_add_layer_norm``, ``gelu``/``relu``); the packed
+q/k/v split is views. Shapes: B batch, L length, C embed dim, H heads, D = C / H.
 """
 from __future__ import annotations
 
