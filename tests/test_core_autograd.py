@@ -137,7 +137,7 @@ def test_register_hook_changes_gradient_like_torch():
         x = _leaf(lib, V4)
         h = x.register_hook(lambda g: g * 2)
         y = x.exp()
-        y.register_hook(lambda g: seen.append(g.clone()))
+        y.register_hook(lambda g, _seen=seen: _seen.append(g.clone()))
         (y * lib.from_numpy(np.array([1.0, -1.0, 2.0, 0.5], dtype=np.float32))).sum().backward()
         first = x.grad.clone()
         h.remove()
@@ -351,3 +351,11 @@ def test_gradcheck_detects_wrong_gradient():
             return (t * t.detach()).sum()  # true gradient 2t, analytical gives t
     assert bad(x) is None
     assert ts.autograd.gradcheck(Wrong.f, (x,), raise_exception=False) is False
+
+
+def test_grad_accepts_a_generator_of_inputs_like_torch():
+    for lib in (torch, ts):
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor([0.5], requires_grad=True)
+        gw, gb = lib.autograd.grad((w * w).sum() + b.sum() * 3, (p for p in (w, b)))
+        assert gw.tolist() == [2.0, 4.0] and gb.tolist() == [3.0]

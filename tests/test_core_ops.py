@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import tensorstein as ts
-from op_samples import KNOWN_FAILURES, OPS, all_cases, assert_same, assert_same_error, build, call, grad_outputs, upstream, TOL, \
-    GRAD_TOL, dtype_name
+from op_samples import (GRAD_TOL, KNOWN_FAILURES, OPS, all_cases, assert_same, assert_same_error, build, call,
+                        dtype_name, grad_outputs, upstream)
 
 CASES = all_cases()
 warnings.filterwarnings("ignore", category=UserWarning)

@@ -208,7 +208,8 @@ def test_promote_types_matches_torch(a, b):
 
 
 @pytest.mark.parametrize("case", [
-    lambda L: (L.tensor([1], dtype=L.int32), 2.5), lambda L: (L.tensor([1], dtype=L.uint8), L.tensor([1], dtype=L.int8)),
+    lambda L: (L.tensor([1], dtype=L.int32), 2.5),
+    lambda L: (L.tensor([1], dtype=L.uint8), L.tensor([1], dtype=L.int8)),
     lambda L: (L.tensor([1], dtype=L.int8), 1000), lambda L: (L.tensor([1.0], dtype=L.float16), 2.5),
     lambda L: (L.tensor(1.0, dtype=L.float64), L.tensor([1.0])), lambda L: (L.tensor([True]), 2),
     lambda L: (L.tensor([True]), 2.5), lambda L: (L.tensor(1, dtype=L.int64), L.tensor([1], dtype=L.int8)),

@@ -164,13 +164,13 @@ def test_safetensors_bad_header_entries(tmp_path):
         p.write_bytes(len(h).to_bytes(8, "little") + h + data)
         return p
 
-    with pytest.raises(SafetensorsError, match="unsupported dtype"):
+    with pytest.raises(SafetensorsError, match="unknown variant `X9`"):
         load_file(write({"a": {"dtype": "X9", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4))
-    with pytest.raises(SafetensorsError, match="needs 8 bytes"):
+    with pytest.raises(SafetensorsError, match="invalid shape, data type, or offset"):
         load_file(write({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, b"\0" * 4))
-    with pytest.raises(SafetensorsError, match="must have"):
+    with pytest.raises(SafetensorsError, match="missing field"):
         load_file(write({"a": {"dtype": "F32"}}))
-    with pytest.raises(SafetensorsError, match="JSON object"):
+    with pytest.raises(SafetensorsError, match="JSON"):
         load_file(write([1, 2]))
 
 
@@ -231,7 +231,9 @@ def test_torch_checkpoint_loads_equal(tmp_path, zip_format):
             assert out[k].dtype == ref.numpy().dtype, k
             np.testing.assert_array_equal(out[k], ref.numpy(), err_msg=k)
         assert out[k].shape == tuple(ref.shape)
-        assert out[k].flags.c_contiguous
+        if ref.numel():  # views stay views of their storage, with torch's strides
+            assert out[k].strides == tuple(s * ref.element_size() for s in ref.stride()), k
+    assert np.shares_memory(out["slice"], out["shared"]) and np.shares_memory(out["transposed"], out["shared"])
 
 
 def test_torch_checkpoint_module_state_dict_and_nested(tmp_path):
@@ -479,19 +481,21 @@ def test_build_opcode_cannot_mutate_allowed_globals(tmp_path):
         load_torch_file(p)
 
 
-def test_state_dict_saves_as_safetensors_and_truncation_is_a_clear_error(tmp_path):
+def test_state_dict_saves_in_torch_format_and_truncation_is_a_clear_error(tmp_path):
     ts = pytest.importorskip("tensorstein")
-    from safetensors.numpy import load_file as st_load
+    torch = pytest.importorskip("torch")
 
     model = ts.nn.Linear(4, 3)
     p = tmp_path / "model.pt"
     ts.save(model.state_dict(), p)
-    assert set(st_load(str(p))) == {"weight", "bias"}  # a real safetensors file, whatever the name
+    ref = torch.load(p, weights_only=True)  # a torch zip checkpoint, whatever the content
+    assert list(ref) == ["weight", "bias"]
+    np.testing.assert_array_equal(ref["weight"].numpy(), model.weight.detach().numpy())
     back = ts.nn.Linear(4, 3)
     back.load_state_dict(ts.load(p))
     assert ts.equal(back.weight, model.weight) and ts.equal(back.bias, model.bias)
     data = p.read_bytes()
     p.write_bytes(data[: len(data) - 7])
-    with pytest.raises(ValueError, match="model.pt"):
+    with pytest.raises(TorchCheckpointError, match="model.pt"):
         ts.load(p)
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]  # no temporary left behind
+    assert [f.name for f in tmp_path.iterdir()] == ["model.pt"]  # no temporary left behind

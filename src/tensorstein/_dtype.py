@@ -12,11 +12,23 @@ import numpy as np
 
 
 class dtype:
-    """A tensor element type; wraps a NumPy dtype and knows torch's categories."""
+    """A tensor element type: one row holding every spelling torch uses for it.
 
-    __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_signed", "_rank", "_category")
+    ``name`` torch's (``float32``), ``np`` the NumPy dtype, ``scalar_name`` ATen's ScalarType (``Float``),
+    ``cpp_name`` the C++ type in some messages (``float``), ``tensor_type`` / ``storage_type`` the legacy
+    class names (``FloatTensor`` / ``FloatStorage``), ``safetensors`` the file-format code (``F32``),
+    ``aliases`` other ``tensorstein.*`` names (``float``), ``cast`` the Tensor cast method (``t.float()``),
+    ``python_type`` the Python scalar type of its elements (``.item()``, ``tolist()``).
 
-    def __init__(self, name: str, np_dtype, rank: int, category: int):
+    >>> float16.scalar_name, float16.cpp_name, float16.tensor_type, float16.safetensors, float16.python_type
+    ('Half', 'c10::Half', 'HalfTensor', 'F16', <class 'float'>)
+    """
+
+    __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_signed", "_rank", "_category", "scalar_name",
+                 "cpp_name", "tensor_type", "storage_type", "safetensors", "aliases", "cast", "python_type")
+
+    def __init__(self, name: str, np_dtype, rank: int, category: int, scalar_name: str, cpp_name: str,
+                 safetensors: str, aliases: tuple = (), cast: str | None = None):
         self.name = name
         self.np = np.dtype(np_dtype)
         self.itemsize = self.np.itemsize
@@ -24,6 +36,14 @@ class dtype:
         self.is_signed = name not in ("uint8", "bool")
         self._rank = rank  # order inside a category (wider is larger)
         self._category = category  # 0 bool, 1 integer, 2 floating
+        self.scalar_name = scalar_name
+        self.cpp_name = cpp_name
+        self.tensor_type = scalar_name + "Tensor"
+        self.storage_type = scalar_name + "Storage"
+        self.safetensors = safetensors
+        self.aliases = aliases
+        self.cast = cast
+        self.python_type = (builtins.bool, int, float)[category]
 
     @property
     def is_complex(self) -> bool:
@@ -39,20 +59,27 @@ class dtype:
         return (_dtype_by_name, (self.name,))
 
 
-bool_ = dtype("bool", np.bool_, 0, 0)
-uint8 = dtype("uint8", np.uint8, 1, 1)
-int8 = dtype("int8", np.int8, 1, 1)
-int16 = dtype("int16", np.int16, 2, 1)
-int32 = dtype("int32", np.int32, 3, 1)
-int64 = dtype("int64", np.int64, 4, 1)
-float16 = dtype("float16", np.float16, 1, 2)
-bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, 1, 2)
-float32 = dtype("float32", np.float32, 2, 2)
-float64 = dtype("float64", np.float64, 3, 2)
+#             name        NumPy           rank cat ScalarType  C++ name          safetensors aliases          cast
+bool_ = dtype("bool", np.bool_, 0, 0, "Bool", "bool", "BOOL", (), "bool")
+uint8 = dtype("uint8", np.uint8, 1, 1, "Byte", "unsigned char", "U8", (), "byte")
+int8 = dtype("int8", np.int8, 1, 1, "Char", "signed char", "I8", (), "char")
+int16 = dtype("int16", np.int16, 2, 1, "Short", "short int", "I16", ("short",), "short")
+int32 = dtype("int32", np.int32, 3, 1, "Int", "int", "I32", ("int",), "int")
+int64 = dtype("int64", np.int64, 4, 1, "Long", "long int", "I64", ("long",), "long")
+float16 = dtype("float16", np.float16, 1, 2, "Half", "c10::Half", "F16", ("half",), "half")
+bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, 1, 2, "BFloat16", "c10::BFloat16", "BF16", (), "bfloat16")
+float32 = dtype("float32", np.float32, 2, 2, "Float", "float", "F32", ("float",), "float")
+float64 = dtype("float64", np.float64, 3, 2, "Double", "double", "F64", ("double",), "double")
 
 ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+# every lookup table is derived from the rows above
 _BY_NP = {d.np: d for d in ALL_DTYPES}
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
+BY_SCALAR_NAME = {d.scalar_name: d for d in ALL_DTYPES}
+BY_TENSOR_TYPE = {d.tensor_type: d for d in ALL_DTYPES}
+BY_STORAGE_TYPE = {d.storage_type: d for d in ALL_DTYPES}
+BY_SAFETENSORS = {d.safetensors: d for d in ALL_DTYPES}
+PUBLIC_NAMES = {**{d.name: d for d in ALL_DTYPES}, **{a: d for d in ALL_DTYPES for a in d.aliases}}
 _INTS_BY_RANK = {1: int8, 2: int16, 3: int32, 4: int64}
 
 
@@ -105,6 +132,9 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     return a if a._rank > b._rank else b
 
 
+_SCALARS = (builtins.bool, int, float, complex, np.generic)
+
+
 def scalar_dtype(value) -> dtype:
     """The dtype torch gives a Python scalar wrapped as a tensor."""
     if isinstance(value, builtins.bool) or isinstance(value, np.bool_):
@@ -121,20 +151,25 @@ def scalar_dtype(value) -> dtype:
 def result_type(*operands) -> dtype:
     """torch.result_type: promotion over tensors and Python scalars.
 
+    >>> result_type(int8, 2.5)
+    tensorstein.float32
+
     Three priority groups: tensors with dimensions, 0-d tensors, then Python scalars.
     A lower group only changes the result when its category (bool < int < float) is higher.
     """
-    from ._tensor import Tensor
-
     groups: list[dtype | None] = [None, None, None]
+    d: dtype
     for op in operands:
-        if isinstance(op, Tensor):
-            d, g = op.dtype, (0 if op._data.ndim else 1)
-        elif isinstance(op, dtype):
+        if isinstance(op, dtype):
             d, g = op, 0
-        else:
+        elif isinstance(op, _SCALARS):
             d, g = scalar_dtype(op), 2
-        groups[g] = d if groups[g] is None else promote_types(groups[g], d)
+        else:  # a Tensor, duck-typed: this module sits below ``_tensor``
+            td = getattr(op, "dtype", None)
+            d = td if isinstance(td, dtype) else scalar_dtype(op)  # raises: not a tensor, dtype or scalar
+            g = 0 if op.ndim else 1
+        prev = groups[g]
+        groups[g] = d if prev is None else promote_types(prev, d)
     out = _combine_groups(groups[0], _combine_groups(groups[1], groups[2]))
     if out is None:
         raise TypeError("result_type needs at least one operand")

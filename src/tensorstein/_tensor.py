@@ -1,15 +1,21 @@
-"""The Tensor: one NumPy array plus autograd state. Op methods are attached in ``_methods``.
+"""The Tensor: one NumPy array plus autograd state. The op methods and operators come from the op
+registry (``_ops/_registry.py``), installed when ``tensorstein`` is imported; ``_tensor.pyi`` is their stub.
 
->>> t = tensor([[1.0, 2.0]])
->>> t.shape
+>>> import tensorstein as torch
+>>> torch.tensor([[1.0, 2.0]]).shape
 tensorstein.Size([1, 2])
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import _dtype as D
+from ._autograd.functional import backward as _backward
+from ._autograd.graph import retain_ref
 from ._device import CPU, device as _device_type, check_device
+from ._repr import format_tensor
 
 
 class Size(tuple):
@@ -42,6 +48,13 @@ class Tensor:
     __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_version", "_hooks", "_retains_grad",
                  "__weakref__", "__dict__")
     __array_priority__ = 1000  # make NumPy defer to Tensor's reflected operators
+    _data: np.ndarray  # the values (NumPy owns storage, strides and views)
+    requires_grad: bool
+    grad: Tensor | None
+    grad_fn: Any  # the autograd Node that produced this tensor (None for a leaf)
+    _version: list[int]  # shared with views: bumped by every in-place write
+    _hooks: list | None
+    _retains_grad: bool
 
     def __init__(self, *args, **kwargs):
         # legacy constructor: Tensor(2, 3) is an uninitialised float tensor, Tensor([1, 2]) copies data
@@ -211,9 +224,9 @@ class Tensor:
 
     def __deepcopy__(self, memo):
         if not self.is_leaf:
-            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol "
-                               "at the moment.  If you were attempting to deepcopy a module, this may be because of a "
-                               "torch.nn.utils.weight_norm usage, see https://github.com/pytorch/pytorch/pull/103001")
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment.  If you were attempting to deepcopy a module, this may be "
+                               "because of a torch.nn.utils.weight_norm usage, see https://github.com/pytorch/pytorch/pull/103001")
         new = type(self).__new__(type(self))
         _init(new, self._data.copy())
         new.requires_grad = self.requires_grad
@@ -226,8 +239,6 @@ class Tensor:
         return new
 
     def __repr__(self) -> str:
-        from ._repr import format_tensor
-
         d = self.dtype
         suffixes = []
         if self.grad_fn is not None:
@@ -275,8 +286,6 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None:
-            from ._autograd.graph import retain_ref
-
             self.grad_fn.retained = retain_ref(self)
         self._retains_grad = True
 
@@ -299,10 +308,18 @@ class Tensor:
         hooks.append(hook)
         return _RemovableHandle(hooks, hook)
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from ._autograd.functional import backward
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` right after this leaf's gradient is accumulated into ``.grad``."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        from ._autograd.graph import register_post_accumulate_grad_hook
 
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        return _RemovableHandle(register_post_accumulate_grad_hook(self, hook), hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
 
 class _RemovableHandle:

@@ -5,15 +5,17 @@
     tensorstein similarity TEXT TEXT         cosine similarity of two texts
     tensorstein bench [NAME...] [--quick]    run benchmarks/ and write BENCHMARKS.md
 
-Errors (bad arguments, missing model, unreadable file) print one line to
-stderr and exit non-zero; no tracebacks.
+Every failure (bad arguments, empty or non-UTF-8 input, a missing model, a refused checkpoint, an
+unwritable or full --output or stdout) prints one line to stderr and exits non-zero; no tracebacks
+(set TENSORSTEIN_DEBUG=1 to see one). Ctrl-C exits 130 quietly. Files are written atomically: an
+interrupted or failed write leaves neither a partial file nor a temp file.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
+import signal
 import sys
 from pathlib import Path
 
@@ -115,28 +117,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ embed
 
 
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
 def _read_texts(args: argparse.Namespace) -> list[str]:
     if args.file and args.texts:
         raise CLIError("give texts as arguments or --file, not both")
     if args.file:
         if args.file == "-":
-            data = sys.stdin.read()
+            if sys.stdin is None:
+                raise CLIError("stdin: no input (stdin is closed)")
+            where, data = "stdin", _decode(sys.stdin.buffer.read(), "stdin")
         else:
+            where = args.file
             try:
-                with open(args.file, encoding="utf-8") as f:
-                    data = f.read()
+                with open(args.file, "rb") as f:
+                    data = _decode(f.read(), args.file)
             except FileNotFoundError:
                 raise CLIError(f"{args.file}: no such file") from None
             except IsADirectoryError:
                 raise CLIError(f"{args.file}: is a directory") from None
             except PermissionError:
                 raise CLIError(f"{args.file}: permission denied") from None
-            except UnicodeDecodeError as exc:
-                raise CLIError(f"{args.file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        return [line for line in data.splitlines() if line.strip()]
+            except OSError as exc:
+                raise CLIError(f"{args.file}: cannot read ({exc.strerror or exc})") from None
+        texts = [line for line in data.splitlines() if line.strip()]
+        if not texts:
+            raise CLIError(f"nothing to embed: {where} is empty or holds only whitespace")
+        return texts
     if not args.texts:
         raise CLIError("nothing to embed: give one or more TEXT arguments or --file FILE")
+    for k, text in enumerate(args.texts, 1):
+        _check_arg(text, f"TEXT argument {k}")
+    if not any(t.strip() for t in args.texts):
+        raise CLIError("nothing to embed: the TEXT arguments are empty or whitespace only")
     return list(args.texts)
+
+
+def _check_arg(text: str, what: str) -> None:
+    try:
+        text.encode("utf-8")  # undecodable argv bytes arrive as lone surrogates
+    except UnicodeEncodeError as exc:
+        raise CLIError(f"{what} is not valid UTF-8 (byte 0x{ord(text[exc.start]) & 0xFF:02x} at {exc.start})") \
+            from None
 
 
 def _load_model(path):
@@ -155,14 +182,15 @@ def cmd_embed(args: argparse.Namespace) -> int:
         raise CLIError(f"--output must name a .npy file, got {args.output!r}")
     model = _load_model(args.model)
     show = sys.stderr.isatty() and len(texts) > args.batch_size
-    emb = model.encode(texts, batch_size=args.batch_size, show_progress_bar=show)
+    from tensorstein.distributed._embed import encode_over_ranks
+
+    emb = encode_over_ranks(model, texts, args.batch_size, show_progress=show)  # shared out under `run`
+    if emb is None:  # another rank: rank 0 writes the output
+        return 0
     if args.output:
-        out_dir = os.path.dirname(os.path.abspath(args.output))
-        if not os.path.isdir(out_dir):
-            raise CLIError(f"{args.output}: directory {out_dir} does not exist")
-        tmp = args.output + ".tmp.npy"
-        np.save(tmp, emb)
-        os.replace(tmp, args.output)
+        from tensorstein.io._atomic import atomic_write
+
+        atomic_write(args.output, lambda f: np.save(f, emb))
         print(f"wrote {emb.shape[0]} embeddings of dimension {emb.shape[1]} to {args.output}", file=sys.stderr)
     else:
         out = sys.stdout
@@ -173,6 +201,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_similarity(args: argparse.Namespace) -> int:
+    for k, text in enumerate((args.text1, args.text2), 1):
+        _check_arg(text, f"TEXT argument {k}")
     model = _load_model(args.model)
     emb = model.encode([args.text1, args.text2], normalize_embeddings=True)
     print(f"{float(emb[0] @ emb[1]):.6f}")
@@ -203,10 +233,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     cmd = [sys.executable, str(d / "run_all.py"), "--only", ",".join(args.names or suites)]
     if args.quick:
         cmd.append("--quick")
+    if args.output:
+        cmd += ["--output", os.path.abspath(args.output)]
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    r = subprocess.run(cmd, env=env)
+    import subprocess
+
+    # Its own session: a terminal Ctrl-C reaches only us; on KeyboardInterrupt ``run`` kills the child,
+    # so the child never prints a traceback of its own.
+    r = subprocess.run(cmd, env=env, start_new_session=True, check=False)
     if r.returncode:
         print(f"tensorstein bench: a benchmark exited with status {r.returncode}", file=sys.stderr)
     return 1 if r.returncode else 0
@@ -229,7 +265,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="the lesson as a program: matmul, attention, embeddings")
     d.add_argument("--model", default=None, help="sentence-transformers model directory (default: bundled all-MiniLM-L6-v2)")
-    d.set_defaults(func=cmd_demo)
 
     e = sub.add_parser("embed", help="embed texts; one JSON array per line on stdout, or a .npy file")
     e.add_argument("texts", nargs="*", metavar="TEXT")
@@ -237,46 +272,109 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", default=None, help="model directory (default: bundled all-MiniLM-L6-v2)")
     e.add_argument("--batch-size", type=int, default=32)
     e.add_argument("--output", "-o", help="write a (n, dim) float32 array to this .npy file")
-    e.set_defaults(func=cmd_embed)
 
     s = sub.add_parser("similarity", help="cosine similarity of two texts")
     s.add_argument("text1", metavar="TEXT")
     s.add_argument("text2", metavar="TEXT")
     s.add_argument("--model", default=None)
-    s.set_defaults(func=cmd_similarity)
 
     b = sub.add_parser("bench", help="run the benchmark suites and write BENCHMARKS.md")
     b.add_argument("names", nargs="*", metavar="NAME", help="suites to run (default: all); see --list")
     b.add_argument("--list", action="store_true", help="list the available suites")
     b.add_argument("--quick", action="store_true", help="fewer repeats (noisier figures)")
-    b.set_defaults(func=cmd_bench)
+    b.add_argument("--output", "-o", help="write the report here instead of BENCHMARKS.md")
+
+    from tensorstein.distributed.run import add_parser as add_run_parser
+
+    add_run_parser(sub)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+COMMANDS = {  # subcommand -> handler (its arguments are declared in build_parser)
+    "demo": cmd_demo,
+    "embed": cmd_embed,
+    "similarity": cmd_similarity,
+    "bench": cmd_bench,
+    "run": lambda args: args.func(args),  # tensorstein.distributed.run.launch
+}
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    return " ".join(str(msg).split()) or type(exc).__name__
+
+
+def _silence_stdout() -> None:
+    """After a failed write to stdout, point fd 1 at /dev/null so the exit-time flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
+class _StdoutError(CLIError):
+    """Writing to stdout failed (a full device, a closed descriptor)."""
+
+
+class _GuardedStdout:
+    """Wraps stdout so that a failed write is reported as such, not as the command's own error."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _guard(self, op, *args):
+        try:
+            return op(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutError(f"cannot write to stdout: {exc.strerror or exc}") from None
+
+    def write(self, text):
+        return self._guard(self._stream.write, text)
+
+    def flush(self):
+        return self._guard(self._stream.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    real_stdout = sys.stdout
+    sys.stdout = _GuardedStdout(real_stdout)
     try:
-        return int(args.func(args) or 0)
+        code = int(COMMANDS[args.command](args) or 0)
+        sys.stdout.flush()  # surface a full or closed stdout here, not at interpreter exit
+        return code
     except CLIError as exc:
+        if isinstance(exc, _StdoutError):
+            _silence_stdout()
         print(f"tensorstein {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
-        print(f"tensorstein {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, KeyError, NotImplementedError, TypeError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"tensorstein {args.command}: error: {msg}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # e.g. `tensorstein embed ... | head -1`
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
+        _silence_stdout()
         return 0
+    except (OSError, ValueError, RuntimeError, KeyError, NotImplementedError, TypeError, MemoryError) as exc:
+        if os.environ.get("TENSORSTEIN_DEBUG"):
+            raise
+        print(f"tensorstein {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout = real_stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (130 after Ctrl-C)."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the exit
+        return 130
 
 
 if __name__ == "__main__":

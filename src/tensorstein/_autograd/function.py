@@ -9,7 +9,9 @@
 ...     def backward(ctx, g):
 ...         (x,) = ctx.saved_tensors
 ...         return 2 * x * g
->>> y = Square.apply(x)
+>>> x = torch.tensor([3.0], requires_grad=True)
+>>> Square.apply(x)
+tensor([9.], grad_fn=<SquareBackward>)
 """
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
-"""Public autograd entry points: ``backward``, ``grad`` and ``gradcheck``.
+"""Public autograd entry points ``backward`` and ``grad`` (``Tensor.backward`` calls ``backward``).
 
->>> x = tensor([2.0], requires_grad=True)
+Written against the Tensor protocol (``_data``, ``requires_grad``, ``grad_fn``), so this module sits below
+``_tensor``.
+
+>>> import tensorstein as torch
+>>> x = torch.tensor([2.0], requires_grad=True)
 >>> grad((x * x).sum(), x)
 (tensor([4.]),)
 """
@@ -8,29 +12,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from .grad_mode import enable_grad, no_grad
 from .graph import run_backward
 
 
 def _as_tuple(x):
+    """A tensor, or any iterable of them (``model.parameters()``), as a tuple."""
     if x is None:
         return None
-    from .._tensor import Tensor
-    return (x,) if isinstance(x, Tensor) else tuple(x)
+    return (x,) if _is_tensor(x) else tuple(x)
+
+
+def _is_tensor(x) -> bool:
+    return hasattr(x, "_data") and hasattr(x, "grad_fn")
 
 
 def _default_grads(outputs, grad_outputs):
-    from .._tensor import Tensor
-
     grads = []
     for i, out in enumerate(outputs):
         g = grad_outputs[i] if grad_outputs is not None and i < len(grad_outputs) else None
         if g is None:
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = Tensor._make(np.ones(out._data.shape, dtype=out._data.dtype))
-        elif not isinstance(g, Tensor):
-            g = Tensor._make(np.full(out._data.shape, g, dtype=out._data.dtype))
+            g = out._make(np.ones(out._data.shape, dtype=out._data.dtype))
+        elif not _is_tensor(g):
+            g = out._make(np.full(out._data.shape, g, dtype=out._data.dtype))
         elif g._data.shape != out._data.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] has a "
                                f"shape of {out.shape}.")
@@ -76,68 +81,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     result = run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs,
                           allow_unused=bool(allow_unused) or materialize_grads)
     if materialize_grads:
-        from .._ops.creation import zeros_like
-        result = tuple(zeros_like(t) if g is None else g for t, g in zip(inputs, result))
+        result = tuple(t._make(np.zeros_like(t._data)) if g is None else g for t, g in zip(inputs, result))
     return result
-
-
-class GradcheckError(RuntimeError):
-    pass
-
-
-def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **_ignored) -> bool:
-    """Compare analytical gradients with central finite differences (use float64 inputs).
-
-    Every output element's vector-Jacobian product is checked against the numerical Jacobian.
-    """
-    from .._tensor import Tensor
-
-    inputs = _as_tuple(inputs)
-    diff_inputs = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
-    for t in diff_inputs:
-        if t.dtype.name != "float64":
-            import warnings
-            warnings.warn("Input #0 requires gradient and is not a double precision floating point. "
-                          "gradcheck is only reliable with float64 inputs.")
-
-    def run():
-        out = func(*inputs)
-        return _as_tuple(out)
-
-    with enable_grad():
-        outputs = [o for o in run() if isinstance(o, Tensor)]
-    for oi, out in enumerate(outputs):
-        if not out.requires_grad:
-            continue
-        n_out = out._data.size
-        analytical = [np.zeros((n_out, t._data.size)) for t in diff_inputs]
-        for j in range(n_out):
-            with enable_grad():
-                outs = [o for o in run() if isinstance(o, Tensor)]
-                g = np.zeros(out._data.shape, dtype=out._data.dtype)
-                g.reshape(-1)[j] = 1
-                got = grad(outs[oi], diff_inputs, Tensor._make(g), allow_unused=True)
-            for k, gk in enumerate(got):
-                if gk is not None:
-                    analytical[k][j] = gk._data.reshape(-1)
-        for k, t in enumerate(diff_inputs):
-            flat = t._data.reshape(-1)
-            numerical = np.zeros((n_out, flat.size))
-            for i in range(flat.size):
-                orig = flat[i]
-                flat[i] = orig + eps
-                with no_grad():
-                    plus = np.array(run()[oi]._data, dtype=np.float64).reshape(-1)
-                flat[i] = orig - eps
-                with no_grad():
-                    minus = np.array(run()[oi]._data, dtype=np.float64).reshape(-1)
-                flat[i] = orig
-                numerical[:, i] = (plus - minus) / (2 * eps)
-            if not np.allclose(analytical[k], numerical, atol=atol, rtol=rtol):
-                if raise_exception:
-                    raise GradcheckError(
-                        f"Jacobian mismatch for output {oi} with respect to input {k},\n"
-                        f"numerical:{numerical}\nanalytical:{analytical[k]}\n")
-                return False
-    return True
-

@@ -1,27 +1,47 @@
 """Grad-mode switches: no_grad, enable_grad, inference_mode, set_grad_enabled.
 
-Each works as a context manager and as a decorator:
+Grad mode is per thread, as in torch: a ``no_grad`` block (or a backward pass) in one thread
+leaves recording on in the others (it is a context variable, so asyncio tasks get their own copy too).
+Each switch works as a context manager and as a decorator:
 
 >>> with no_grad():
-...     y = x * 2          # y.requires_grad is False
+...     print(is_grad_enabled())
+False
+>>> is_grad_enabled()
+True
 """
 from __future__ import annotations
 
+import contextvars
 import functools
+
+# Grad mode lives in a context variable: every thread has its own (a new thread starts with grad mode on),
+# and reading it is one C call (``_ENABLED.get()``, ~30 ns), cheaper than a ``threading.local`` attribute.
+_ENABLED: contextvars.ContextVar[bool] = contextvars.ContextVar("tensorstein_grad_enabled", default=True)
+grad_enabled = _ENABLED.get  # the fast read used on the ops' hot paths
+set_enabled = _ENABLED.set
 
 
 class _GradState:
-    __slots__ = ("enabled",)
+    """``STATE.enabled``: the current thread's grad mode, readable and writable as an attribute."""
 
-    def __init__(self):
-        self.enabled = True
+    __slots__ = ()
+
+    @property
+    def enabled(self) -> bool:
+        return _ENABLED.get()
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        _ENABLED.set(bool(value))
 
 
 STATE = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    return STATE.enabled
+    """True when operations record the autograd graph (in this thread)."""
+    return _ENABLED.get()
 
 
 class _GradModeContext:
@@ -30,12 +50,12 @@ class _GradModeContext:
     _mode = True
 
     def __enter__(self):
-        self._prev = STATE.enabled
-        STATE.enabled = self._mode
+        self._prev = _ENABLED.get()
+        _ENABLED.set(self._mode)
         return self
 
     def __exit__(self, *exc):
-        STATE.enabled = self._prev
+        _ENABLED.set(self._prev)
         return False
 
     def __call__(self, fn):
@@ -81,14 +101,14 @@ class set_grad_enabled(_GradModeContext):
 
     def __init__(self, mode: bool):
         self._mode = bool(mode)
-        self._prev = STATE.enabled
-        STATE.enabled = self._mode
+        self._prev = _ENABLED.get()
+        _ENABLED.set(self._mode)
 
     def __enter__(self):
         return self
 
     def __call__(self, fn):
-        STATE.enabled = self._prev
+        _ENABLED.set(self._prev)
         mode = self._mode
 
         @functools.wraps(fn)

@@ -3,13 +3,17 @@
 An op records one ``Node`` per output tensor. The node keeps the op's inputs and a closure
 ``backward(grad) -> tuple of input grads`` written with tensor ops (so ``create_graph``
 gives second-order gradients). Gradients are un-broadcast to the input's shape in one
-place: ``_reduce_to``.
+place: ``_reduce_to``. The engine only uses Tensor methods (``+``, ``sum_to_size``, ``to``), never op
+modules, so it sits below the ops; its state (grad mode) is per thread.
+
+>>> node_type("MulBackward0").__name__
+'MulBackward0'
 """
 from __future__ import annotations
 
 import weakref
 
-from .grad_mode import STATE
+from .grad_mode import grad_enabled, set_enabled
 
 
 class Node:
@@ -75,7 +79,7 @@ def node_type(name: str) -> type:
 
 def needs_grad(*tensors) -> bool:
     """True when grad mode is on and any of the tensors requires grad."""
-    if not STATE.enabled:
+    if not grad_enabled():
         return False
     for t in tensors:
         if t is not None and t.requires_grad:
@@ -85,7 +89,7 @@ def needs_grad(*tensors) -> bool:
 
 def attach(out, cls, backward_fn, inputs, saved=()):
     """Record ``out = op(*inputs)`` in the graph when any input requires grad; returns ``out``."""
-    if STATE.enabled:
+    if grad_enabled():
         for t in inputs:
             if t is not None and t.requires_grad:
                 out.requires_grad = True
@@ -99,9 +103,7 @@ def _reduce_to(grad, target):
     """Sum a gradient down to the shape and dtype of ``target`` (the one un-broadcasting place)."""
     shape = target._data.shape
     if grad._data.shape != shape:
-        from .._ops.reduction import sum_to_shape
-
-        grad = sum_to_shape(grad, shape)
+        grad = grad.sum_to_size(shape)
     if grad._data.dtype != target._data.dtype:
         grad = grad.to(target.dtype)
     return grad
@@ -110,14 +112,12 @@ def _reduce_to(grad, target):
 def _check_saved(node):
     for t, version in node.saved:
         if t._version[0] != version:
-            from .._ops.errors import torch_type_name
-
             producer = (t.grad_fn or node).name()
             producer = producer[:producer.rfind("Backward")] if "Backward" in producer else producer
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{torch_type_name(t)} {list(t._data.shape)}], which is output 0 of {producer}, is at "
-                f"version {t._version[0]}; expected version {version} instead. Hint: the failing backward is "
+                f"operation: [torch.{t.dtype.tensor_type} {list(t._data.shape)}], which is output 0 of {producer}, "
+                f"is at version {t._version[0]}; expected version {version} instead. Hint: the failing backward is "
                 f"{node.name()}; clone() the tensor before modifying it in place, or modify it out of place.")
 
 
@@ -149,10 +149,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     With ``inputs`` None, gradients accumulate into the ``.grad`` of leaves (``Tensor.backward``);
     otherwise the gradients of ``inputs`` are returned (``autograd.grad``).
     """
-    from .._ops.elementwise import add
-
-    prev = STATE.enabled
-    STATE.enabled = bool(create_graph)
+    prev = grad_enabled()
+    set_enabled(bool(create_graph))
     try:
         grads: dict[int, object] = {}
         leaf_grads: dict[int, list] = {}  # id -> [leaf, summed gradient]
@@ -163,14 +161,18 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     _add_leaf_grad(leaf_grads, out, g)
                 continue
             key = id(out.grad_fn)
-            grads[key] = g if key not in grads else add(grads[key], g)
+            grads[key] = g if key not in grads else grads[key] + g
             roots.append(out.grad_fn)
         wanted = {}
         if inputs is not None:
             for t in inputs:
                 if t.grad_fn is not None:
                     wanted[id(t.grad_fn)] = None
-        for node in _topological_order(roots):
+        order = _topological_order(roots)
+        ready = _post_hook_leaves(order) if inputs is None and POST_HOOKS[0] else None
+        for i, node in enumerate(order):
+            if ready and i - 1 in ready:  # these leaves got their last gradient from the node before
+                _flush_leaves(leaf_grads, ready.pop(i - 1))
             g = grads.pop(id(node), None)
             if g is None:
                 continue
@@ -205,9 +207,11 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     _add_leaf_grad(leaf_grads, t, ig)
                 else:
                     key = id(t.grad_fn)
-                    grads[key] = ig if key not in grads else add(grads[key], ig)
+                    grads[key] = ig if key not in grads else grads[key] + ig
         for entry in leaf_grads.values():
             entry[1] = _leaf_hooks_and_accumulate(entry[0], entry[1], accumulate=inputs is None)
+            if inputs is None:
+                _run_post_accumulate_hooks(entry[0])
         if inputs is None:
             return None
         result = []
@@ -223,32 +227,68 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             result.append(g)
         return tuple(result)
     finally:
-        STATE.enabled = prev
+        set_enabled(prev)
 
 
 def _add_leaf_grad(leaf_grads, leaf, g):
-    from .._ops.elementwise import add
-
     entry = leaf_grads.get(id(leaf))
     if entry is None:
         leaf_grads[id(leaf)] = [leaf, g]
     else:
-        entry[1] = add(entry[1], g)
+        entry[1] = entry[1] + g
 
 
 def _leaf_hooks_and_accumulate(leaf, g, accumulate):
     """Run a leaf's hooks on its total gradient, then accumulate it into ``.grad`` if asked."""
-    from .._ops.elementwise import add
-
     if leaf._hooks:
         for hook in leaf._hooks:
             new = hook(g)
             if new is not None:
                 g = new
     if accumulate:
-        total = g if leaf.grad is None else add(leaf.grad, g)
-        leaf.grad = total if STATE.enabled else total.detach()
+        total = g if leaf.grad is None else leaf.grad + g
+        leaf.grad = total if grad_enabled() else total.detach()
     return g
+
+
+# ------------------------------------------------- post-accumulate-grad hooks (DDP's "grad ready")
+POST_HOOKS = [0]  # how many leaves have post-accumulate hooks; the walk looks for them only then
+
+
+def register_post_accumulate_grad_hook(leaf, hook):
+    """Call ``hook(leaf)`` as soon as the leaf's ``.grad`` holds this backward's gradient."""
+    hooks = leaf.__dict__.setdefault("_post_accumulate_grad_hooks", [])
+    hooks.append(hook)
+    POST_HOOKS[0] += 1
+    return hooks
+
+
+def _post_hook_leaves(order):
+    """{index of the last node feeding a hooked leaf: [leaves]} so the walk can finish them early."""
+    last = {}
+    for i, node in enumerate(order):
+        for t in node.inputs:
+            if t is not None and t.grad_fn is None and t.__dict__.get("_post_accumulate_grad_hooks"):
+                last[id(t)] = (i, t)
+    ready: dict[int, list] = {}
+    for i, t in last.values():
+        ready.setdefault(i, []).append(t)
+    return ready
+
+
+def _flush_leaves(leaf_grads, leaves):
+    for leaf in leaves:
+        entry = leaf_grads.pop(id(leaf), None)
+        if entry is not None:
+            _leaf_hooks_and_accumulate(leaf, entry[1], accumulate=True)
+            _run_post_accumulate_hooks(leaf)
+
+
+def _run_post_accumulate_hooks(leaf):
+    hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
+    if hooks:
+        for hook in list(hooks):
+            hook(leaf)
 
 
 def retain_ref(tensor):

@@ -1,6 +1,6 @@
-"""Tensor factories, dtype conversion and the random number generator.
+"""Tensor factories and dtype conversion (random sampling lives in ``random.py``).
 
->>> manual_seed(0); randn(2, 3).shape
+>>> zeros(2, 3).shape
 tensorstein.Size([2, 3])
 """
 from __future__ import annotations
@@ -10,9 +10,14 @@ import math
 import numpy as np
 
 from .. import _dtype as D
+from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type
 from .._device import check_device
 from .._tensor import Tensor, _to_array
+from ._common import inplace, write_out
+from ._registry import register
+from .errors import broadcast_error
+from .shape import expand
 
 
 def _finish(arr, requires_grad=False, device=None):
@@ -79,8 +84,7 @@ def _filled(fill, size, dtype, device, requires_grad, out):
     d = _check_dtype(dtype) or D.get_default_dtype()
     arr = np.full(shape, fill, dtype=d.np) if fill is not None else np.empty(shape, dtype=d.np)
     if out is not None:
-        from .elementwise import _write_out
-        return _write_out(out, Tensor._make(arr))
+        return write_out(out, Tensor._make(arr))
     return _finish(arr, requires_grad, device)
 
 
@@ -145,8 +149,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 def _finish_out(arr, requires_grad, device, out):
     if out is not None:
-        from .elementwise import _write_out
-        return _write_out(out, Tensor._make(arr))
+        return write_out(out, Tensor._make(arr))
     return _finish(arr, requires_grad, device)
 
 
@@ -171,163 +174,13 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
     return _finish_out(np.eye(n, m, dtype=d.np), requires_grad, device, out)
 
 
-# ---------------------------------------------------------------- random
-class Generator:
-    """A random number generator (NumPy's PCG64): reproducible within tensorstein after ``manual_seed``."""
-
-    def __init__(self, device="cpu"):
-        self._seed = 67280421310721
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
-
-    def manual_seed(self, seed: int) -> "Generator":
-        seed = int(seed)
-        if seed < 0:
-            seed += 2 ** 64
-        self._seed = seed
-        self._rng = np.random.Generator(np.random.PCG64(seed))
-        return self
-
-    def seed(self) -> int:
-        return self.manual_seed(int.from_bytes(np.random.bytes(8), "little") >> 1)._seed
-
-    def initial_seed(self) -> int:
-        return self._seed
-
-    def get_state(self):
-        return self._rng.bit_generator.state
-
-    def set_state(self, state):
-        self._rng.bit_generator.state = state
-
-
-default_generator = Generator()
-
-
-def manual_seed(seed: int) -> Generator:
-    """Seed the global generator: the same seed gives the same tensors (within tensorstein)."""
-    return default_generator.manual_seed(seed)
-
-
-def seed() -> int:
-    return default_generator.seed()
-
-
-def initial_seed() -> int:
-    return default_generator.initial_seed()
-
-
-def get_rng_state():
-    return default_generator.get_state()
-
-
-def set_rng_state(state):
-    default_generator.set_state(state)
-
-
-def _rng(generator):
-    return (generator or default_generator)._rng
-
-
-def _random_float(sampler, size, dtype, requires_grad, device, generator, out):
-    d = _float_dtype(dtype)
-    if not d.is_floating_point:
-        raise RuntimeError(f"\"check_uniform_bounds\" not implemented for '{d.name}'")
-    shape = _size(size)
-    rng = _rng(generator)
-    work = d.np if d.np in (np.float32, np.float64) else np.float32
-    arr = sampler(rng, shape, work).astype(d.np, copy=False)
-    return _finish_out(arr, requires_grad, device, out)
-
-
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
-    """Uniform samples on [0, 1)."""
-    return _random_float(lambda r, s, t: r.random(s, dtype=t), size, dtype, requires_grad, device, generator, out)
-
-
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
-    """Standard normal samples."""
-    return _random_float(lambda r, s, t: r.standard_normal(s, dtype=t), size, dtype, requires_grad, device,
-                         generator, out)
-
-
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
-    """Integers uniform on [low, high); int64 unless ``dtype`` says otherwise."""
-    if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
-        low, high, size = 0, low, high
-    if size is None:
-        raise TypeError("randint() missing required argument 'size'")
-    if high is None:
-        low, high = 0, low
-    if high <= low:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    d = dtype or D.int64
-    arr = _rng(generator).integers(low, high, size=_size((size,)), dtype=np.int64).astype(d.np)
-    return _finish(arr, requires_grad, device)
-
-
-def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
-    d = dtype or D.int64
-    return _finish(_rng(generator).permutation(int(n)).astype(d.np), requires_grad, device)
-
-
-def rand_like(input, *, dtype=None, requires_grad=False):
-    return rand(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
-
-
-def randn_like(input, *, dtype=None, requires_grad=False):
-    return randn(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
-
-
-def randint_like(input, low, high=None, *, dtype=None):
-    return randint(low, high, input._data.shape, dtype=dtype or input.dtype)
-
-
-def multinomial(input, num_samples, replacement=False, *, generator=None):
-    """Sample indices from the rows of ``input`` (non-negative weights)."""
-    p = input._data.astype(np.float64)
-    rows = p.reshape(-1, p.shape[-1])
-    if (rows < 0).any():
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    rng = _rng(generator)
-    out = []
-    for row in rows:
-        s = row.sum()
-        if s <= 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if not replacement and num_samples > np.count_nonzero(row):
-            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-        out.append(rng.choice(len(row), size=num_samples, replace=replacement, p=row / s))
-    arr = np.array(out, dtype=np.int64).reshape(p.shape[:-1] + (num_samples,))
-    return Tensor._make(arr)
-
-
-def bernoulli(input, p=None, *, generator=None):
-    probs = input._data if p is None else np.full(input._data.shape, p)
-    arr = (_rng(generator).random(probs.shape) < probs).astype(input._data.dtype)
-    return Tensor._make(arr)
-
-
 # ---------------------------------------------------------------- in-place fills (under any grad mode)
 def _fill_inplace(self, arr):
-    from .elementwise import _grad_on
-    if _grad_on() and self.requires_grad and self.grad_fn is None:
+    if grad_enabled() and self.requires_grad and self.grad_fn is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     np.copyto(self._data, arr, casting="unsafe")
     self._version[0] += 1
     return self
-
-
-def normal_(self, mean=0.0, std=1.0, *, generator=None):
-    work = np.float64 if self._data.dtype == np.float64 else np.float32
-    r = _rng(generator).standard_normal(self._data.shape, dtype=work)
-    return _fill_inplace(self, r * work(std) + work(mean))
-
-
-def uniform_(self, a=0.0, b=1.0, *, generator=None):
-    x = self._data
-    work = np.float64 if x.dtype == np.float64 else np.float32
-    r = _rng(generator).random(x.shape, dtype=work)
-    return _fill_inplace(self, r * work(b - a) + work(a))
 
 
 def zero_(self):
@@ -336,20 +189,6 @@ def zero_(self):
 
 def fill_(self, value):
     return _fill_inplace(self, value.item() if isinstance(value, Tensor) else value)
-
-
-def random_(self, low=0, high=None, *, generator=None):
-    if high is None:
-        low, high = 0, low if low else 2 ** 24
-    return _fill_inplace(self, _rng(generator).integers(low, high, self._data.shape))
-
-
-def bernoulli_(self, p=0.5, *, generator=None):
-    return _fill_inplace(self, _rng(generator).random(self._data.shape) < p)
-
-
-def exponential_(self, lambd=1.0, *, generator=None):
-    return _fill_inplace(self, _rng(generator).exponential(1.0 / lambd, self._data.shape))
 
 
 # ---------------------------------------------------------------- dtype conversion
@@ -401,3 +240,79 @@ def to(input, *args, **kwargs):
     if dtype is None:
         return input.clone() if copy else input
     return to_dtype(input, dtype, copy)
+
+
+def _type(self, dtype=None, non_blocking=False):
+    """No argument: the legacy type name (``'tensorstein.FloatTensor'``); else convert to ``dtype``
+    (a dtype or a legacy name such as ``'torch.DoubleTensor'``)."""
+    if dtype is None:
+        return "tensorstein." + self.dtype.tensor_type
+    if isinstance(dtype, str):
+        key = dtype.rsplit(".", 1)[-1]
+        if key not in D.BY_TENSOR_TYPE:
+            raise ValueError(f"invalid type: '{dtype}'")
+        dtype = D.BY_TENSOR_TYPE[key]
+    return to_dtype(self, dtype)
+
+
+CopyBackwards = node_type("CopyBackwards")
+
+
+def _copy_(self, src, non_blocking=False):
+    """Copy ``src`` (broadcast, converted) into ``self`` in place."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'other' must be Tensor, not {type(src).__name__}")
+    try:
+        np.broadcast_to(src._data, self._data.shape)
+    except ValueError:
+        raise broadcast_error(self._data.shape, src._data.shape) from None
+
+    def replace(old, value):
+        res = expand(to_dtype(value, old.dtype), old._data.shape).clone()
+        if not res.requires_grad:  # the history continues through a copy from a constant (zero gradient)
+            attach(res, CopyBackwards, lambda g: (None, None), (old, None))
+        return res
+
+    return inplace(self, replace, src)
+
+
+def _cast_method(d: D.dtype):
+    def method(self, memory_format=None):
+        return to_dtype(self, d)
+
+    method.__name__ = d.cast or d.name
+    method.__doc__ = f"``self.to({d!r})``."
+    return method
+
+
+def type_as(input, other):
+    return to_dtype(input, other.dtype)
+
+
+def new_zeros(input, *size, dtype=None, **kw):
+    return zeros(*size, dtype=dtype or input.dtype, **kw)
+
+
+def new_ones(input, *size, dtype=None, **kw):
+    return ones(*size, dtype=dtype or input.dtype, **kw)
+
+
+def new_empty(input, *size, dtype=None, **kw):
+    return empty(*size, dtype=dtype or input.dtype, **kw)
+
+
+def new_full(input, size, fill_value, dtype=None, **kw):
+    return full(size, fill_value, dtype=dtype or input.dtype, **kw)
+
+
+def new_tensor(input, data, dtype=None, **kw):
+    return tensor(data, dtype=dtype or input.dtype, **kw)
+
+
+register(tensor, as_tensor, asarray, from_numpy, zeros, ones, empty, full, zeros_like, ones_like, empty_like, full_like,
+         arange, linspace, logspace, eye, method=False)
+register(to, type_as, new_zeros, new_ones, new_empty, new_full, new_tensor, zero_, fill_, function=False)
+register(_copy_, name="copy_", function=False)
+register(_type, name="type", function=False, returns="Any")
+for _d in D.ALL_DTYPES:
+    register(_cast_method(_d), name=_d.cast, function=False)

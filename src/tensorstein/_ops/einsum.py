@@ -11,7 +11,8 @@ import numpy as np
 
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor
-from .linalg import _HALF, _SCALAR_NAMES
+from ._common import HALF as _HALF
+from ._registry import register
 
 EinsumBackward0 = node_type("EinsumBackward0")
 _LETTERS = set(string.ascii_letters)
@@ -23,7 +24,7 @@ def _parse(equation: str, operands) -> tuple[list[str], str]:
     lhs, arrow, rhs = eq.partition("->")
     subs = lhs.split(",")
     if len(subs) != len(operands):
-        raise RuntimeError(f"einsum(): more operands were provided than specified in the equation"
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation"
                            if len(operands) > len(subs) else
                            "einsum(): fewer operands were provided than specified in the equation")
     for s in subs + [rhs]:
@@ -38,7 +39,7 @@ def _parse(equation: str, operands) -> tuple[list[str], str]:
         if "..." in s:
             ell_len = max(ell_len, op._data.ndim - (len(s) - 3))
     ell = "".join(spare[:ell_len][::-1])
-    out_subs = []
+    out_subs: list[str] = []
     for s, op in zip(subs, operands):
         if "..." in s:
             n = op._data.ndim - (len(s) - 3)
@@ -51,7 +52,7 @@ def _parse(equation: str, operands) -> tuple[list[str], str]:
     if arrow:
         out = rhs.replace("...", ell)
     else:
-        counts = {}
+        counts: dict[str, int] = {}
         for s in out_subs:
             for ch in s:
                 counts[ch] = counts.get(ch, 0) + 1
@@ -82,8 +83,8 @@ def einsum(equation: str, *operands):
         d0 = operands[0]._data.dtype
         for op in operands[1:]:
             if op._data.dtype != d0:
-                raise RuntimeError(f"expected scalar type {_SCALAR_NAMES[operands[0].dtype.name]} but found "
-                                   f"{_SCALAR_NAMES[op.dtype.name]}")
+                raise RuntimeError(f"expected scalar type {operands[0].dtype.scalar_name} but found "
+                                   f"{op.dtype.scalar_name}")
     subs, out = _parse(equation, operands)
     for ch in out:
         if sum(s.count(ch) for s in subs) == 0:
@@ -132,3 +133,6 @@ def _operand_grad(g, out, subs, operands, i, sizes):
         arr[tuple(idx[pos[c]] for c in target)] = grad._data
         return Tensor._make(arr)
     return grad
+
+
+register(einsum, method=False)

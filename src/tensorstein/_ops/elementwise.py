@@ -5,74 +5,19 @@ tensor([2.5000, 3.5000])
 """
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 
 from .. import _dtype as D
-from .._autograd.grad_mode import STATE
+from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor
+from ._common import apply_binary as _apply, as_tensor_arg, binary_operands, tensor_or_none as _t
+from ._common import write_out
+from ._registry import register
 from .errors import broadcast_error
-
-_SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
-
-
-def scalar_value(x):
-    """A Python scalar from a Python/NumPy scalar (NumPy scalars act as Python numbers, as in torch)."""
-    return x.item() if isinstance(x, np.generic) else x
-
-
-def as_tensor_arg(x, name: str = "other"):
-    """Accept a Tensor or a Python scalar; anything else is a TypeError naming the argument."""
-    if isinstance(x, Tensor) or isinstance(x, _SCALARS):
-        return scalar_value(x)
-    if isinstance(x, np.ndarray):
-        return Tensor._make(x)
-    raise TypeError(f"{name} must be a Tensor or a number, not {type(x).__name__}")
-
-
-def _cast_scalar(s, d: D.dtype):
-    """A Python scalar as an array scalar of ``d``, wrapping integers as torch does."""
-    if d._category == 1 and isinstance(s, int) and not isinstance(s, bool):
-        return np.array(s, dtype=np.int64).astype(d.np)
-    return d.np.type(s)
-
-
-def binary_operands(a, b):
-    """Arrays (or scalars) ready for a ufunc, and the torch result dtype of ``a op b``."""
-    if isinstance(a, Tensor):
-        x = a._data
-        if isinstance(b, Tensor):
-            y = b._data
-            if x.dtype is y.dtype or x.dtype == y.dtype:
-                return x, y, D._BY_NP[x.dtype]
-            rt = D.result_type(a, b)
-            return x.astype(rt.np, copy=False), y.astype(rt.np, copy=False), rt
-        td = D._BY_NP[x.dtype]
-        if td._category == 2 and (type(b) is float or type(b) is int) and td is not D.bfloat16:
-            return x, b, td  # NEP 50: a Python number keeps the float array's dtype
-        sd = D.scalar_dtype(b)
-        if sd._category <= td._category:
-            return x, _cast_scalar(b, td), td
-        rt = D.result_type(a, b)
-        return x.astype(rt.np), _cast_scalar(b, rt), rt
-    if isinstance(b, Tensor):
-        y, x, rt = binary_operands(b, a)
-        return x, y, rt
-    raise TypeError("at least one operand must be a Tensor")
-
-
-def _apply(np_fn, x, y, a, b):
-    try:
-        return np_fn(x, y)
-    except ValueError:
-        sa = a._data.shape if isinstance(a, Tensor) else ()
-        sb = b._data.shape if isinstance(b, Tensor) else ()
-        raise broadcast_error(sa, sb) from None
-
-
-def _t(x):
-    return x if isinstance(x, Tensor) else None
-
 
 # ---------------------------------------------------------------- arithmetic
 AddBackward0 = node_type("AddBackward0")
@@ -94,7 +39,7 @@ def add(input, other, *, alpha=1, out=None):
     x, y, rt = binary_operands(input, other)
     res = Tensor._make(_apply(np.add, x, y, input, other))
     if out is not None:
-        return _write_out(out, res)
+        return write_out(out, res)
     return attach(res, AddBackward0, lambda g: (g, g), (_t(input), _t(other)))
 
 
@@ -110,7 +55,7 @@ def sub(input, other, *, alpha=1, out=None):
         _sub_bool_error(rt)
     res = Tensor._make(_apply(np.subtract, x, y, input, other))
     if out is not None:
-        return _write_out(out, res)
+        return write_out(out, res)
     return attach(res, SubBackward0, lambda g: (g, -g), (_t(input), _t(other)))
 
 
@@ -146,20 +91,13 @@ def mul(input, other, *, out=None):
     x, y, rt = binary_operands(input, other)
     res = Tensor._make(_apply(np.multiply, x, y, input, other) if rt is not D.bool_ else np.logical_and(x, y))
     if out is not None:
-        return _write_out(out, res)
-    if STATE.enabled:
-        a, b = input, other
-        ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
-        ra, rb = ta and a.requires_grad, tb and b.requires_grad
-        if ra and rb:
-            res.requires_grad = True
-            res.grad_fn = MulBackward0(lambda g: (g * b, g * a), (a, b), (a, b))
-        elif ra:
-            res.requires_grad = True
-            res.grad_fn = MulBackward0(lambda g: (g * b, None), (a, b if tb else None), (b,) if tb else ())
-        elif rb:
-            res.requires_grad = True
-            res.grad_fn = MulBackward0(lambda g: (None, g * a), (a if ta else None, b), (a,) if ta else ())
+        return write_out(out, res)
+    a, b = input, other
+    ra, rb = _wants(a), _wants(b)
+    if (ra or rb) and grad_enabled():
+        # each gradient needs the other operand: save only those (an in-place write to the other is harmless)
+        saved = tuple(t for t, used in ((a, rb), (b, ra)) if used and isinstance(t, Tensor))
+        attach(res, MulBackward0, lambda g: (g * b if ra else None, g * a if rb else None), (_t(a), _t(b)), saved)
     return res
 
 
@@ -184,7 +122,7 @@ def div(input, other, *, rounding_mode=None, out=None):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         res = Tensor._make(_apply(np.true_divide, x, y, input, other))
     if out is not None:
-        return _write_out(out, res)
+        return write_out(out, res)
     if needs_grad(_t(input), _t(other)):
         a, b = input, other
         attach(res, DivBackward0,
@@ -208,7 +146,7 @@ def _rounded_div(input, other, mode, out):
             q = _apply(np.floor_divide, x, y, input, other)
             arr = q + ((np.remainder(x, y) != 0) & ((x < 0) != (y < 0)))
     res = Tensor._make(np.asarray(arr).astype(rt.np, copy=False))
-    res = _write_out(out, res) if out is not None else res
+    res = write_out(out, res) if out is not None else res
     return res
 
 
@@ -227,7 +165,7 @@ def remainder(input, other, *, out=None):
     with np.errstate(divide="ignore", invalid="ignore"):
         res = Tensor._make(_apply(np.remainder, x, y, input, other))
     if out is not None:
-        return _write_out(out, res)
+        return write_out(out, res)
     if needs_grad(_t(input), _t(other)):
         a, b = input, other
         attach(res, node_type("RemainderBackward0"),
@@ -243,7 +181,12 @@ def fmod(input, other):
         raise NotImplementedError("\"fmod_cpu\" not implemented for 'Bool'")
     with np.errstate(divide="ignore", invalid="ignore"):
         res = Tensor._make(_apply(np.fmod, x, y, input, other))
-    return attach(res, node_type("FmodBackward0"), lambda g: (g, None), (_t(input), None))
+    if not isinstance(other, Tensor):
+        return attach(res, node_type("FmodBackward0"), lambda g: (g, None), (_t(input), None))
+    a, b = input, other
+    return attach(res, node_type("FmodBackward1"),
+                  lambda g: (g, -g * div(a, b, rounding_mode="trunc") if b.requires_grad else None), (_t(a), b),
+                  (a, b))
 
 
 def pow(input, exponent, *, out=None):
@@ -260,7 +203,7 @@ def pow(input, exponent, *, out=None):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             res = Tensor._make(_apply(np.power, x, y, input, exponent))
     if out is not None:
-        return _write_out(out, res)
+        return write_out(out, res)
     if not needs_grad(input, _t(exponent)):
         return res
     a, e = input, exponent
@@ -274,17 +217,11 @@ def pow(input, exponent, *, out=None):
         ga = g * e * a ** (e - 1) if a.requires_grad else None
         gb = None
         if e.requires_grad:
-            from .unary import log
             ap = a if a.dtype is saved.dtype else a.to(saved.dtype)  # torch takes the log in the result dtype
-            gb = g * saved * where_((a == 0) & (e >= 0), 0.0, log(ap))
+            gb = g * saved * where((a == 0) & (e >= 0), 0.0, ap.log())
         return ga, gb
 
     return attach(res, PowBackward1, backward, (a, e), (a, e, saved))
-
-
-def where_(cond, x, y):
-    from .indexing import where
-    return where(cond, x, y)
 
 
 def _int_pow(x, y, a, b):
@@ -305,7 +242,6 @@ def _scalar_pow(base, exponent: Tensor):
         else:
             res = Tensor._make(np.power(y, x))
     saved = res.detach()
-    import math
     logb = math.log(base) if base > 0 else float("nan")
     return attach(res, node_type("PowBackward2"), lambda g: (g * saved * logb,), (exponent,), (saved,))
 
@@ -326,12 +262,11 @@ def _extremum(input, other, np_fn, cls, out):
     x, y, rt = binary_operands(input, other)
     res = Tensor._make(_apply(np_fn, x, y, input, other))
     if out is not None:
-        return _write_out(out, res)
+        return write_out(out, res)
     if needs_grad(input, other):
         a, b = input, other
 
         def backward(g):
-            from .indexing import where
             # torch: the tie splits in half, the loser gets 0; NaN compares false, so both keep g
             a_loses, b_loses = (a < b, a > b) if np_fn is np.maximum else (a > b, a < b)
             gt = where(a == b, g * 0.5, g)
@@ -364,25 +299,27 @@ def atan2(input, other):
 
 
 # ---------------------------------------------------------------- comparisons and logic (no gradient)
-def _compare(np_fn):
+def _compare(np_fn, name):
     def op(input, other, *, out=None):
         other = as_tensor_arg(other)
         x, y, rt = binary_operands(input, other)
         res = Tensor._make(_apply(np_fn, x, y, input, other))
-        return _write_out(out, res) if out is not None else res
+        return write_out(out, res) if out is not None else res
 
-    op.__name__ = np_fn.__name__
+    op.__name__ = name
     return op
 
 
-eq = _compare(np.equal)
-ne = _compare(np.not_equal)
-lt = _compare(np.less)
-le = _compare(np.less_equal)
-gt = _compare(np.greater)
-ge = _compare(np.greater_equal)
+eq = _compare(np.equal, "eq")
+ne = _compare(np.not_equal, "ne")
+lt = _compare(np.less, "lt")
+le = _compare(np.less_equal, "le")
+gt = _compare(np.greater, "gt")
+ge = _compare(np.greater_equal, "ge")
+
+
 def _logical(np_fn, name):
-    cmp = _compare(np_fn)
+    cmp = _compare(np_fn, name)
 
     def op(input, other, *, out=None):
         if not isinstance(other, Tensor):  # torch takes no Python scalar here
@@ -403,9 +340,10 @@ def _bitwise(np_fn, name):
         other = as_tensor_arg(other)
         x, y, rt = binary_operands(input, other)
         if rt.is_floating_point:
-            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{_torch_name(rt)}\'')
+            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{rt.scalar_name}\'')
         return Tensor._make(_apply(np_fn, x, y, input, other))
 
+    op.__name__ = name
     return op
 
 
@@ -420,7 +358,7 @@ def logical_not(input):
 
 def bitwise_not(input):
     if input.is_floating_point():
-        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{_torch_name(input.dtype)}'")
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype.scalar_name}'")
     return Tensor._make(np.invert(input._data))
 
 
@@ -445,72 +383,109 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
 
 
-# ---------------------------------------------------------------- out= and in-place support
-def _write_out(out, res):
-    """Copy a result into ``out=`` (resized when its shape differs, as torch does for empty outs)."""
-    if not isinstance(out, Tensor):
-        raise TypeError(f"out must be a Tensor, not {type(out).__name__}")
-    if needs_grad(res) or (out.requires_grad and out.grad_fn is None and _grad_on()):
-        raise RuntimeError("out=... arguments don't support automatic differentiation, but one of the arguments "
-                           "requires grad.")
-    if out.dtype._category < res.dtype._category:
-        raise RuntimeError(f"result type {_torch_name(res.dtype)} can't be cast to the desired output type "
-                           f"{_torch_name(out.dtype)}")
-    if out._data.shape != res._data.shape:
-        out._data = np.empty(res._data.shape, dtype=out._data.dtype)
-    np.copyto(out._data, res._data, casting="unsafe")
-    out._version[0] += 1
-    return out
-
-
-def _grad_on():
-    from .._autograd.grad_mode import STATE
-    return STATE.enabled
-
-
-_TORCH_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-                       "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                       "bool": "Bool"}
-
-
-def _torch_name(d: D.dtype) -> str:
-    return _TORCH_SCALAR_NAMES[d.name]
-
-
-def inplace(self, fn, *args, **kwargs):
-    """Run ``fn(self, *args)`` out of place, then write the result into ``self``, as torch's ``op_``.
-
-    The autograd history of ``self`` is rebased onto the new node; a leaf that requires grad refuses.
-    """
-    if not isinstance(self, Tensor):
-        raise TypeError("in-place operations need a Tensor")
-    grad_on = _grad_on()
-    if grad_on and self.requires_grad and self.grad_fn is None:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    if grad_on and (self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)):
-        old = Tensor._make(self._data.copy())  # the value before the write, for the backward
-        old.requires_grad, old.grad_fn = self.requires_grad, self.grad_fn
-        res = fn(old, *args, **kwargs)
+# ---------------------------------------------------------------- where (a ternary element-wise op)
+def where(condition, input=None, other=None):
+    """Elements of ``input`` where ``condition`` else of ``other``; ``where(cond)`` is ``nonzero(as_tuple)``."""
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    if isinstance(condition, Tensor) and condition.dtype is D.uint8:
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and will be removed in a "
+                      "future version of PyTorch. Use a boolean condition instead.", UserWarning, stacklevel=2)
+        condition = Tensor._make(condition._data.astype(np.bool_))
+    if not isinstance(condition, Tensor) or condition.dtype is not D.bool_:
+        raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{condition.dtype.name.capitalize() if isinstance(condition, Tensor) else 'None'}")
+    input, other = as_tensor_arg(input, "input"), as_tensor_arg(other)
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        rt = D.result_type(input, other)
+        x, y = rt.np.type(input), rt.np.type(other)
     else:
-        res = fn(self, *args, **kwargs)
-    if res._data.shape != self._data.shape:
-        raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
-                           f"{list(res._data.shape)}")
-    if self.dtype._category < res.dtype._category:
-        # torch's clamp_ names the output type the C++ way ("long int"), the other ops the ATen way ("Long")
-        cpp = getattr(fn, "__name__", "") in ("clamp", "clamp_min", "clamp_max", "clip")
-        from .linalg import _CPP_NAMES
-        raise RuntimeError(f"result type {_torch_name(res.dtype)} can't be cast to the desired output type "
-                           f"{_CPP_NAMES[self.dtype.name] if cpp else _torch_name(self.dtype)}")
-    if not self._data.flags.writeable:
-        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
-                           "single memory location. Please clone() the tensor before performing the operation.")
-    np.copyto(self._data, res._data, casting="unsafe")
-    self._version[0] += 1
-    if res.grad_fn is not None:
-        self.grad_fn = res.grad_fn
-        self.requires_grad = True
-    elif self.grad_fn is not None and grad_on:  # the new value no longer depends on the old history
-        self.grad_fn = None
-        self.requires_grad = False
-    return self
+        x, y, rt = binary_operands(input, other)
+    c = condition._data
+    try:
+        arr = np.where(c, x, y)
+    except ValueError:
+        raise broadcast_error(c.shape, np.broadcast_shapes(np.shape(x), np.shape(y))) from None
+    res = Tensor._make(np.asarray(arr, dtype=rt.np))
+    ti = input if isinstance(input, Tensor) else None
+    to = other if isinstance(other, Tensor) else None
+    if needs_grad(ti, to):
+        attach(res, node_type("WhereBackward0"),
+               lambda g: (where(condition, g, 0.0) if ti is not None else None,
+                          where(condition, 0.0, g) if to is not None else None), (ti, to))
+    return res
+
+
+# ---------------------------------------------------------------- operators
+def _mul_fast(self, other):
+    # the common case without autograd: a float tensor times a Python float/int, or same-dtype tensors
+    t = type(other)
+    if not (grad_enabled() and self.requires_grad):
+        x = self._data
+        if (t is float or t is int) and x.dtype.kind == "f" and x.dtype.char in "fd":
+            return Tensor._make(np.multiply(x, other))
+    return mul(self, other)
+
+
+def _invert(self):
+    if self._data.dtype == np.bool_:
+        return logical_not(self)
+    if self.is_floating_point():
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return bitwise_not(self)
+
+
+def _reflected(fn):
+    def method(self, other):
+        return fn(as_tensor_arg(other), self)
+
+    method.__name__ = f"__r{fn.__name__}__"
+    return method
+
+
+def _comparison_dunder(fn):
+    # ``t == None`` or ``t == "x"`` falls back to identity, as in torch, instead of raising
+    def method(self, other):
+        if not isinstance(other, (Tensor, bool, int, float, np.generic, np.ndarray)):
+            return NotImplemented
+        return fn(self, other)
+
+    return method
+
+
+def _rpow(self, other):
+    return pow(other, self)
+
+
+# ---------------------------------------------------------------- registry entries
+register(add, inplace=True, out=True, dunders={"__add__": None, "__radd__": _reflected(add), "__iadd__": "add_"})
+register(sub, aliases=("subtract",), inplace=True, out=True,
+         dunders={"__sub__": None, "__rsub__": _reflected(sub), "__isub__": "sub_"})
+register(mul, aliases=("multiply",), inplace=True, out=True,
+         dunders={"__mul__": _mul_fast, "__rmul__": _reflected(mul), "__imul__": "mul_"})
+register(div, aliases=("divide", "true_divide"), inplace=True, out=True,
+         dunders={"__truediv__": None, "__rtruediv__": _reflected(div), "__itruediv__": "div_"})
+register(floor_divide, inplace=True, out=True,
+         dunders={"__floordiv__": None, "__rfloordiv__": _reflected(floor_divide), "__ifloordiv__": "floor_divide_"})
+register(remainder, inplace=True, out=True,
+         dunders={"__mod__": None, "__rmod__": _reflected(remainder), "__imod__": "remainder_"})
+register(fmod, inplace=True)
+register(pow, inplace=True, out=True, dunders={"__pow__": None, "__rpow__": _rpow, "__ipow__": "pow_"})
+register(rsub)
+register(maximum, minimum, inplace=True, out=True)
+register(fmax, fmin, atan2)
+for _fn, _alias, _dunder in ((eq, (), "__eq__"), (ne, ("not_equal",), "__ne__"), (lt, ("less",), "__lt__"),
+                             (le, ("less_equal",), "__le__"), (gt, ("greater",), "__gt__"),
+                             (ge, ("greater_equal",), "__ge__")):
+    register(_fn, aliases=_alias, inplace=True, out=True,
+             dunders={_dunder: _comparison_dunder(_fn) if _dunder in ("__eq__", "__ne__") else None})
+register(logical_and, logical_or, logical_xor, inplace=True, out=True)
+register(logical_not, inplace=True)
+for _fn, _d in ((bitwise_and, "and"), (bitwise_or, "or"), (bitwise_xor, "xor")):
+    register(_fn, inplace=True, dunders={f"__{_d}__": None, f"__r{_d}__": _reflected(_fn),
+                                         f"__i{_d}__": f"{_fn.__name__}_"})
+register(bitwise_not, inplace=True, dunders={"__invert__": _invert})
+register(equal, returns="bool")
+register(isclose)
+register(allclose, returns="bool")
+register(where, method=lambda self, condition, other: where(condition, self, other))

@@ -1,17 +1,9 @@
-"""torch-style error texts shared by the ops (first line torch's, second line a plain-words hint)."""
+"""torch-style error texts shared by the ops (first line torch's, second line a plain-words hint).
+
+>>> broadcast_shapes((3, 1), (4,))
+(3, 4)
+"""
 from __future__ import annotations
-
-_TORCH_TYPE_NAMES = {
-    "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "bfloat16": "BFloat16Tensor",
-    "int8": "CharTensor", "uint8": "ByteTensor", "int16": "ShortTensor", "int32": "IntTensor",
-    "int64": "LongTensor", "bool": "BoolTensor",
-}
-
-
-def torch_type_name(t) -> str:
-    """``torch.FloatTensor``-style name used in some of torch's messages."""
-    return "torch." + _TORCH_TYPE_NAMES[t.dtype.name]
-
 
 def broadcast_error(shape_a, shape_b) -> RuntimeError:
     """torch's message for two shapes that do not broadcast, naming the first clashing dimension."""

@@ -12,6 +12,10 @@ import numpy as np
 from .. import _dtype as D
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor, _wrap_dim
+from ._common import cast_scalar, inplace
+from ._registry import register
+from .elementwise import where
+from .errors import broadcast_error
 
 
 def _convert_index(index):
@@ -126,7 +130,6 @@ def select(input, dim: int, index: int):
 
 def setitem(self, index, value):
     """``self[index] = value`` in place (autograd-aware through ``index_put``)."""
-    from .elementwise import inplace
     idx = _convert_index(index)
     _step_check(idx)
     inplace(self, _index_put, idx, value)
@@ -150,8 +153,7 @@ def _index_put(input, idx, value):
     except ValueError:
         target = np.shape(x[idx])
         if _is_basic(idx) and isinstance(value, Tensor):  # torch copies into the view: expand's error
-            from .shape import expand
-            expand(value, target)
+            value.expand(target)
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(vals))} cannot be broadcast to "
                            f"indexing result of shape {list(target)}") from None
     res = Tensor._make(out)
@@ -218,9 +220,8 @@ def gather(input, dim: int, index, *, sparse_grad=False):
 
 def take_along_dim(input, indices, dim):
     if isinstance(indices, Tensor) and indices.dtype is not D.int64:
-        from .elementwise import _torch_name
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
-                           f"{_torch_name(indices.dtype)}")
+                           f"{indices.dtype.scalar_name}")
     return gather(input, dim, indices)
 
 
@@ -307,11 +308,9 @@ def index_add(input, dim, index, source, *, alpha=1):
 def masked_fill(input, mask, value):
     """Replace the elements where ``mask`` is True by ``value`` (a number or a 0-d tensor)."""
     if not isinstance(mask, Tensor) or mask.dtype is not D.bool_:
-        from .linalg import _CPP_NAMES
-        got = _CPP_NAMES[mask.dtype.name] if isinstance(mask, Tensor) else type(mask).__name__
+        got = mask.dtype.cpp_name if isinstance(mask, Tensor) else type(mask).__name__
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {got}")
     if mask._data.shape != input._data.shape:
-        from .errors import broadcast_error
         try:
             bshape = np.broadcast_shapes(mask._data.shape, input._data.shape)
         except ValueError:
@@ -325,11 +324,9 @@ def masked_fill(input, mask, value):
                                f"{value._data.ndim} dimension(s).")
         return where(mask, value.to(input.dtype), input)
     x = input._data
-    from .elementwise import _cast_scalar
     try:
-        res_arr = np.where(mask._data, _cast_scalar(value, input.dtype), x)
+        res_arr = np.where(mask._data, cast_scalar(value, input.dtype), x)
     except ValueError:
-        from .errors import broadcast_error
         raise broadcast_error(x.shape, mask._data.shape) from None
     if res_arr.shape != x.shape:
         raise RuntimeError(f"The size of tensor a ({x.shape[-1] if x.ndim else 1}) must match the size of tensor b "
@@ -337,41 +334,6 @@ def masked_fill(input, mask, value):
     res = Tensor._make(res_arr)
     if needs_grad(input):
         attach(res, node_type("MaskedFillBackward0"), lambda g: (where(mask, 0.0, g),), (input,))
-    return res
-
-
-def where(condition, input=None, other=None):
-    """Elements of ``input`` where ``condition`` else of ``other``; ``where(cond)`` is ``nonzero(as_tuple)``."""
-    if input is None and other is None:
-        return nonzero(condition, as_tuple=True)
-    from .elementwise import binary_operands, as_tensor_arg
-    if isinstance(condition, Tensor) and condition.dtype is D.uint8:
-        import warnings
-        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and will be removed in a "
-                      "future version of PyTorch. Use a boolean condition instead.", UserWarning, stacklevel=2)
-        condition = Tensor._make(condition._data.astype(np.bool_))
-    if not isinstance(condition, Tensor) or condition.dtype is not D.bool_:
-        raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor with dtype "
-                           f"{condition.dtype.name.capitalize() if isinstance(condition, Tensor) else 'None'}")
-    input, other = as_tensor_arg(input, "input"), as_tensor_arg(other)
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        rt = D.result_type(input, other)
-        x, y = rt.np.type(input), rt.np.type(other)
-    else:
-        x, y, rt = binary_operands(input, other)
-    c = condition._data
-    try:
-        arr = np.where(c, x, y)
-    except ValueError:
-        from .errors import broadcast_error
-        raise broadcast_error(c.shape, np.broadcast_shapes(np.shape(x), np.shape(y))) from None
-    res = Tensor._make(np.asarray(arr, dtype=rt.np))
-    ti = input if isinstance(input, Tensor) else None
-    to = other if isinstance(other, Tensor) else None
-    if needs_grad(ti, to):
-        attach(res, node_type("WhereBackward0"),
-               lambda g: (where(condition, g, 0.0) if ti is not None else None,
-                          where(condition, 0.0, g) if to is not None else None), (ti, to))
     return res
 
 
@@ -397,3 +359,21 @@ def masked_select(input, mask):
 
 def take(input, index):
     return getitem(input.reshape(-1), index)
+
+
+def _masked_fill_(self, mask, value):
+    # in place, torch names the tensors the other way round in a broadcast error (self is "a")
+    if isinstance(mask, Tensor) and mask._data.dtype == np.bool_ and mask._data.shape != self._data.shape:
+        try:
+            np.broadcast_shapes(self._data.shape, mask._data.shape)
+        except ValueError:
+            raise broadcast_error(self._data.shape, mask._data.shape) from None
+    return inplace(self, masked_fill, mask, value)
+
+
+register(scatter, scatter_add, index_add, index_put, inplace=True)
+register(gather, index_select, masked_select, argwhere, select, take, take_along_dim)
+register(nonzero, returns="Any")
+register(masked_fill, inplace=_masked_fill_)
+register(getitem, function=False, method=False, dunders={"__getitem__": None})
+register(setitem, function=False, method=False, dunders={"__setitem__": None}, returns="None")

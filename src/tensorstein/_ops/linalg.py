@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _dtype as D
+from .._autograd.grad_mode import grad_enabled, no_grad
 from .._autograd.graph import attach, node_type, needs_grad
-from .._tensor import Tensor
+from .._tensor import Tensor, _wrap_dim
+from ._common import HALF as _HALF, write_out
+from ._registry import register
 from .errors import broadcast_shapes
+from .shape import expand
 
-_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-              "int8": "signed char", "uint8": "unsigned char", "int16": "short int", "int32": "int",
-              "int64": "long int", "bool": "bool"}
-_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-                 "int8": "Char", "uint8": "Byte", "int16": "Short", "int32": "Int", "int64": "Long", "bool": "Bool"}
-_HALF = (np.dtype(np.float16), D.bfloat16.np)
 _EXACT_IN_FLOAT64 = float(2 ** 53)
 
 MmBackward0 = node_type("MmBackward0")
@@ -56,14 +53,14 @@ def _abs_max(a: np.ndarray) -> float:
 # ---------------------------------------------------------------- checks and messages
 def _same_dtype(a, b, style="mm"):
     if a._data.dtype != b._data.dtype:
-        da, db = a.dtype.name, b.dtype.name
+        da, db = a.dtype, b.dtype
         if style == "dot":
-            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {_SCALAR_NAMES[da]} and "
-                               f"{_SCALAR_NAMES[db]}")
+            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {da.scalar_name} and "
+                               f"{db.scalar_name}")
         if style == "bmm":
-            raise RuntimeError(f"expected scalar type {_SCALAR_NAMES[da]} but found {_SCALAR_NAMES[db]}")
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_CPP_NAMES[da]} != "
-                           f"{_CPP_NAMES[db]}\nmatrix products need one dtype: convert one operand, "
+            raise RuntimeError(f"expected scalar type {da.scalar_name} but found {db.scalar_name}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {da.cpp_name} != "
+                           f"{db.cpp_name}\nmatrix products need one dtype: convert one operand, "
                            f"e.g. b.to(a.dtype)")
 
 
@@ -102,10 +99,9 @@ def _out(res, out):
     if out is None:
         return res
     if isinstance(out, Tensor) and out.dtype is not res.dtype:
-        raise RuntimeError(f"Expected out tensor to have dtype {_CPP_NAMES[res.dtype.name]}, but got "
-                           f"{_CPP_NAMES[out.dtype.name]} instead")
-    from .elementwise import _write_out
-    return _write_out(out, res)
+        raise RuntimeError(f"Expected out tensor to have dtype {res.dtype.cpp_name}, but got "
+                           f"{out.dtype.cpp_name} instead")
+    return write_out(out, res)
 
 
 # ---------------------------------------------------------------- mm / bmm / mv / dot
@@ -155,8 +151,8 @@ def bmm(input, mat2, *, out=None):
 
 def _addmv_dtypes(self_dtype, mat, vec):
     if not (self_dtype is mat.dtype is vec.dtype):
-        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {_SCALAR_NAMES[self_dtype.name]}, "
-                           f"{_SCALAR_NAMES[mat.dtype.name]}, and {_SCALAR_NAMES[vec.dtype.name]}")
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {self_dtype.scalar_name}, "
+                           f"{mat.dtype.scalar_name}, and {vec.dtype.scalar_name}")
 
 
 def mv(input, vec, *, out=None):
@@ -273,7 +269,6 @@ def _batched_matmul(input, other):
 # ---------------------------------------------------------------- add* variants
 def _scaled_sum(input, product, beta, alpha, target_shape):
     """``beta * input + alpha * product``; beta == 0 ignores input (NaN included), as torch."""
-    from .shape import expand
     if alpha != 1:
         product = product * alpha
     if beta == 0:
@@ -287,13 +282,12 @@ def _self_mat_dtypes(input, mat1, mat2):
     """addmm/addbmm's dtype checks, in torch's order: self against mat2, then mat1 against mat2."""
     for name, t in (("self", input), ("mat1", mat1)):
         if t.dtype is not mat2.dtype:
-            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got {_SCALAR_NAMES[t.dtype.name]} and "
-                               f"{_SCALAR_NAMES[mat2.dtype.name]}")
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got {t.dtype.scalar_name} and "
+                               f"{mat2.dtype.scalar_name}")
 
 
 def _size(t, d):
     """``t.size(d)`` with torch's out-of-range error."""
-    from .._tensor import _wrap_dim
     return t._data.shape[_wrap_dim(d, t._data.ndim)]
 
 
@@ -302,7 +296,6 @@ AddmmBackward0 = node_type("AddmmBackward0")
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * (mat1 @ mat2)`` as one op (torch's AddmmBackward0)."""
-    from .._autograd.grad_mode import no_grad
     _check_tensor(input, "self")
     _check_tensor(mat1, "mat1")
     _check_tensor(mat2, "mat2")
@@ -342,18 +335,16 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
-    from .shape import expand
     expand(input, (_size(batch1, 0), _size(batch1, 1), _size(batch2, 2)))  # torch checks the input shape first
     if input.dtype is not batch1.dtype:
-        raise RuntimeError(f"Input dtypes must be the same, got: input {_CPP_NAMES[input.dtype.name]}, batch1: "
-                           f"{_CPP_NAMES[batch1.dtype.name]}, batch2: {_CPP_NAMES[batch2.dtype.name]}")
+        raise RuntimeError(f"Input dtypes must be the same, got: input {input.dtype.cpp_name}, batch1: "
+                           f"{batch1.dtype.cpp_name}, batch2: {batch2.dtype.cpp_name}")
     prod = bmm(batch1, batch2)
     return _out(_scaled_sum(input, prod, beta, alpha, prod._data.shape), out)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
-    from .shape import expand
     expand(input, (_size(batch1, 1), _size(batch2, 2)))  # torch checks the input shape first
     _self_mat_dtypes(input, batch1, batch2)
     x, y = batch1._data, batch2._data
@@ -437,7 +428,7 @@ def vecdot(x, y, *, dim=-1):
     """Dot product of vectors along ``dim`` with broadcasting."""
     if x._data.dtype != y._data.dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
-                           f"{_SCALAR_NAMES[x.dtype.name]} and y of type {_SCALAR_NAMES[y.dtype.name]} instead")
+                           f"{x.dtype.scalar_name} and y of type {y.dtype.scalar_name} instead")
     return (x * y).sum(dim)
 
 
@@ -462,7 +453,7 @@ def multi_dot(tensors, *, out=None):
             raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {m._data.ndim}D")
         if m._data.dtype != mats[0]._data.dtype:
             raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
-                               f"{_CPP_NAMES[mats[0].dtype.name]} and tensor {i} {_CPP_NAMES[m.dtype.name]}")
+                               f"{mats[0].dtype.cpp_name} and tensor {i} {m.dtype.cpp_name}")
     for i in range(n - 1):
         if mats[i]._data.shape[1] != mats[i + 1]._data.shape[0]:
             raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes {list(tensors[i]._data.shape)} "
@@ -502,3 +493,32 @@ def _chain_order(dims):
 
 def chain_matmul(*matrices):
     return multi_dot(matrices)
+
+
+# ---------------------------------------------------------------- operators and registry entries
+def _matmul_fast(self, other):
+    # the common case without autograd: two same-dtype float32/64 matrices
+    if type(other) is Tensor and not (grad_enabled() and (self.requires_grad or other.requires_grad)):
+        x, y = self._data, other._data
+        if x.dtype is y.dtype and x.ndim == 2 and y.ndim == 2 and x.shape[1] == y.shape[0] and \
+                (x.dtype.char == "f" or x.dtype.char == "d"):
+            return Tensor._make(np.matmul(x, y))
+    if not isinstance(other, Tensor):
+        return NotImplemented
+    return matmul(self, other)
+
+
+def _rmatmul(self, other):
+    return matmul(other, self) if isinstance(other, Tensor) else NotImplemented
+
+
+def _imatmul(self, other):
+    return self.copy_(matmul(self, other))
+
+
+register(matmul, dunders={"__matmul__": _matmul_fast, "__rmatmul__": _rmatmul, "__imatmul__": _imatmul})
+register(mm, bmm, mv, dot, inner, addmm, addmv, addbmm, baddbmm, addr)
+register(outer, aliases=("ger",))
+register(vdot, name="vdot")
+register(tensordot, method=False)
+register(chain_matmul, method=False)

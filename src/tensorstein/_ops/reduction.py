@@ -11,11 +11,15 @@ import collections
 import numpy as np
 
 from .. import _dtype as D
-from .._autograd.grad_mode import STATE
+from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor, _wrap_dim
+from ._common import HALF as _HALF
+from ._registry import register
+from .elementwise import logical_or, maximum, minimum, where
+from .indexing import scatter_grad
+from .unary import abs as abs_, exp, isnan
 
-_HALF = (np.dtype(np.float16), D.bfloat16.np)
 
 def _named(name):
     cls = collections.namedtuple(name, ["values", "indices"])
@@ -84,8 +88,6 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
 
 
 def nansum(input, dim=None, keepdim=False):
-    from .indexing import where
-    from .unary import isnan
     return sum(where(isnan(input), 0.0, input), dim, keepdim)
 
 
@@ -111,8 +113,7 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
 
 
 def _scalar_name(d):
-    from .elementwise import _torch_name
-    return _torch_name(d)
+    return d.scalar_name
 
 
 def prod(input, dim=None, keepdim: bool = False, *, dtype=None):
@@ -177,7 +178,6 @@ def _extreme(input, dim, keepdim, np_arg, np_red, name, result_cls):
         shape = x.shape
 
         def backward(g):
-            from .indexing import scatter_grad
             if not len(shape):
                 return (g,)
             gi = g if keepdim or not len(shape) else g.unsqueeze(d)
@@ -211,8 +211,6 @@ def _even_split(g, input, result, dims, keepdim):
     r = expand_grad(result, shape, dims, keepdim) if dims is not None or result._data.ndim == 0 else result
     mask = (input == r)
     if input._data.dtype.kind == "f" and np.isnan(r._data).any():  # a NaN result: the NaNs get the gradient
-        from .elementwise import logical_or
-        from .unary import isnan
         mask = logical_or(mask, isnan(input) & isnan(r))
     count = sum(mask, dim=dims, keepdim=True) if dims is not None else sum(mask)
     return expand_grad(g, shape, dims, keepdim) * mask / count
@@ -221,14 +219,12 @@ def _even_split(g, input, result, dims, keepdim):
 def max(input, dim=None, keepdim: bool = False, *, out=None):
     """Largest value; with ``dim``, a ``(values, indices)`` named tuple. ``max(a, b)`` is ``maximum``."""
     if isinstance(dim, Tensor):
-        from .elementwise import maximum
         return maximum(input, dim)
     return _extreme(input, dim, keepdim, np.argmax, np.max, "max", MaxResult)
 
 
 def min(input, dim=None, keepdim: bool = False, *, out=None):
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
         return minimum(input, dim)
     return _extreme(input, dim, keepdim, np.argmin, np.min, "min", MinResult)
 
@@ -304,7 +300,7 @@ def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     if not input.is_floating_point():
-        raise RuntimeError(f"std and var only support floating point and complex dtypes")
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     x = input._data
     dims = normalize_dims(dim, x.ndim)
     n = x.size if dims is None else int(np.prod([x.shape[d] for d in dims]))
@@ -342,7 +338,6 @@ def std_mean(input, dim=None, *, correction=None, keepdim=False):
 
 def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
     """Vector p-norm over ``dim`` (all elements when None); 'fro' is the 2-norm."""
-    from .unary import abs as abs_
     if not input.is_floating_point():
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
                            f"{_scalar_name(input.dtype)}")
@@ -375,7 +370,6 @@ def _l2(input, dim, keepdim):
         saved = res.detach()
 
         def backward(g):
-            from .indexing import where
             nrm = expand_grad(saved, shape, dims, keepdim)
             return (where(nrm == 0, 0.0, expand_grad(g, shape, dims, keepdim) * input / nrm),)
 
@@ -385,7 +379,6 @@ def _l2(input, dim, keepdim):
 
 def logsumexp(input, dim, keepdim: bool = False):
     """log(sum(exp(x))) over ``dim``, computed stably (max-shifted)."""
-    from .unary import exp
     x = input._data
     if not input.is_floating_point():
         input = input.to(D.get_default_dtype())
@@ -402,7 +395,8 @@ def logsumexp(input, dim, keepdim: bool = False):
         shape = x.shape
         saved = res.detach()
         attach(res, node_type("LogsumexpBackward0"),
-               lambda g: (expand_grad(g, shape, dims, keepdim) * exp(input - expand_grad(saved, shape, dims, keepdim)),),
+               lambda g: (expand_grad(g, shape, dims, keepdim)
+                          * exp(input - expand_grad(saved, shape, dims, keepdim)),),
                (input,), (input, saved))
     return res
 
@@ -484,13 +478,12 @@ def softmax(input, dim=None, dtype=None):
     if needs_grad(input):
         y = res.detach()
         attach(res, node_type("SoftmaxBackward0"),
-               lambda g: _softmax_backward(g, softmax(input, d) if STATE.enabled else y, d), (input,), (y,))
+               lambda g: _softmax_backward(g, softmax(input, d) if grad_enabled() else y, d), (input,), (y,))
     return res
 
 
 def log_softmax(input, dim=None, dtype=None):
     """x - logsumexp(x) along ``dim``."""
-    from .unary import exp
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "log_softmax")
     with np.errstate(all="ignore"):
         if xa.size:
@@ -502,6 +495,31 @@ def log_softmax(input, dim=None, dtype=None):
     if needs_grad(input):
         y = res.detach()
         attach(res, node_type("LogSoftmaxBackward0"),
-               lambda g: (g - exp(log_softmax(input, d) if STATE.enabled else y) * sum(g, dim=d, keepdim=True),),
+               lambda g: (g - exp(log_softmax(input, d) if grad_enabled() else y) * sum(g, dim=d, keepdim=True),),
                (input,), (y,))
     return res
+
+
+def sum_to_size(input, *size):
+    """Sum ``input`` down to ``size``, which must broadcast to ``input``'s shape (the inverse of ``expand``).
+
+    >>> ones(2, 3).sum_to_size(3)
+    tensor([2., 2., 2.])
+    """
+    shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    x = input._data
+    if shape == x.shape:
+        return input
+    lead = x.ndim - len(shape)
+    if lead < 0 or builtins.any(s != 1 and s != n for s, n in zip(shape, x.shape[lead:])):
+        raise RuntimeError(f"size {{{list(shape)}}} is not expandable to size {{{list(x.shape)}}}.")
+    return sum_to_shape(input, shape)
+
+
+register(sum, nansum, mean, prod, amax, amin, argmax, argmin, var, std, norm, logsumexp, cumsum, cumprod, all, any,
+         count_nonzero, softmax, log_softmax)
+register(max, returns="Any")
+register(min, returns="Any")
+register(var_mean, method=False, returns="tuple[Tensor, Tensor]")
+register(std_mean, method=False, returns="tuple[Tensor, Tensor]")
+register(sum_to_size, function=False)

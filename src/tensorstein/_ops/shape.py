@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _dtype as D
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor, _wrap_dim
+from ._common import write_out
+from ._registry import register
+from .indexing import getitem, select
 
 
 def _view_of(input, arr):
@@ -89,13 +93,11 @@ def view(input, *shape):
 
 def _view_dtype(input, dtype):
     """``view(dtype)``: the same bytes read as ``dtype`` (torch's rules when the element sizes differ)."""
-    from .. import _dtype as D
-    from .elementwise import _torch_name
     if not isinstance(dtype, D.dtype):
         raise TypeError(f"view(): argument 'dtype' must be torch.dtype, not {type(dtype).__name__}")
     x = input._data
     old, new = input.dtype, dtype
-    what = f"to view {_torch_name(old)} as {_torch_name(new)} (different element sizes)"
+    what = f"to view {old.scalar_name} as {new.scalar_name} (different element sizes)"
     if old.itemsize != new.itemsize:
         if x.ndim == 0:
             raise RuntimeError(f"self.dim() cannot be 0 {what}")
@@ -356,7 +358,6 @@ def _check_tensors(tensors, name):
 
 def cat(tensors, dim: int = 0, *, out=None):
     """Join tensors along an existing dim (1-D empty tensors are skipped, as in torch)."""
-    from .. import _dtype as D
     tensors = _check_tensors(tensors, "cat")
     live = [t for t in tensors if not (t._data.ndim == 1 and t._data.size == 0)] or tensors[:1]
     ref = live[0]._data
@@ -373,8 +374,7 @@ def cat(tensors, dim: int = 0, *, out=None):
                                    f"{ref.shape[j]} but got size {t._data.shape[j]} for tensor number {i} in the list.")
     res = Tensor._make(np.concatenate([t._data.astype(rt.np, copy=False) for t in live], axis=d))
     if out is not None:
-        from .elementwise import _write_out
-        return _write_out(out, res)
+        return write_out(out, res)
     if needs_grad(*live):
         sizes = [t._data.shape[d] for t in live]
 
@@ -396,12 +396,10 @@ def stack(tensors, dim: int = 0, *, out=None):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
                                f"{list(t._data.shape)} at entry {i}")
     d = _wrap_dim(dim, len(shape) + 1)
-    from .. import _dtype as D
     rt = D.result_type(*tensors) if len(tensors) > 1 else tensors[0].dtype
     res = Tensor._make(np.stack([t._data.astype(rt.np, copy=False) for t in tensors], axis=d))
     if out is not None:
-        from .elementwise import _write_out
-        return _write_out(out, res)
+        return write_out(out, res)
     if needs_grad(*tensors):
         n = len(tensors)
         attach(res, node_type("StackBackward0"), lambda g: tuple(g.select(d, i) for i in range(n)), tuple(tensors))
@@ -426,7 +424,6 @@ def narrow(input, dim: int, start: int, length: int):
     if not 0 <= start <= x.shape[d] or length < 0 or start + length > x.shape[d]:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({x.shape[d]}).")
     index = (slice(None),) * d + (slice(start, start + length),)
-    from .indexing import getitem
     return getitem(input, index)
 
 
@@ -473,5 +470,52 @@ def tensor_split(input, sections, dim: int = 0):
 
 def unbind(input, dim: int = 0):
     d = _wrap_dim(dim, input._data.ndim)
-    from .indexing import select
     return tuple(select(input, d, i) for i in range(input._data.shape[d]))
+
+
+def _T(self):
+    n = self._data.ndim
+    return permute(self, tuple(range(n - 1, -1, -1))) if n != 2 else t(self)
+
+
+def _mT(self):
+    if self._data.ndim < 2:
+        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {self._data.ndim}-D "
+                           "tensor.")
+    return transpose(self, -2, -1)
+
+
+def detach(input):
+    """A new leaf sharing ``input``'s data (no gradient flows back)."""
+    return input.detach()
+
+
+def expand_copy(input, size):
+    return expand(input, size).clone()
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input) -> bool:
+    return input.is_floating_point()
+
+
+def numel(input) -> int:
+    return input.numel()
+
+
+register(reshape, flatten, unflatten, squeeze, unsqueeze, permute, t, adjoint, broadcast_to, clone, flip, roll, narrow,
+         contiguous)
+register(transpose, aliases=("swapaxes", "swapdims"))
+register(movedim, aliases=("moveaxis",))
+register(tril, inplace=True)
+register(triu, inplace=True)
+register(split, chunk, tensor_split, unbind, returns="tuple[Tensor, ...]")
+register(view, view_as, reshape_as, expand, expand_as, repeat, function=False)
+register(cat, aliases=("concat", "concatenate"), method=False)
+register(stack, hstack, vstack, method=False)
+register(_T, name="T", function=False, method=("T", "H"), prop=True)
+register(_mT, name="mT", function=False, method=("mT", "mH"), prop=True)
+register(detach, expand_copy, is_tensor, is_floating_point, numel, method=False)

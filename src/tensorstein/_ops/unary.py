@@ -5,52 +5,81 @@ tensor([1.0000, 2.7183])
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Callable
+
 import numpy as np
 
 from .. import _dtype as D
-from .._autograd.grad_mode import STATE
+from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor
+from ._common import binary_operands, check_tensor, float_input, write_out
+from ._registry import register
+from .elementwise import maximum, minimum
 
 
-def _float_input(x: np.ndarray) -> np.ndarray:
-    """Integer and bool inputs of floating functions compute in the default float dtype, as torch."""
-    if x.dtype.kind in "iub":
-        return x.astype(D.get_default_dtype().np)
-    return x
+@dataclass(frozen=True)
+class Unary:
+    """One element-wise unary op as data.
+
+    ``forward(x) -> y`` works on arrays (NumPy today; a Numba kernel plugs in here). ``backward(g, x, y)`` is
+    the gradient written with tensor ops, so ``create_graph=True`` differentiates it again. ``fused_backward``,
+    optional, computes the same gradient on arrays ``(g, x, y) -> dx`` and is used when ``create_graph`` is off.
+    ``floating``: integer/bool inputs compute in the default float dtype; otherwise the dtype is kept.
+    """
+
+    name: str
+    forward: Callable[[np.ndarray], np.ndarray]
+    backward: Callable[[Any, Any, Any], Any]
+    node: str  # torch's grad_fn name
+    uses_output: bool = False  # the backward reads ``y`` (saved, detached) instead of ``x``
+    floating: bool = True
+    fused_backward: Callable[[np.ndarray, np.ndarray, Any], np.ndarray] | None = None
+    aliases: tuple[str, ...] = ()
+    dunders: tuple[str, ...] = ()  # operators that are this op (``__neg__``)
 
 
-def _check(input, name):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-
-
-def _floating_unary(name, np_fn, backward, node_name, uses_output=False):
-    """Define a floating unary op: ``backward(g, x, y)`` gets the input and (detached) output."""
-    cls = node_type(node_name)
+def unary_op(rec: Unary) -> Callable[..., Any]:
+    """The op function of a ``Unary`` record, registered (function, method, ``op_``)."""
+    cls = node_type(rec.node)
+    forward, backward, fused, uses_output = rec.forward, rec.backward, rec.fused_backward, rec.uses_output
+    prepare = float_input if rec.floating else _same
 
     def op(input, *, out=None):
-        _check(input, name)
+        check_tensor(input, rec.name)
         with np.errstate(all="ignore"):
-            res = Tensor._make(np_fn(_float_input(input._data)))
+            res = Tensor._make(forward(prepare(input._data)))
         if out is not None:
-            from .elementwise import _write_out
-            return _write_out(out, res)
+            return write_out(out, res)
         if needs_grad(input):
             y = res.detach() if uses_output else None
             x = input
 
             def backward_fn(g):
+                if not grad_enabled():  # no create_graph: a fused array backward may run instead
+                    if fused is not None:
+                        with np.errstate(all="ignore"):
+                            return (Tensor._make(fused(g._data, x._data, None if y is None else y._data)),)
+                    return (backward(g, x, y),)
                 # create_graph: the saved output is detached, so recompute it with its graph
-                yy = op(x) if uses_output and STATE.enabled else y
-                return (backward(g, x, yy),)
+                return (backward(g, x, op(x) if uses_output else y),)
 
             attach(res, cls, backward_fn, (input,), (y,) if uses_output else (input,))
         return res
 
-    op.__name__ = name
-    op.__doc__ = f"Element-wise {name}."
+    op.__name__ = op.__qualname__ = rec.name
+    op.__doc__ = f"Element-wise {rec.name}" + ("." if rec.floating else "; keeps the input dtype.")
+    register(op, aliases=rec.aliases, inplace=True, out=True, dunders=dict.fromkeys(rec.dunders))
     return op
+
+
+def _same(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+def _floating_unary(name, np_fn, backward, node_name, uses_output=False) -> Callable[..., Any]:
+    return unary_op(Unary(name, np_fn, backward, node_name, uses_output))
 
 
 def _np_sigmoid(x):
@@ -77,7 +106,7 @@ log10 = _floating_unary("log10", np.log10, lambda g, x, y: g / (x * 2.3025850929
 log1p = _floating_unary("log1p", np.log1p, lambda g, x, y: g / (x + 1.0), "Log1PBackward0")
 sqrt = _floating_unary("sqrt", np.sqrt, lambda g, x, y: g / (y * 2.0), "SqrtBackward0", uses_output=True)
 rsqrt = _floating_unary("rsqrt", _np_rsqrt, lambda g, x, y: g * y * y * y * -0.5, "RsqrtBackward0", True)
-sin = _floating_unary("sin", np.sin, lambda g, x, y: g * cos(x), "SinBackward0")
+sin = _floating_unary("sin", np.sin, lambda g, x, y: g * x.cos(), "SinBackward0")
 cos = _floating_unary("cos", np.cos, lambda g, x, y: -g * sin(x), "CosBackward0")
 tan = _floating_unary("tan", np.tan, lambda g, x, y: g * (y * y + 1.0), "TanBackward0", uses_output=True)
 tanh = _floating_unary("tanh", np.tanh, lambda g, x, y: g * (1.0 - y * y), "TanhBackward0", uses_output=True)
@@ -85,7 +114,7 @@ sigmoid = _floating_unary("sigmoid", _np_sigmoid, lambda g, x, y: g * y * (1.0 -
 asin = _floating_unary("asin", np.arcsin, lambda g, x, y: g * rsqrt(1.0 - x * x), "AsinBackward0")
 acos = _floating_unary("acos", np.arccos, lambda g, x, y: -g * rsqrt(1.0 - x * x), "AcosBackward0")
 atan = _floating_unary("atan", np.arctan, lambda g, x, y: g / (x * x + 1.0), "AtanBackward0")
-sinh = _floating_unary("sinh", np.sinh, lambda g, x, y: g * cosh(x), "SinhBackward0")
+sinh = _floating_unary("sinh", np.sinh, lambda g, x, y: g * x.cosh(), "SinhBackward0")
 cosh = _floating_unary("cosh", np.cosh, lambda g, x, y: g * sinh(x), "CoshBackward0")
 reciprocal = _floating_unary("reciprocal", np.reciprocal, lambda g, x, y: -g * y * y, "ReciprocalBackward0", True)
 
@@ -100,23 +129,9 @@ def _np_erf(x):
 erf = _floating_unary("erf", _np_erf, lambda g, x, y: g * exp(-x * x) * 1.1283791670955126, "ErfBackward0")
 
 
-def _same_dtype_unary(name, np_fn, backward, node_name, int_ok=True):
-    cls = node_type(node_name)
-
-    def op(input, *, out=None):
-        _check(input, name)
-        res = Tensor._make(np_fn(input._data))
-        if out is not None:
-            from .elementwise import _write_out
-            return _write_out(out, res)
-        if needs_grad(input):
-            x = input
-            attach(res, cls, lambda g: (backward(g, x),), (input,), (input,))
-        return res
-
-    op.__name__ = name
-    op.__doc__ = f"Element-wise {name}; keeps the input dtype."
-    return op
+def _same_dtype_unary(name, np_fn, backward, node_name, aliases=(), dunders=()) -> Callable[..., Any]:
+    return unary_op(Unary(name, np_fn, lambda g, x, y: backward(g, x), node_name, floating=False, aliases=aliases,
+                          dunders=dunders))
 
 
 def _zero_grad(g, x):
@@ -153,19 +168,21 @@ def _np_keep_int(fn):
     return lambda x: x.copy() if x.dtype.kind in "iub" else fn(x)
 
 
-neg = _same_dtype_unary("neg", _np_neg, lambda g, x: -g, "NegBackward0")
-abs = _same_dtype_unary("abs", _no_bool(np.abs, "abs_cpu"), lambda g, x: g * sign(x), "AbsBackward0")
+neg = _same_dtype_unary("neg", _np_neg, lambda g, x: -g, "NegBackward0", ("negative",), ("__neg__",))
+abs = _same_dtype_unary("abs", _no_bool(np.abs, "abs_cpu"), lambda g, x: g * x.sign(), "AbsBackward0", ("absolute",),
+                        ("__abs__",))
 sign = _same_dtype_unary("sign", _np_sign, _zero_grad, "SignBackward0")
 floor = _same_dtype_unary("floor", _no_bool(_np_keep_int(np.floor), "floor_vml_cpu"), _zero_grad, "FloorBackward0")
 ceil = _same_dtype_unary("ceil", _no_bool(_np_keep_int(np.ceil), "ceil_vml_cpu"), _zero_grad, "CeilBackward0")
 trunc = _same_dtype_unary("trunc", _no_bool(_np_keep_int(np.trunc), "trunc_vml_cpu"), _zero_grad, "TruncBackward0")
 frac = _same_dtype_unary("frac", _no_bool(lambda x: x - np.trunc(x), "frac_cpu"), lambda g, x: g, "FracBackward0")
-square = _same_dtype_unary("square", np.square, lambda g, x: g * x * 2.0, "PowBackward0")
+square = _same_dtype_unary("square", lambda x: np.square(x.astype(np.int64) if x.dtype == np.bool_ else x),
+                           lambda g, x: g * x * 2.0, "PowBackward0")  # bool squares to int64, as torch
 
 
 def round(input, *, decimals: int = 0, out=None):
     """Round half to even (as torch); ``decimals`` shifts the rounding position."""
-    _check(input, "round")
+    check_tensor(input, "round")
     x = input._data
     if x.dtype == np.bool_:
         raise NotImplementedError("\"round_vml_cpu\" not implemented for 'Bool'")
@@ -177,15 +194,14 @@ def round(input, *, decimals: int = 0, out=None):
         scale = x.dtype.type(10.0 ** decimals)
         res = Tensor._make(np.round(x * scale) / scale)
     if out is not None:
-        from .elementwise import _write_out
-        return _write_out(out, res)
+        return write_out(out, res)
     return attach(res, node_type("RoundBackward0" if decimals == 0 else "RoundBackward1"),
                   lambda g: (g * 0.0,), (input,))
 
 
 def relu(input):
     """max(x, 0); keeps the dtype."""
-    _check(input, "relu")
+    check_tensor(input, "relu")
     x = input._data
     if x.dtype == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
@@ -232,8 +248,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 def clamp(input, min=None, max=None, *, out=None):
     """Limit values to [min, max]; min/max may be numbers or tensors (broadcast)."""
-    from .elementwise import binary_operands, maximum, minimum, _write_out
-    _check(input, "clamp")
+    check_tensor(input, "clamp")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -242,7 +257,7 @@ def clamp(input, min=None, max=None, *, out=None):
             res = maximum(res, min if isinstance(min, Tensor) else _full_like(input, min))
         if max is not None:
             res = minimum(res, max if isinstance(max, Tensor) else _full_like(input, max))
-        return _write_out(out, res) if out is not None else res
+        return write_out(out, res) if out is not None else res
     x = input._data
     lo = binary_operands(input, min)[1] if min is not None else None
     hi = binary_operands(input, max)[1] if max is not None else None
@@ -263,7 +278,7 @@ def clamp(input, min=None, max=None, *, out=None):
         arr = np.where(isnan_x, x, arr)
     res = Tensor._make(arr)
     if out is not None:
-        return _write_out(out, res)
+        return write_out(out, res)
     if needs_grad(input):
         inp = input
 
@@ -292,3 +307,20 @@ def clamp_min(input, min):
 def clamp_max(input, max):
     return clamp(input, max=max)
 
+
+
+register(round, inplace=True)
+register(relu, inplace=True)
+register(isnan, isinf, isfinite, isposinf, isneginf)
+register(nan_to_num, inplace=True)
+register(clamp, aliases=("clip",), inplace=True)
+register(clamp_min, inplace=True)
+register(clamp_max, inplace=True)
+
+
+@register(dunders={"__pos__": None})
+def positive(input):
+    """``+input``: the tensor itself (bool tensors refuse, as in torch)."""
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input

@@ -1,6 +1,12 @@
-"""File formats: safetensors, PyTorch checkpoints, Hugging Face configs."""
+"""File formats: safetensors, PyTorch checkpoints, Hugging Face configs.
+
+Malformed checkpoints raise :class:`CheckpointError` (a ``RuntimeError``; :class:`SafetensorsError` and
+``TorchCheckpointError`` are the same family); files asking for code raise :class:`UnsafeCheckpointError`,
+also a ``pickle.UnpicklingError``.
+"""
 
 from ._config import ConfigError, load_config, load_json
+from ._errors import CheckpointError, UnsafeCheckpointError
 from ._safetensors import SafetensorsError, load_file, read_metadata, save_file
 from ._torch_pickle import TorchCheckpointError, load_state_dict, load_torch_file
 
@@ -14,16 +20,18 @@ def __getattr__(name):  # save/load need the Tensor class: import them lazily
 
 
 __all__ = [
+    "CheckpointError",
     "ConfigError",
     "SafetensorsError",
     "TorchCheckpointError",
+    "UnsafeCheckpointError",
+    "load",
     "load_config",
     "load_file",
     "load_json",
     "load_state_dict",
     "load_torch_file",
     "read_metadata",
-    "save_file",
     "save",
-    "load",
+    "save_file",
 ]

@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any
 
-__all__ = ["ConfigError", "load_json", "load_config"]
+__all__ = ["ConfigError", "load_config", "load_json"]
 
 
 class ConfigError(ValueError):

@@ -10,6 +10,8 @@ dtype the format knows (including ``BF16`` and the float8 types through
                              "__metadata__": {"key": "value"}}
     [rest]     raw little-endian tensor bytes; offsets are relative to here
 
+Reading validates the header with the ``safetensors`` library itself (so a file loads exactly when
+that library accepts it) and raises :class:`SafetensorsError`, a :class:`~._errors.CheckpointError`.
 Writing goes to a temporary file in the destination directory which is then
 ``os.replace``-d over the target, so a crash never leaves a half-written file.
 """
@@ -19,19 +21,21 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 import ml_dtypes
 import numpy as np
 
+from ._atomic import atomic_write
+from ._errors import CheckpointError
+
 __all__ = [
     "SafetensorsError",
     "load_file",
-    "save_file",
-    "read_metadata",
     "read_header",
+    "read_metadata",
+    "save_file",
 ]
 
 # The header of a real file is a few hundred KiB at most; refuse absurd sizes
@@ -59,15 +63,26 @@ _ST_TO_NP: dict[str, np.dtype] = {
 _NP_TO_ST: dict[np.dtype, str] = {v: k for k, v in _ST_TO_NP.items()}
 
 
-class SafetensorsError(ValueError):
-    """A safetensors file is truncated, corrupt, or cannot be written."""
+class SafetensorsError(CheckpointError):
+    """A safetensors file is truncated or corrupt (the safetensors library would reject it), or cannot be written."""
 
 
 def _fail(path: Any, problem: str) -> SafetensorsError:
     return SafetensorsError(f"{os.fspath(path)!s}: not a valid safetensors file: {problem}")
 
 
-def _parse_header(path: Any, file_size: int, head8: bytes, read_json) -> tuple[int, dict]:
+_HINTS = {
+    "incomplete metadata": " (file truncated, or trailing bytes after the last tensor)",
+    "invalid offset": " (tensor data must be contiguous from offset 0: no gaps, no overlaps)",
+    "overflow": " (shape too large)",
+    "invalid JSON": " (header JSON does not match the safetensors schema)",
+}
+
+
+def _validate(path: Any, file_size: int, head8: bytes) -> None:
+    """Framing checks with our own messages, then the safetensors library's full header validation
+    (int64/u64 size overflow, contiguous non-overlapping offsets from 0, no trailing bytes, the JSON
+    schema): a file loads here exactly when the reference implementation accepts it."""
     if len(head8) < 8:
         raise _fail(path, f"file is only {file_size} bytes long (too short to hold the 8-byte header length)")
     n = int.from_bytes(head8, "little")
@@ -79,71 +94,50 @@ def _parse_header(path: Any, file_size: int, head8: bytes, read_json) -> tuple[i
         )
     if n > _MAX_HEADER_BYTES:
         raise _fail(path, f"header length {n} is implausibly large (corrupt file?)")
-    raw = read_json(n)
+    from safetensors import SafetensorError, safe_open
+
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(path, f"header is not valid UTF-8 JSON ({exc})") from None
-    if not isinstance(header, dict):
-        raise _fail(path, f"header must be a JSON object, got {type(header).__name__}")
-    return 8 + n, header
+        with safe_open(os.fspath(path), framework="numpy"):
+            pass
+    except SafetensorError as exc:
+        msg = str(exc).replace("Error while deserializing header: ", "")[:300]
+        hint = next((h for key, h in _HINTS.items() if key in msg), "")
+        raise _fail(path, f"{msg}{hint}") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise _fail(path, f"{type(exc).__name__}: {str(exc)[:200]}") from None
 
 
-def _check_entries(path: Any, header: dict, data_size: int) -> dict[str, tuple[np.dtype, tuple[int, ...], int, int]]:
+def _entries(path: Any, header: dict) -> dict[str, tuple[np.dtype, tuple[int, ...], int, int]]:
     out: dict[str, tuple[np.dtype, tuple[int, ...], int, int]] = {}
     for name, info in header.items():
         if name == "__metadata__":
-            if info is not None and not (
-                isinstance(info, dict) and all(isinstance(v, str) for v in info.values())
-            ):
-                raise _fail(path, "__metadata__ must map strings to strings")
             continue
-        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
-            raise _fail(path, f"entry {name!r} must have 'dtype', 'shape' and 'data_offsets'")
-        st_dtype = info["dtype"]
-        if st_dtype not in _ST_TO_NP:
-            raise _fail(path, f"tensor {name!r} has unsupported dtype {st_dtype!r}")
-        dtype = _ST_TO_NP[st_dtype]
-        shape = info["shape"]
-        offsets = info["data_offsets"]
-        if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
-            raise _fail(path, f"tensor {name!r} has an invalid shape {shape!r}")
-        if not (
-            isinstance(offsets, list)
-            and len(offsets) == 2
-            and all(isinstance(o, int) for o in offsets)
-            and 0 <= offsets[0] <= offsets[1]
-        ):
-            raise _fail(path, f"tensor {name!r} has invalid data_offsets {offsets!r}")
-        begin, end = offsets
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if end - begin != nbytes:
-            raise _fail(
-                path,
-                f"tensor {name!r}: {st_dtype}{shape} needs {nbytes} bytes but data_offsets span {end - begin}",
-            )
-        if end > data_size:
-            raise _fail(
-                path,
-                f"file truncated: tensor {name!r} needs data bytes up to {end} "
-                f"but the data section holds only {data_size}",
-            )
-        out[name] = (dtype, tuple(shape), begin, end)
+        dtype = _ST_TO_NP.get(info["dtype"])
+        if dtype is None:
+            raise _fail(path, f"tensor {name!r} has unsupported dtype {info['dtype']!r}")
+        begin, end = info["data_offsets"]
+        out[name] = (dtype, tuple(info["shape"]), begin, end)
     return out
 
 
 def read_header(path: str | os.PathLike) -> tuple[dict, int, int]:
-    """Return ``(header_dict, data_start, file_size)`` after validating the framing."""
+    """Return ``(header_dict, data_start, file_size)`` of a file the safetensors library accepts."""
     try:
         file_size = os.path.getsize(path)
         with open(path, "rb") as f:
             head8 = f.read(8)
-            data_start, header = _parse_header(path, file_size, head8, f.read)
+            _validate(path, file_size, head8)
+            n = int.from_bytes(head8, "little")
+            header = json.loads(f.read(n).decode("utf-8"))  # validated: plain ints, strings, one level
     except FileNotFoundError:
         raise FileNotFoundError(f"{os.fspath(path)}: no such safetensors file") from None
     except IsADirectoryError:
         raise IsADirectoryError(f"{os.fspath(path)}: is a directory, expected a .safetensors file") from None
-    return header, data_start, file_size
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, SafetensorsError):
+            raise
+        raise _fail(path, f"header is not valid JSON ({str(exc)[:200]})") from None
+    return header, 8 + n, file_size
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -162,7 +156,7 @@ def load_file(path: str | os.PathLike, mmap: bool = True) -> dict[str, np.ndarra
     ``BF16`` tensors come back as :data:`ml_dtypes.bfloat16` arrays.
     """
     header, data_start, file_size = read_header(path)
-    entries = _check_entries(path, header, file_size - data_start)
+    entries = _entries(path, header)
     result: dict[str, np.ndarray] = {}
     if not entries:
         return result
@@ -223,9 +217,8 @@ def save_file(
         if name == "__metadata__":
             raise SafetensorsError("'__metadata__' is reserved and cannot be used as a tensor name")
         arrays[name] = _to_numpy(name, value)
-    if metadata is not None:
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-            raise TypeError("metadata must map str to str")
+    if metadata is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise TypeError("metadata must map str to str")
 
     # Same layout as the reference implementation: largest alignment first,
     # then by name, so every tensor starts at a multiple of its itemsize.
@@ -255,22 +248,3 @@ def save_file(
             f.write(np.ascontiguousarray(arr).tobytes(order="C"))
 
     atomic_write(os.fspath(path), write)
-
-
-def atomic_write(path: str, write) -> None:
-    """Write through ``write(file)`` into a temporary file beside ``path``, then rename it over ``path``:
-    a crash never leaves a half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -1,19 +1,21 @@
-"""``tensorstein.save`` / ``tensorstein.load``: checkpoints of tensorstein Tensors.
+"""``tensorstein.save`` / ``tensorstein.load``: checkpoints that torch reads and writes.
 
-* ``save(state_dict, path)`` writes a flat ``{name: Tensor}`` dict (a state dict) in the
-  safetensors format, whatever the file name.
-* ``save(obj, path)`` for anything nested (an optimizer state dict, a checkpoint with an
-  epoch number, ...) writes PyTorch's zip checkpoint format (the one ``torch.save`` writes),
-  produced without torch: real PyTorch can read it with ``torch.load(path, weights_only=True)``.
-  ``obj`` may nest dicts, lists, tuples, numbers, strings and Tensors.
-* Both are written to a temporary file and renamed, so a crash never leaves half a file.
-* ``load(path)`` reads either format (and legacy, non-zip torch files) with the
-  restricted unpickler of :mod:`._torch_pickle`: no code in the file runs.
-  Tensors come back as tensorstein Tensors.
+* ``save(obj, "x.safetensors")`` writes a flat ``{name: Tensor}`` dict in the safetensors format.
+* ``save(obj, path)`` for any other name (``.pt``, ``.pth``, ``.bin``, ...) writes PyTorch's zip
+  checkpoint format, produced without torch; ``torch.load(path, weights_only=True)`` reads it.
+  ``obj`` may nest dict/OrderedDict/list/tuple/set/frozenset, None/str/bytes/int/float/bool/complex,
+  Tensors (0-d included; Parameters stay Parameters), ``Size``, dtypes, devices and numeric NumPy
+  arrays and scalars (written as NumPy pickles them: torch reads those with ``weights_only=False``
+  or with NumPy in its safe globals). Anything else is refused, since ``load`` would not read it.
+* Writes are atomic (see :mod:`._atomic`).
+* ``load(path)`` reads both formats (and legacy, non-zip torch files) with the restricted unpickler
+  of :mod:`._unpickler`: no code in the file runs; tensors come back as tensorstein Tensors that are
+  views of their storage, as in torch.
 """
 
 from __future__ import annotations
 
+import codecs
 import collections
 import io
 import os
@@ -21,36 +23,21 @@ import pickle
 import zipfile
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
+from ._atomic import atomic_write
+from ._errors import fail
 from ._safetensors import load_file as _st_load
-from ._safetensors import atomic_write
 from ._safetensors import save_file as _st_save
 from ._torch_pickle import load_torch_file
+from ._unpickler import STORAGE_DTYPES, TORCH_DTYPES, Factory
 
-__all__ = ["save", "load"]
+__all__ = ["load", "save"]
 
-_STORAGE_NAMES = {
-    np.dtype(np.float64): "DoubleStorage",
-    np.dtype(np.float32): "FloatStorage",
-    np.dtype(np.float16): "HalfStorage",
-    np.dtype(ml_dtypes.bfloat16): "BFloat16Storage",
-    np.dtype(np.int64): "LongStorage",
-    np.dtype(np.int32): "IntStorage",
-    np.dtype(np.int16): "ShortStorage",
-    np.dtype(np.int8): "CharStorage",
-    np.dtype(np.uint8): "ByteStorage",
-    np.dtype(np.bool_): "BoolStorage",
-    np.dtype(np.complex64): "ComplexFloatStorage",
-    np.dtype(np.complex128): "ComplexDoubleStorage",
-}
-
-
-def _tensor_type():
-    from .._tensor import Tensor
-
-    return Tensor
+_STORAGE_NAMES = {dt: name for name, dt in STORAGE_DTYPES.items() if name != "UntypedStorage"}
+_NP_CODES = {np.dtype(c) for c in "?bBhHiIlLqQefdFD"}
+_PLAIN = (type(None), bool, int, float, complex, str, bytes, list, tuple, dict, collections.OrderedDict, set,
+          frozenset)
 
 
 class _Global:
@@ -59,50 +46,36 @@ class _Global:
     __slots__ = ("module", "name")
 
     def __init__(self, module: str, name: str):
-        self.module = module
-        self.name = name
+        self.module, self.name = module, name
 
-    def __call__(self, *args):  # never called; pickle only requires a callable
+    def __call__(self, *args):  # never called: pickle only requires a callable
         raise RuntimeError(f"{self.module}.{self.name} is a placeholder")
 
 
 class _StorageRef:
-    __slots__ = ("key", "storage_name", "numel")
+    __slots__ = ("key", "numel", "storage_name")
 
     def __init__(self, key: str, storage_name: str, numel: int):
-        self.key = key
-        self.storage_name = storage_name
-        self.numel = numel
+        self.key, self.storage_name, self.numel = key, storage_name, numel
 
 
-class _TensorRecord:
-    __slots__ = ("storage", "shape", "stride", "requires_grad")
+class _Pickler(pickle._Pickler):
+    """Protocol 2, as torch.save: tensors become ``_rebuild_tensor_v2`` records of zip storages."""
 
-    def __init__(self, storage, shape, stride, requires_grad):
-        self.storage = storage
-        self.shape = shape
-        self.stride = stride
-        self.requires_grad = requires_grad
-
-
-class _Pickler(pickle._Pickler):  # the pure-Python pickler lets us emit GLOBALs ourselves
     dispatch = pickle._Pickler.dispatch.copy()
 
-    def __init__(self, file, tensor_type):
+    def __init__(self, file, types: dict[str, type]):
         super().__init__(file, protocol=2)
-        self._tensor_type = tensor_type
+        self.types = types
         self.storages: dict[str, np.ndarray] = {}
+        self._records: dict[int, tuple] = {}
+        self._np_globals = {np.ndarray, np.dtype, codecs.encode, set, frozenset, complex, collections.OrderedDict,
+                            np.ndarray.__reduce__(np.zeros(0))[0], np.float32(0).__reduce__()[0]}
 
     def _save_global_ref(self, obj: _Global) -> None:
-        self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode("utf-8"))
+        self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
 
     dispatch[_Global] = _save_global_ref
-
-    def _save_tensor_record(self, rec: "_TensorRecord") -> None:
-        args = (rec.storage, 0, tuple(rec.shape), tuple(rec.stride), rec.requires_grad, collections.OrderedDict())
-        self.save_reduce(_Global("torch._utils", "_rebuild_tensor_v2"), args, obj=rec)
-
-    dispatch[_TensorRecord] = _save_tensor_record
 
     def persistent_id(self, obj):
         if isinstance(obj, _StorageRef):
@@ -110,16 +83,43 @@ class _Pickler(pickle._Pickler):  # the pure-Python pickler lets us emit GLOBALs
         return None
 
     def save(self, obj, save_persistent_id=True):
-        if isinstance(obj, self._tensor_type):
-            obj = self._record(obj)
-        elif isinstance(obj, np.ndarray):
-            raise TypeError("save() stores tensorstein Tensors; wrap NumPy arrays with tensorstein.from_numpy")
+        t = self.types
+        if isinstance(obj, t["Tensor"]):
+            obj = self._tensor_reduce(obj)
+        elif isinstance(obj, t["Size"]):
+            obj = _Reduce(_Global("torch", "Size"), (tuple(int(d) for d in obj),))
+        elif isinstance(obj, t["dtype"]):
+            obj = _Global("torch", obj.name)
+        elif isinstance(obj, t["device"]):
+            obj = _Reduce(_Global("torch", "device"), (obj.type if obj.index is None else f"{obj.type}:{obj.index}",))
+        elif isinstance(obj, (np.ndarray, np.generic)):
+            if obj.dtype not in _NP_CODES:
+                raise TypeError(f"cannot save a NumPy {type(obj).__name__} of dtype {obj.dtype}: tensorstein.load "
+                                "reads numeric NumPy data only (wrap it with tensorstein.from_numpy)")
+            if obj.dtype.byteorder == ">":
+                obj = obj.astype(obj.dtype.newbyteorder("="))
+        elif isinstance(obj, np.dtype):
+            if obj not in _NP_CODES:
+                raise TypeError(f"cannot save NumPy dtype {obj}")
+        elif not (type(obj) in _PLAIN or isinstance(obj, (_Global, _StorageRef, _Reduce))
+                  or any(obj is g for g in self._np_globals)):
+            raise TypeError(f"cannot save an object of type {type(obj).__module__}.{type(obj).__qualname__}: "
+                            "tensorstein.load reads back tensors, containers, numbers, strings, Size, dtype, device "
+                            "and NumPy data only, and never runs code from a file")
         super().save(obj, save_persistent_id)
 
-    def _record(self, t) -> _TensorRecord:
-        arr = np.ascontiguousarray(t.detach().numpy())
+    def _save_reduce_obj(self, obj: _Reduce) -> None:
+        self.save_reduce(obj.func, obj.args, obj=obj)
+
+    def _tensor_reduce(self, t) -> _Reduce:
+        hit = self._records.get(id(t))
+        if hit is not None:
+            return hit[1]
+        arr = t.detach().numpy()
+        if not arr.flags.c_contiguous:  # (np.ascontiguousarray would make a 0-d tensor 1-d)
+            arr = arr.copy(order="C")
         if arr.dtype.byteorder == ">":
-            arr = arr.astype(arr.dtype.newbyteorder("<"))
+            arr = arr.astype(arr.dtype.newbyteorder("="))
         name = _STORAGE_NAMES.get(arr.dtype)
         if name is None:
             raise TypeError(f"cannot save a tensor of dtype {arr.dtype}")
@@ -129,66 +129,125 @@ class _Pickler(pickle._Pickler):  # the pure-Python pickler lets us emit GLOBALs
         for n in reversed(arr.shape):
             stride.append(acc)
             acc *= max(n, 1)
-        return _TensorRecord(_StorageRef(key, name, arr.size), arr.shape, tuple(reversed(stride)),
-                             bool(getattr(t, "requires_grad", False)))
+        is_param = type(t).__name__ == "Parameter" and type(t) is not self.types["Tensor"]
+        rec = _Reduce(_Global("torch._utils", "_rebuild_tensor_v2"),
+                      (_StorageRef(key, name, arr.size), 0, tuple(arr.shape), tuple(reversed(stride)),
+                       bool(t.requires_grad) and not is_param, collections.OrderedDict()))
+        if is_param:
+            rec = _Reduce(_Global("torch._utils", "_rebuild_parameter"),
+                          (rec, bool(t.requires_grad), collections.OrderedDict()))
+        self._records[id(t)] = (t, rec)  # the same Tensor object twice is one record (pickle memo)
+        return rec
 
 
-def save(obj: Any, f: str | os.PathLike) -> None:
-    """Save ``obj`` (Tensors, possibly inside dicts/lists) to ``f`` atomically."""
+class _Reduce:
+    __slots__ = ("args", "func")
+
+    def __init__(self, func, args):
+        self.func, self.args = func, args
+
+
+_Pickler.dispatch[_Reduce] = _Pickler._save_reduce_obj
+
+
+def _types() -> dict[str, type]:
+    from .._device import device
+    from .._dtype import dtype
+    from .._tensor import Size, Tensor
+
+    return {"Tensor": Tensor, "Size": Size, "dtype": dtype, "device": device}
+
+
+def _write_zip(obj: Any, prefix: str, fh) -> None:
+    buf = io.BytesIO()
+    pickler = _Pickler(buf, _types())
+    pickler.dump(obj)
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(f"{prefix}/data.pkl", buf.getvalue())
+        zf.writestr(f"{prefix}/byteorder", "little")
+        for key, arr in pickler.storages.items():
+            zf.writestr(f"{prefix}/data/{key}", arr.tobytes())
+        zf.writestr(f"{prefix}/version", "3\n")
+
+
+def save(obj: Any, f: Any) -> None:
+    """Save ``obj`` to ``f`` (a path or a binary file): safetensors for ``*.safetensors``, else torch's zip.
+
+    >>> tensorstein.save({"model": model.state_dict(), "iter_num": 5}, "ckpt.pt")  # doctest: +SKIP
+    """
+    if hasattr(f, "write") and not isinstance(f, (str, bytes, os.PathLike)):
+        _write_zip(obj, "archive", f)
+        return
     path = os.fspath(f)
-    Tensor = _tensor_type()
-    flat = isinstance(obj, dict) and bool(obj) and all(isinstance(k, str) and isinstance(v, Tensor)
-                                                        for k, v in obj.items())
-    if flat or path.endswith(".safetensors"):
-        if not flat:
+    if path.endswith(".safetensors"):
+        Tensor = _types()["Tensor"]
+        if not (isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items())):
             raise TypeError("a .safetensors file holds a flat dict of {str: Tensor}")
         _st_save({k: v.detach().numpy() for k, v in obj.items()}, path)
         return
-    buf = io.BytesIO()
-    pickler = _Pickler(buf, Tensor)
-    pickler.dump(obj)
     prefix = os.path.splitext(os.path.basename(path))[0] or "archive"
     prefix = "".join(c if c.isalnum() or c in "_-" else "_" for c in prefix)
-
-    def write(fh):
-        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr(f"{prefix}/data.pkl", buf.getvalue())
-            zf.writestr(f"{prefix}/byteorder", "little")
-            for key, arr in pickler.storages.items():
-                zf.writestr(f"{prefix}/data/{key}", arr.tobytes())
-            zf.writestr(f"{prefix}/version", "3\n")
-
-    atomic_write(path, write)
+    buf = io.BytesIO()
+    _write_zip(obj, prefix, buf)  # pickle errors (TypeError) surface before the target is touched
+    atomic_write(path, lambda fh: fh.write(buf.getbuffer()))
 
 
-def _to_tensors(obj: Any) -> Any:
-    from .._ops.creation import from_numpy
+class _TensorFactory(Factory):
+    """Builds tensorstein objects: Tensors sharing the storage's memory, Size, dtype, device."""
 
-    if isinstance(obj, np.ndarray):
-        return from_numpy(np.array(obj))  # owned, writable copy
-    if isinstance(obj, collections.OrderedDict):
-        return collections.OrderedDict((k, _to_tensors(v)) for k, v in obj.items())
-    if isinstance(obj, dict):
-        return {k: _to_tensors(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_to_tensors(v) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_to_tensors(v) for v in obj)
-    return obj
+    def __init__(self, path: str):
+        from .. import _dtype
+        from .._device import device
+        from .._tensor import Size, Tensor
+
+        self.path, self._dtypes, self._device, self._size, self._tensor = path, _dtype, device, Size, Tensor
+
+    def tensor(self, arr, requires_grad):
+        try:
+            self._dtypes.from_numpy_dtype(arr.dtype)
+        except TypeError:
+            raise fail(self.path, f"tensor dtype {arr.dtype} is not supported by tensorstein") from None
+        t = self._tensor._make(arr)
+        if requires_grad:
+            t.requires_grad_(True)
+        return t
+
+    def parameter(self, t, requires_grad):
+        from ..nn.parameter import Parameter
+
+        return Parameter(t, requires_grad=requires_grad)
+
+    def size(self, dims):
+        return self._size(dims)
+
+    def dtype(self, name):
+        np_dt = TORCH_DTYPES[name]
+        try:
+            return self._dtypes.from_numpy_dtype(np_dt)
+        except TypeError:
+            raise KeyError(name) from None
+
+    def np_dtype(self, d):
+        return d.np if isinstance(d, self._dtypes.dtype) else None
+
+    def device(self, kind, index):
+        return self._device(kind, index)
 
 
-def load(f: str | os.PathLike, map_location: Any = None, weights_only: bool = True) -> Any:
-    """Load a file written by :func:`save`, ``torch.save`` or safetensors.
+def load(f: Any, map_location: Any = None, weights_only: bool = True, mmap: Any = None) -> Any:
+    """Load a file written by :func:`save`, ``torch.save`` or safetensors, never running code from it.
 
-    Only data is loaded (``weights_only`` cannot be turned off: no code from
-    the file is ever executed). ``map_location`` is accepted for API
-    compatibility; everything lives on the CPU.
+    ``weights_only`` cannot be turned off. ``map_location`` is accepted for API compatibility;
+    everything lives on the CPU. Malformed files raise :class:`~tensorstein.io.CheckpointError`.
+
+    >>> state = tensorstein.load("ckpt.pt")  # doctest: +SKIP
     """
     if weights_only is False:
         raise ValueError("tensorstein.load never unpickles arbitrary objects (weights_only=False is not supported)")
     path = os.fspath(f)
     with open(path, "rb") as fh:
         head = fh.read(9)
-    if path.endswith(".safetensors") or (len(head) == 9 and head[8:9] == b"{"):
-        return _to_tensors(_st_load(path, mmap=False))
-    return _to_tensors(load_torch_file(path))
+    factory = _TensorFactory(path)
+    if path.endswith(".safetensors") or (len(head) == 9 and head[8:9] == b"{" and head[:4] != b"PK\x03\x04"):
+        return {k: factory.tensor(v, False) for k, v in _st_load(path, mmap=False).items()}
+    return load_torch_file(path, factory)

@@ -7,4 +7,4 @@ from .modules import (  # noqa: F401
     L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss,
     MultiheadAttention, TransformerEncoderLayer, TransformerEncoder,
 )
-from . import attention, functional, init, utils  # noqa: F401
+from . import attention, functional, init, parallel, utils  # noqa: F401

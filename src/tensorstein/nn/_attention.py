@@ -193,7 +193,8 @@ def _band_bias(L, S, is_causal, alignment, window, dtype):
 
 def _math_sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa,
                alignment, window):
-    from .._ops.creation import rand_like
+    from .._ops.creation import empty_like
+    from .._ops.random import bernoulli_
     from .._ops.linalg import matmul
     from .._ops.reduction import softmax
 
@@ -234,8 +235,8 @@ def _math_sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable
         if dropout_p >= 1.0:
             p = p * 0.0
         else:
-            keep = rand_like(p) >= dropout_p
-            p = p * keep.to(p.dtype) * (1.0 / (1.0 - dropout_p))
+            keep = bernoulli_(empty_like(p), 1.0 - dropout_p)  # torch's dropout mask
+            p = p * (keep / (1.0 - dropout_p))
     return matmul(p, value)
 
 

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from .._autograd.grad_mode import no_grad
-from .._ops.creation import _rng
+from .._ops import random as _random
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -60,52 +60,16 @@ def _write(tensor, arr):
     return tensor
 
 
-def _work(tensor):
-    return np.float64 if tensor._data.dtype == np.float64 else np.float32
-
-
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
+    """Fill with U(a, b) from torch's stream: ``nn.init.uniform_(w, -0.1, 0.1)`` after ``manual_seed``."""
     with no_grad():
-        w = _work(tensor)
-        r = _rng(generator).random(tensor._data.shape, dtype=w)
-        return _write(tensor, r * w(b - a) + w(a))
+        return _random.uniform_(tensor, a, b, generator=generator)
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
+    """Fill with N(mean, std^2) from torch's stream."""
     with no_grad():
-        w = _work(tensor)
-        r = _rng(generator).standard_normal(tensor._data.shape, dtype=w)
-        return _write(tensor, r * w(std) + w(mean))
-
-
-def _erfinv(y):
-    try:
-        from scipy.special import erfinv
-        return erfinv(y)
-    except ImportError:  # pragma: no cover - Giles' single-precision approximation + Newton steps
-        w = -np.log((1.0 - y) * (1.0 + y))
-        x = np.where(w < 5.0, _giles_small(w - 2.5), _giles_big(np.sqrt(w) - 3.0)) * y
-        for _ in range(2):
-            from math import erf as _e
-            err = np.vectorize(_e)(x) - y
-            x = x - err / (2.0 / math.sqrt(math.pi) * np.exp(-x * x))
-        return x
-
-
-def _giles_small(w):
-    p = 2.81022636e-08
-    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164,
-              0.246640727, 1.50140941):
-        p = c + p * w
-    return p
-
-
-def _giles_big(w):
-    p = -0.000200214257
-    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
-              1.00167406, 2.83297682):
-        p = c + p * w
-    return p
+        return _random.normal_(tensor, mean, std, generator=generator)
 
 
 def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
@@ -118,10 +82,53 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values may "
                       "be incorrect.", stacklevel=2)
     with no_grad():
-        lo, up = norm_cdf((a - mean) / std), norm_cdf((b - mean) / std)
-        u = _rng(generator).uniform(2 * lo - 1, 2 * up - 1, tensor._data.shape)
-        x = _erfinv(u) * (std * math.sqrt(2.0)) + mean
-        return _write(tensor, np.clip(x, a, b))
+        if norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std) > 0.3:
+            return _trunc_by_normals(tensor, mean, std, a, b, generator)
+        return _trunc_by_uniforms(tensor, mean, std, a, b, generator)
+
+
+def _fresh(x, fill, *args, generator=None):
+    """A new array like ``x`` filled by the sampler ``fill`` (draws in torch's order)."""
+    from .._tensor import Tensor
+    return fill(Tensor._make(np.empty(x.shape, x.dtype)), *args, generator=generator)._data
+
+
+def _trunc_by_normals(tensor, mean, std, a, b, generator):
+    """torch's rejection sampler for wide intervals: redraw a whole normal tensor until none falls outside."""
+    t = tensor._data.dtype.type
+    lo, hi = float(t(a)), float(t(b))
+    result = _random.normal_(tensor, mean, std, generator=generator)._data.copy()
+    while True:
+        mask = (result < lo) | (result > hi)
+        if not mask.any():
+            break
+        result = np.where(mask, _fresh(result, _random.normal_, mean, std, generator=generator), result)
+    return _write(tensor, result)
+
+
+def _trunc_by_uniforms(tensor, mean, std, a, b, generator):
+    """torch's rejection sampler for narrow intervals: uniform proposals accepted by ``log U < log pdf``."""
+    t = tensor._data.dtype.type
+    mode = max(a, min(mean, b))
+    log_peak = -0.5 * ((mode - mean) / std) ** 2
+
+    def log_pdf(c):
+        z = (c - t(mean)) / t(std)
+        return z * z * t(-0.5) - t(log_peak)
+
+    def accept_draw(x):
+        with np.errstate(divide="ignore"):
+            return np.log(_fresh(x, _random.uniform_, 0.0, 1.0, generator=generator)) > log_pdf_cand[0]
+
+    result = _random.uniform_(tensor, a, b, generator=generator)._data.copy()
+    log_pdf_cand = [log_pdf(result)]
+    pending = accept_draw(result)
+    while pending.any():
+        cand = _fresh(result, _random.uniform_, a, b, generator=generator)
+        result = np.where(pending, cand, result)
+        log_pdf_cand[0] = log_pdf(cand)
+        pending = np.where(pending, accept_draw(result), pending)
+    return _write(tensor, result)
 
 
 def constant_(tensor, val: float):
@@ -186,17 +193,20 @@ def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: st
 def orthogonal_(tensor, gain=1, generator=None):
     if tensor.ndimension() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _rng(generator).standard_normal((rows, cols))
+    from .._tensor import Tensor
+    flat = _random.normal_(Tensor._make(np.empty((rows, cols), tensor._data.dtype)), generator=generator)._data
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
-    q *= np.sign(np.diag(r))
+    q = q * np.sign(np.diag(r)).astype(q.dtype)
     if rows < cols:
         q = q.T
     with no_grad():
-        return _write(tensor, (q * gain).reshape(tensor._data.shape))
+        return _write(tensor, (q * q.dtype.type(gain)).reshape(tensor._data.shape))
 
 
 # old names

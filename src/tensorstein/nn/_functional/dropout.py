@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._ops.creation import _rng
+from ..._ops import random as _random
 from ..._tensor import Tensor
 
 
@@ -17,9 +17,8 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     if p == 1.0:
         mask = np.zeros(x.shape, dtype=x.dtype)
     else:
-        work = np.float64 if x.dtype == np.float64 else np.float32
-        keep = _rng(None).random(x.shape, dtype=work) >= p
-        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+        keep = _random.bernoulli_(Tensor._make(np.empty(x.shape, x.dtype)), 1.0 - p)._data  # torch's mask
+        mask = keep / x.dtype.type(1.0 - p)
     m = Tensor._make(mask)
     if inplace:
         return input.mul_(m)

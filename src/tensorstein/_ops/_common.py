@@ -1,0 +1,159 @@
+"""Shared op plumbing (the leaf every op module builds on): operand preparation, scalar casting,
+the one ``out=`` writer and the in-place driver.
+
+>>> x, y, rt = binary_operands(Tensor._make(np.ones(2, np.int8)), 2.5)
+>>> rt, y
+(tensorstein.float32, np.float32(2.5))
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _dtype as D
+from .._autograd.grad_mode import grad_enabled
+from .._autograd.graph import needs_grad
+from .._tensor import Tensor
+from .errors import broadcast_error
+
+SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
+HALF = (np.dtype(np.float16), D.bfloat16.np)  # accumulate in float32
+
+
+def scalar_value(x):
+    """A Python scalar from a Python/NumPy scalar (NumPy scalars act as Python numbers, as in torch)."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def as_tensor_arg(x, name: str = "other"):
+    """Accept a Tensor or a Python scalar; anything else is a TypeError naming the argument."""
+    if isinstance(x, Tensor) or isinstance(x, SCALARS):
+        return scalar_value(x)
+    if isinstance(x, np.ndarray):
+        return Tensor._make(x)
+    raise TypeError(f"{name} must be a Tensor or a number, not {type(x).__name__}")
+
+
+def check_tensor(input, name: str, arg: str = "input", position: int = 1) -> None:
+    """torch's TypeError for a non-Tensor argument."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
+                        f"{type(input).__name__}")
+
+
+def cast_scalar(s, d: D.dtype):
+    """A Python scalar as an array scalar of ``d``, wrapping integers as torch does."""
+    if d._category == 1 and isinstance(s, int) and not isinstance(s, bool):
+        return np.array(s, dtype=np.int64).astype(d.np)
+    return d.np.type(s)
+
+
+def binary_operands(a, b):
+    """Arrays (or scalars) ready for a ufunc, and the torch result dtype of ``a op b``."""
+    if isinstance(a, Tensor):
+        x = a._data
+        if isinstance(b, Tensor):
+            y = b._data
+            if x.dtype is y.dtype or x.dtype == y.dtype:
+                return x, y, D._BY_NP[x.dtype]
+            rt = D.result_type(a, b)
+            return x.astype(rt.np, copy=False), y.astype(rt.np, copy=False), rt
+        td = D._BY_NP[x.dtype]
+        if td._category == 2 and (type(b) is float or type(b) is int) and td is not D.bfloat16:
+            return x, b, td  # NEP 50: a Python number keeps the float array's dtype
+        sd = D.scalar_dtype(b)
+        if sd._category <= td._category:
+            return x, cast_scalar(b, td), td
+        rt = D.result_type(a, b)
+        return x.astype(rt.np), cast_scalar(b, rt), rt
+    if isinstance(b, Tensor):
+        y, x, rt = binary_operands(b, a)
+        return x, y, rt
+    raise TypeError("at least one operand must be a Tensor")
+
+
+def apply_binary(np_fn, x, y, a, b):
+    """``np_fn(x, y)``; a broadcast failure becomes torch's message naming the shapes of ``a`` and ``b``."""
+    try:
+        return np_fn(x, y)
+    except ValueError:
+        sa = a._data.shape if isinstance(a, Tensor) else ()
+        sb = b._data.shape if isinstance(b, Tensor) else ()
+        raise broadcast_error(sa, sb) from None
+
+
+def float_input(x: np.ndarray) -> np.ndarray:
+    """Integer and bool inputs of floating functions compute in the default float dtype, as torch."""
+    if x.dtype.kind in "iub":
+        return x.astype(D.get_default_dtype().np)
+    return x
+
+
+def tensor_or_none(x):
+    return x if isinstance(x, Tensor) else None
+
+
+# ---------------------------------------------------------------- out= and in-place support
+def write_out(out, res, op: str | None = None):
+    """The one ``out=`` writer: copy ``res`` into ``out`` (resized when its shape differs, as torch does)."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"out must be a Tensor, not {type(out).__name__}")
+    if needs_grad(res) or (out.requires_grad and out.grad_fn is None and grad_enabled()):
+        raise RuntimeError(f"{op + '(): functions with ' if op else ''}out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    if out.dtype._category < res.dtype._category:
+        raise RuntimeError(f"result type {res.dtype.scalar_name} can't be cast to the desired output type "
+                           f"{out.dtype.scalar_name}")
+    if out._data.shape != res._data.shape:
+        out._data = np.empty(res._data.shape, dtype=out._data.dtype)
+    np.copyto(out._data, res._data, casting="unsafe")
+    out._version[0] += 1
+    return out
+
+
+_CPP_STYLE = ("clamp", "clamp_min", "clamp_max", "clip")  # torch names the output type the C++ way here
+
+
+def inplace(self, fn, *args, **kwargs):
+    """Run ``fn(self, *args)`` out of place, then write the result into ``self``, as torch's ``op_``.
+
+    The autograd history of ``self`` is rebased onto the new node; a leaf that requires grad refuses.
+    """
+    if not isinstance(self, Tensor):
+        raise TypeError("in-place operations need a Tensor")
+    grad_on = grad_enabled()
+    if grad_on and self.requires_grad and self.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if grad_on and (self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)):
+        old = Tensor._make(self._data.copy())  # the value before the write, for the backward
+        old.requires_grad, old.grad_fn = self.requires_grad, self.grad_fn
+        res = fn(old, *args, **kwargs)
+    else:
+        res = fn(self, *args, **kwargs)
+    if res._data.shape != self._data.shape:
+        raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
+                           f"{list(res._data.shape)}")
+    if self.dtype._category < res.dtype._category:
+        cpp = getattr(fn, "__name__", "") in _CPP_STYLE
+        raise RuntimeError(f"result type {res.dtype.scalar_name} can't be cast to the desired output type "
+                           f"{self.dtype.cpp_name if cpp else self.dtype.scalar_name}")
+    if not self._data.flags.writeable:
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
+    np.copyto(self._data, res._data, casting="unsafe")
+    self._version[0] += 1
+    if res.grad_fn is not None:
+        self.grad_fn = res.grad_fn
+        self.requires_grad = True
+    elif self.grad_fn is not None and grad_on:  # the new value no longer depends on the old history
+        self.grad_fn = None
+        self.requires_grad = False
+    return self
+
+
+def make_inplace(fn):
+    """The ``op_`` method of ``fn``: computed out of place and written back (autograd-aware)."""
+    def method(self, *args, **kwargs):
+        return inplace(self, fn, *args, **kwargs)
+
+    method.__name__ = getattr(fn, "__name__", "op") + "_"
+    return method
