@@ -26,15 +26,14 @@ def _gelu_erf(x: np.ndarray, with_cdf: bool):
     """``(x * Phi(x), Phi(x) or None)`` for a float32/float64 array (GIL released)."""
     from . import _fused  # Numba: compiled (or loaded from cache) on first use
 
-    xc = np.ascontiguousarray(x)
-    out = np.empty_like(xc)
-    if xc.dtype == np.float32 and not with_cdf:
-        _fused.gelu_f32(xc.reshape(-1), out.reshape(-1))
-        return out, None
-    cdf = np.empty_like(xc)
-    kernel = _fused.gelu_cdf_f32 if xc.dtype == np.float32 else _fused.gelu_cdf_f64
-    kernel(xc.reshape(-1), out.reshape(-1), cdf.reshape(-1))
-    return out, cdf
+    flat = np.ascontiguousarray(x).reshape(-1)  # (N,)
+    out = np.empty_like(flat)
+    if flat.dtype == np.float32 and not with_cdf:
+        _fused.gelu_f32(flat, out)
+        return out.reshape(x.shape), None
+    cdf = np.empty_like(flat)
+    (_fused.gelu_cdf_f32 if flat.dtype == np.float32 else _fused.gelu_cdf_f64)(flat, out, cdf)
+    return out.reshape(x.shape), cdf.reshape(x.shape)
 
 
 def _work(x):
