@@ -8,8 +8,6 @@ from .modules import (  # noqa: F401
     Identity, Linear, Bilinear, Embedding, LayerNorm, RMSNorm, GroupNorm, Dropout, Flatten, Unflatten,
     ReLU, ReLU6, LeakyReLU, ELU, GELU, SiLU, Mish, Tanh, Sigmoid, Softplus, Softmax, LogSoftmax, Softmin,
     L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss,
-)
-from .modules._attention_modules import (  # noqa: F401
     MultiheadAttention, TransformerEncoderLayer, TransformerEncoder,
 )
 from . import attention, functional, init, parallel, utils  # noqa: F401
