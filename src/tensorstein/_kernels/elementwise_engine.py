@@ -1,0 +1,91 @@
+"""Chunked, multi-threaded dispatch of element-wise and row kernels.
+
+Large operands are split into contiguous chunks run on the package's thread
+pool (``parallel.parallel_chunks``); Numba kernels are ``nogil`` and NumPy
+ufuncs release the GIL, so chunks really run side by side.  Below
+:data:`PARALLEL_MIN` elements the kernel is called directly (no dispatch
+cost on small tensors).  float16 / bfloat16 operands compute in float32.
+
+>>> import numpy as np
+>>> map_unary(lambda a, o: np.negative(a, out=o), np.ones(3, np.float32))
+array([-1., -1., -1.], dtype=float32)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+try:  # the package-wide pool (helper "kernels"); the fallback keeps its API
+    from .parallel import get_num_threads, parallel_chunks
+except ImportError:  # pragma: no cover - until parallel.py lands
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    _POOL: list = []
+
+    def get_num_threads() -> int:
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+    def parallel_chunks(fn, n, min_chunk=1):
+        """``fn(start, stop)`` over contiguous chunks of ``range(n)``; the caller runs the first."""
+        k = max(1, min(get_num_threads(), n // max(1, min_chunk)))
+        if k == 1:
+            fn(0, n)
+            return
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(get_num_threads() - 1 or 1))
+        bounds = [n * i // k for i in range(k + 1)]
+        futs = [_POOL[0].submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
+        fn(bounds[0], bounds[1])
+        for f in futs:
+            f.result()
+
+__all__ = ["PARALLEL_MIN", "MIN_CHUNK", "as_compute", "map_unary", "map_nary", "map_rows", "get_num_threads"]
+
+PARALLEL_MIN = 32768  # elements: below this, call the kernel directly
+MIN_CHUNK = 16384  # smallest chunk handed to a worker
+
+
+def as_compute(x: np.ndarray) -> np.ndarray:
+    """``x`` as a C-contiguous float32/float64 array (half types widen to float32)."""
+    if x.dtype != np.float32 and x.dtype != np.float64:
+        x = x.astype(np.float32)
+    return np.ascontiguousarray(x)
+
+
+def _finish(out: np.ndarray, dtype) -> np.ndarray:
+    return out if out.dtype == dtype else out.astype(dtype)
+
+
+def map_nary(kernel, arrays, *params, out=None):
+    """``kernel(*flat_inputs, flat_out, *params)`` over same-shape arrays, chunked.
+
+    The result has the dtype of ``arrays[0]`` (computed in float32 for half types)."""
+    dtype = arrays[0].dtype
+    xs = [as_compute(a) for a in arrays]
+    ct = xs[0].dtype
+    xs = [a if a.dtype == ct else a.astype(ct) for a in xs]
+    o = np.empty(xs[0].shape, ct) if out is None or out.dtype != ct or not out.flags.c_contiguous else out
+    flat = [a.reshape(-1) for a in xs]
+    of = o.reshape(-1)
+    n = of.shape[0]
+    if n < PARALLEL_MIN or get_num_threads() == 1:
+        kernel(*flat, of, *params)
+    else:
+        parallel_chunks(lambda a, b: kernel(*[f[a:b] for f in flat], of[a:b], *params), n, MIN_CHUNK)
+    if out is not None and o is not out:
+        out[...] = o
+        return out
+    return _finish(o, dtype)
+
+
+def map_unary(kernel, x: np.ndarray, *params, out=None) -> np.ndarray:
+    """``kernel(flat_x, flat_out, *params)`` over ``x``, chunked over the pool."""
+    return map_nary(kernel, (x,), *params, out=out)
+
+
+def map_rows(kernel, n_rows: int, row_len: int, *args):
+    """``kernel(r0, r1, *args)`` over row ranges, parallel when the work is large."""
+    if n_rows * row_len < PARALLEL_MIN or n_rows < 2 or get_num_threads() == 1:
+        kernel(0, n_rows, *args)
+        return
+    parallel_chunks(lambda a, b: kernel(a, b, *args), n_rows, max(1, MIN_CHUNK // max(1, row_len)))
