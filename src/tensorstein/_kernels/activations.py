@@ -17,16 +17,56 @@ import numpy as np
 from numba import njit
 
 from .elementwise_engine import map_nary, map_unary
-from .unary_math import FASTMATH, erf_s, erfc_s, erfinv_s, exp_s, expm1_s, log1p01_s, sigmoid_s, tanh_s
+from .unary_math import (
+    FASTMATH,
+    erf_s,
+    erfc_s,
+    erfinv_s,
+    exp_s,
+    expm1_s,
+    log1p01_s,
+    sigmoid_s,
+    tanh_s,
+)
 
-__all__ = ["sigmoid", "sigmoid_backward", "silu", "silu_backward", "gelu", "gelu_backward",
-           "erf", "erf_backward", "erfc", "erfc_backward", "erfinv", "erfinv_backward",
-           "softplus", "softplus_backward", "mish", "mish_backward", "elu", "elu_backward",
-           "selu", "selu_backward", "celu", "celu_backward", "tanh", "tanh_backward",
-           "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "hardtanh", "hardtanh_backward",
-           "hardsigmoid", "hardsigmoid_backward", "hardswish", "hardswish_backward"]
+__all__ = [
+    "celu",
+    "celu_backward",
+    "elu",
+    "elu_backward",
+    "erf",
+    "erf_backward",
+    "erfc",
+    "erfc_backward",
+    "erfinv",
+    "erfinv_backward",
+    "gelu",
+    "gelu_backward",
+    "hardsigmoid",
+    "hardsigmoid_backward",
+    "hardswish",
+    "hardswish_backward",
+    "hardtanh",
+    "hardtanh_backward",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "mish",
+    "mish_backward",
+    "relu",
+    "relu_backward",
+    "selu",
+    "selu_backward",
+    "sigmoid",
+    "sigmoid_backward",
+    "silu",
+    "silu_backward",
+    "softplus",
+    "softplus_backward",
+    "tanh",
+    "tanh_backward",
+]
 
-_J = dict(fastmath=FASTMATH, cache=True, nogil=True, error_model="numpy", boundscheck=False)
+_J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
 _SQRT1_2 = 0.7071067811865476
 _SQRT_2_PI = 0.7978845608028654  # sqrt(2 / pi)
 _INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
@@ -365,9 +405,9 @@ def _leaky_bk(g, x, out, slope):
 def _hardtanh_k(x, out, lo, hi):
     for i in range(x.shape[0]):
         v = x[i]
-        r = lo if v < lo else v
+        r = lo if v < lo else v  # noqa: FURB136 (selects keep NaN)
         r = hi if v > hi else r
-        out[i] = v if v != v else r
+        out[i] = v if np.isnan(v) else r
 
 
 @njit(**_J)
@@ -381,8 +421,8 @@ def _hardtanh_bk(g, x, out, lo, hi):
 @njit(fastmath=FASTMATH, cache=True, inline="always")
 def _relu6(r, zero, six):
     # clamp to [0, 6] with NaN passing through (plain selects)
-    r = zero if r < zero else r
-    return six if r > six else r
+    r = zero if r < zero else r  # noqa: FURB136 (selects keep NaN)
+    return six if r > six else r  # noqa: FURB136
 
 
 @njit(**_J)

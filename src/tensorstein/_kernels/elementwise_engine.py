@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - until parallel.py lands
         for f in futs:
             f.result()
 
-__all__ = ["PARALLEL_MIN", "MIN_CHUNK", "as_compute", "map_unary", "map_nary", "map_rows", "get_num_threads"]
+__all__ = ["MIN_CHUNK", "PARALLEL_MIN", "as_compute", "get_num_threads", "map_nary", "map_rows", "map_unary"]
 
 PARALLEL_MIN = 32768  # elements: below this, call the kernel directly
 MIN_CHUNK = 16384  # smallest chunk handed to a worker

@@ -27,13 +27,13 @@ from numba.extending import overload
 
 from .fast_exp import _i32_as_f32, _i64_as_f64
 
-__all__ = ["erf_s", "erfc_s", "erfinv_s", "tanh_s", "sigmoid_s", "expm1_s", "exp_s", "log1p01_s", "FASTMATH"]
+__all__ = ["FASTMATH", "erf_s", "erfc_s", "erfinv_s", "exp_s", "expm1_s", "log1p01_s", "sigmoid_s", "tanh_s"]
 
 # Fast-math without ``reassoc`` (it would fold the two-constant ln 2 range
 # reduction into one and cost ~20 ulps at |x| ~ 100) nor ``arcp`` / ``afn``:
 # element-wise loops vectorise without them.
 FASTMATH = {"nsz", "contract"}
-_J = dict(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy")
+_J = {"fastmath": FASTMATH, "cache": True, "inline": "always", "error_model": "numpy"}
 _F = np.float32
 
 
@@ -121,7 +121,7 @@ def _erf32(x):
     q = q * z + _B3
     q = q * z + _B4
     r = _F(xc * p / q)
-    return x if x != x else r
+    return x if np.isnan(x) else r
 
 
 @njit(**_J)
@@ -186,13 +186,13 @@ erfinv_s = _dispatch("erfinv_s", _erfinv32, _erfinv64)
 @njit(**_J)
 def _exp32(x):
     y = fast_exp_f32(x)
-    return x if x != x else y
+    return x if np.isnan(x) else y
 
 
 @njit(**_J)
 def _exp64(x):
     y = fast_exp_f64(x)
-    return x if x != x else y
+    return x if np.isnan(x) else y
 
 
 exp_s = _dispatch("exp_s", _exp32, _exp64)
@@ -212,7 +212,7 @@ def _expm1_32(x):
     small = (p * x) * x + x
     big = fast_exp_f32(x) - _F(1.0)
     y = small if abs(x) < _F(0.5) else big
-    return x if x != x else y
+    return x if np.isnan(x) else y
 
 
 @njit(**_J)
@@ -226,13 +226,13 @@ expm1_s = _dispatch("expm1_s", _expm1_32, _expm1_64)
 @njit(**_J)
 def _sigmoid32(x):
     y = _F(1.0) / (_F(1.0) + fast_exp_f32(-x))
-    return x if x != x else y
+    return x if np.isnan(x) else y
 
 
 @njit(**_J)
 def _sigmoid64(x):
     y = 1.0 / (1.0 + fast_exp_f64(-x))
-    return x if x != x else y
+    return x if np.isnan(x) else y
 
 
 sigmoid_s = _dispatch("sigmoid_s", _sigmoid32, _sigmoid64)
@@ -251,7 +251,7 @@ def _tanh32(x):
     big = (_F(1.0) - e) / (_F(1.0) + e)
     big = -big if x < _F(0.0) else big
     y = small if abs(x) < _F(0.625) else big
-    return x if x != x else y
+    return x if np.isnan(x) else y
 
 
 @njit(**_J)
