@@ -152,7 +152,7 @@ def test_non_contiguous_input():
 
 
 # ------------------------------------------------------------------ pow and chunked ufuncs
-from tensorstein._kernels import pointwise as P  # noqa: E402
+from tensorstein._kernels import pointwise as P
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
