@@ -1,82 +1,98 @@
-"""Run every benchmark script and write their figures into BENCHMARKS.md.
-
-Each script times each library in its own process and prints its own table; this runner
-records the machine, the date and the command above each table.
+"""Run benchmark suites through the harness and write BENCHMARKS.md.
 
     python benchmarks/run_all.py [--quick] [--only core,attention,...] [--output BENCHMARKS.md]
+
+Every suite's section sits between ``<!-- suite:NAME -->`` and
+``<!-- /suite:NAME -->`` markers.  Running some suites replaces only their
+sections of the existing file (others are kept as they are, new ones are
+appended); the file is written atomically (temporary file + ``os.replace``).
+The text of benchmarks/NOTES.md heads the file.
 """
+
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
-import subprocess
+import re
 import sys
+import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+import harness
 
-SUITES = {
-    "core": ("bench_core.py", "Core: 2048x2048 matmul, per-op overhead, import time, autograd overhead"),
-    "training": ("bench_training.py", "Training step of a 4-layer MLP (512 wide, batch 256) with AdamW"),
-    "attention": ("bench_attention.py", "Scaled-dot-product attention"),
-    "embed": ("bench_embed.py", "Sentence embeddings with all-MiniLM-L6-v2"),
-}
+HERE = harness.HERE
+ROOT = harness.ROOT
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
+def section(name: str, argv: list, quick: bool) -> tuple[str, bool]:
+    text, raw = harness.run_suite(name, quick)
+    mod = sys.modules[harness.SUITES[name]]
+    body = harness.header(name, argv) + "\n" + text
+    failed = any("error" in d["info"] for d in raw.values())
+    return (f"<!-- suite:{name} -->\n## {mod.TITLE}\n\n```text\n{body.rstrip()}\n```\n"
+            f"<!-- /suite:{name} -->\n"), failed
+
+
+def merge(existing: str, head: str, sections: dict) -> str:
+    """``head`` plus the suites' sections: the existing ones, with those in
+    ``sections`` replaced, in registry order; new ones appended."""
+    old = {m.group(1): m.group(0) for m in
+           re.finditer(r"<!-- suite:(\w+) -->\n.*?<!-- /suite:\1 -->\n", existing, re.DOTALL)}
+    old.update(sections)
+    order = [n for n in harness.SUITES if n in old] + [n for n in old if n not in harness.SUITES]
+    return head + "\n".join(old[n] for n in order)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def write_atomic(path: str, text: str) -> None:
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".BENCHMARKS.", suffix=".tmp", dir=d)
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def run_suite(name: str, quick: bool) -> tuple[str, str, int]:
-    script, _ = SUITES[name]
-    cmd = [sys.executable, os.path.join("benchmarks", script)] + (["--quick"] if quick else [])
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    out = proc.stdout.strip()
-    if proc.returncode != 0:
-        out += f"\n(exit code {proc.returncode})\n" + proc.stderr.strip()[-2000:]
-    return " ".join(["python"] + cmd[1:]).replace(ROOT + "/", ""), out, proc.returncode
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
-    parser.add_argument("--only", default=",".join(SUITES), help="comma-separated suites: " + ", ".join(SUITES))
-    parser.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    args = parser.parse_args(argv)
-    names = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = [n for n in names if n not in SUITES]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer cases and repeats (noisier)")
+    ap.add_argument("--only", default=",".join(harness.SUITES),
+                    help="comma-separated suites: " + ", ".join(harness.SUITES))
+    ap.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    a = ap.parse_args(argv)
+    names = [n.strip() for n in a.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in harness.SUITES]
     if unknown:
-        print(f"unknown suite(s): {', '.join(unknown)}; choose from {', '.join(SUITES)}", file=sys.stderr)
+        print(f"unknown suite(s): {', '.join(unknown)}; choose from {', '.join(harness.SUITES)}",
+              file=sys.stderr)
         return 2
-    sections, failed = [], 0
+    sections, failed = {}, 0
     for name in names:
-        if not os.path.exists(os.path.join(HERE, SUITES[name][0])):
-            print(f"skipping {name}: benchmarks/{SUITES[name][0]} is missing", file=sys.stderr)
+        if not os.path.exists(os.path.join(HERE, harness.SUITES[name] + ".py")):
+            print(f"skipping {name}: benchmarks/{harness.SUITES[name]}.py is missing", file=sys.stderr)
             continue
-        print(f"running {name} ...", flush=True)
-        command, output, rc = run_suite(name, args.quick)
-        failed += rc != 0
-        print(output)
-        sections.append(f"## {SUITES[name][1]}\n\nCommand: `{command}`\n\n```text\n{output}\n```\n")
-    header = (f"# Benchmarks\n\nMachine: {machine()}. Date: {datetime.date.today().isoformat()}. "
-              "Each library runs in its own process; ratios are measured in the same run.\n"
-              "Regenerate with `python benchmarks/run_all.py` (or `tensorstein bench`).\n\n")
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        text, bad = section(name, ["benchmarks/run_all.py", "--only", name] + (["--quick"] if a.quick else []),
+                            a.quick)
+        failed += bad
+        print(text, flush=True)
+        sections[name] = text
     notes_path = os.path.join(HERE, "NOTES.md")
-    notes = open(notes_path).read() + "\n" if os.path.exists(notes_path) else ""
-    with open(args.output, "w") as f:
-        f.write(header + notes + "\n".join(sections))
-    print(f"wrote {args.output}")
+    notes = _read(notes_path).rstrip() + "\n\n" if os.path.exists(notes_path) else ""
+    head = ("# Benchmarks\n\nRegenerate with `python benchmarks/run_all.py` (or `tensorstein bench`); "
+            "one suite: `python benchmarks/run_all.py --only NAME` replaces only its section.\n"
+            "Harness and statistic: see benchmarks/harness.py (median of all timed calls, each "
+            "library in its own process).\n\n" + notes)
+    existing = _read(a.output) if os.path.exists(a.output) else ""
+    write_atomic(a.output, merge(existing, head, sections))
+    print(f"wrote {a.output}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -17,11 +17,15 @@ Conventions used by every attention path in this package:
 
 from __future__ import annotations
 
+import threading
 from typing import NamedTuple, Optional
 
 import numpy as np
 
-__all__ = ["AttnSpec", "prepare", "UNBOUNDED", "row_range", "col_range", "tile_needs_index_mask"]
+from .parallel import blas_threads, parallel_for
+
+__all__ = ["AttnSpec", "prepare", "UNBOUNDED", "row_range", "col_range", "tile_needs_index_mask",
+           "MATH_THRESHOLD", "use_math", "run_workers"]
 
 # "infinite" band width; small enough that i + off + UNBOUNDED fits in int64
 UNBOUNDED = 1 << 60
@@ -155,3 +159,44 @@ def index_mask(spec: AttnSpec, i0: int, i1: int, j0: int, j1: int) -> np.ndarray
     """Boolean ``(i1-i0, j1-j0)`` tile of the causal/window band (True = visible)."""
     d = np.arange(j0, j1)[None, :] - np.arange(i0, i1)[:, None] - spec.off
     return (d >= -spec.left) & (d <= spec.right)
+
+
+# below this many score entries per (batch, head) ``impl='auto'`` takes the math path
+MATH_THRESHOLD = 128 * 128
+
+
+def use_math(spec: AttnSpec, impl: str) -> bool:
+    """Whether ``impl`` (``'auto'``, ``'flash'`` or ``'math'``) picks the math path."""
+    if impl == "math":
+        return True
+    if impl == "flash":
+        return False
+    if impl != "auto":
+        raise ValueError(f"impl must be 'auto', 'flash' or 'math', got {impl!r}")
+    return spec.L * spec.S <= MATH_THRESHOLD
+
+
+def run_workers(worker, items, nthreads: int) -> None:
+    """Run ``worker(item_iter, tid)`` as ``nthreads`` tasks of the package pool,
+    all pulling from one shared iterator over ``items`` (``tid`` < nthreads
+    names the task, e.g. for per-task scratch); BLAS is single-threaded
+    meanwhile.  One item runs inline."""
+    if len(items) <= 1:
+        worker(iter(items), 0)
+        return
+    lock = threading.Lock()
+    it = iter(items)
+
+    def next_items():
+        while True:
+            with lock:
+                x = next(it, _END)
+            if x is _END:
+                return
+            yield x
+
+    with blas_threads(1):
+        parallel_for(lambda t: worker(next_items(), t), max(1, nthreads))
+
+
+_END = object()

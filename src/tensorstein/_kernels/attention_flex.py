@@ -73,7 +73,7 @@ def flex_attention_forward(q, k, v, *, scale=None, score_mod=None, mask_mod=None
     """
     spec = prepare(q, k, v, scale=scale, causal=causal, window=window, mask=mask,
                    alignment=alignment)
-    B, H, L, S, Ev, G, dt = spec.B, spec.H, spec.L, spec.S, spec.Ev, spec.group, spec.dtype
+    B, H, L, Ev, G, dt = spec.B, spec.H, spec.L, spec.Ev, spec.group, spec.dtype
     bq, bk = int(block_q or BLOCK_Q), int(block_k or BLOCK_K)
     mod = score_mod_vjp if score_mod_vjp is not None else score_mod
     qs = np.multiply(q, dt.type(spec.scale), dtype=dt)
@@ -125,7 +125,7 @@ def flex_attention_backward(q, k, v, out, lse, dout, *, scale=None, score_mod=No
         raise ValueError("backward through score_mod needs score_mod_vjp")
     spec = prepare(q, k, v, scale=scale, causal=causal, window=window, mask=mask,
                    alignment=alignment)
-    B, H, L, S, E, G, dt = spec.B, spec.H, spec.L, spec.S, spec.E, spec.group, spec.dtype
+    B, H, L, G, dt = spec.B, spec.H, spec.L, spec.group, spec.dtype
     bq, bk = int(block_q or BLOCK_Q), int(block_k or BLOCK_K)
     qs = np.multiply(q, dt.type(spec.scale), dtype=dt)
     kT = np.swapaxes(k, -1, -2)

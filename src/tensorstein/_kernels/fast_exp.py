@@ -195,23 +195,10 @@ def _ov_fast_exp_neg(x):
 
 
 @njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
-def _row_max_f32(row):
-    # FP max reductions do not vectorise in Numba (the select carries no
-    # no-NaN flag); the IEEE order of float32 is the signed order of
-    # ``i ^ ((i >> 31) & 0x7fffffff)`` on the bit pattern, and integer max
-    # reductions vectorise.  Returns -inf for an empty row.
-    ri = row.view(np.int32)
-    m = np.int32(-2139095041)  # key of -inf (bits 0xff800000)
-    for c in range(ri.shape[0]):
-        i = ri[c]
-        k = np.int32(i ^ np.int32((i >> np.int32(31)) & np.int32(0x7FFFFFFF)))
-        m = k if k > m else m
-    m = np.int32(m ^ np.int32((m >> np.int32(31)) & np.int32(0x7FFFFFFF)))
-    return _i32_as_f32(m)
-
-
-@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
 def _row_max_f64(row):
+    # FP max reductions do not vectorise in Numba (the select carries no no-NaN
+    # flag); the IEEE order is the signed order of ``i ^ ((i >> 63) & 0x7ff..f)``
+    # on the bit pattern, and integer max reductions vectorise.  -inf if empty.
     ri = row.view(np.int64)
     m = np.int64(-9218868437227405313)  # key of -inf (bits 0xfff0000000000000)
     for c in range(ri.shape[0]):
@@ -388,6 +375,7 @@ def _exp_chunks_f32(typingctx, arr, n64, m):
         return _hreduce(builder, tot, lambda a, b: fm(builder.fadd, a, b))
 
     return sig, codegen
+
 
 @njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
 def _row_max_vec_f32(row):
