@@ -14,30 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # the package-wide pool (helper "kernels"); the fallback keeps its API
-    from .parallel import get_num_threads, parallel_chunks
-except ImportError:  # pragma: no cover - until parallel.py lands
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    _POOL: list = []
-
-    def get_num_threads() -> int:
-        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-    def parallel_chunks(fn, n, min_chunk=1):
-        """``fn(start, stop)`` over contiguous chunks of ``range(n)``; the caller runs the first."""
-        k = max(1, min(get_num_threads(), n // max(1, min_chunk)))
-        if k == 1:
-            fn(0, n)
-            return
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(get_num_threads() - 1 or 1))
-        bounds = [n * i // k for i in range(k + 1)]
-        futs = [_POOL[0].submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
-        fn(bounds[0], bounds[1])
-        for f in futs:
-            f.result()
+from .parallel import get_num_threads, parallel_chunks
 
 __all__ = ["MIN_CHUNK", "PARALLEL_MIN", "as_compute", "get_num_threads", "map_nary", "map_rows", "map_unary"]
 
