@@ -12,8 +12,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-from harness import Case  # noqa: E402
+import harness
+from harness import Case
 
 TITLE = "Element-wise, activation, normalisation and reduction ops (float32, (n/250, 250))"
 LIBRARIES = ("torch", "kernels", "tensorstein")
@@ -48,51 +48,54 @@ def _torch_ops(torch):
 
 def _framework_cases(L, lib, quick):
     """torch and tensorstein share one API: the ops, called through autograd for forward + backward."""
-    F = L.nn.functional
-    ops = _torch_ops(L)
     out = []
     for n in SIZES if not quick else SIZES[::2]:
-        shape = (n // 250, 250)
-        L.manual_seed(0)
-        x = L.randn(*shape)
-        y2 = L.randn(*shape)
-        xp = x.abs() + 0.1
-        w = L.randn(250)
-        b = L.randn(250)
-        tgt = L.randint(0, 250, (n // 250,))
-        g = L.randn(*shape)
-        extra = {
-            "add": lambda x: x + y2, "mul": lambda x: x * y2,
-            "layer_norm": lambda x: F.layer_norm(x, (250,), w, b),
-            "rms_norm": (lambda x: F.rms_norm(x, (250,), w)) if hasattr(F, "rms_norm") else None,
-            "cross_entropy": lambda x: F.cross_entropy(x, tgt),
-        }
-        number = max(1, 200_000 // n)
-        for name in OPS:
-            fn = extra.get(name, ops.get(name))
-            if fn is None:
-                continue
-            inp = xp if name == "sqrt" else x
-            out.append(Case(f"{name} fwd {n:.0e}", lambda fn=fn, inp=inp: fn(inp), number=number))
-
-            def fb(fn=fn, inp=inp):
-                xx = inp.detach().requires_grad_()
-                y = fn(xx)
-                y.backward(g if y.shape == g.shape else L.ones_like(y) if y.dim() == 0 else L.ones_like(y))
-
-            out.append(Case(f"{name} fwd+bwd {n:.0e}", fb, number=number))
+        out += _framework_size(L, n)
     return out
 
 
-def _kernel_cases(quick):
-    import numpy as np
+def _framework_size(L, n):
+    """Cases at one size (a function per size, so the closures bind this size's tensors)."""
+    F = L.nn.functional
+    ops = _torch_ops(L)
+    out = []
+    shape = (n // 250, 250)
+    L.manual_seed(0)
+    x = L.randn(*shape)
+    y2 = L.randn(*shape)
+    xp = x.abs() + 0.1
+    w = L.randn(250)
+    b = L.randn(250)
+    tgt = L.randint(0, 250, (n // 250,))
+    g = L.randn(*shape)
+    extra = {
+        "add": lambda x: x + y2, "mul": lambda x: x * y2,
+        "layer_norm": lambda x: F.layer_norm(x, (250,), w, b),
+        "rms_norm": (lambda x: F.rms_norm(x, (250,), w)) if hasattr(F, "rms_norm") else None,
+        "cross_entropy": lambda x: F.cross_entropy(x, tgt),
+    }
+    number = max(1, 200_000 // n)
+    for name in OPS:
+        fn = extra.get(name, ops.get(name))
+        if fn is None:
+            continue
+        inp = xp if name == "sqrt" else x
+        out.append(Case(f"{name} fwd {n:.0e}", lambda fn=fn, inp=inp: fn(inp), number=number))
 
+        def fb(fn=fn, inp=inp):
+            xx = inp.detach().requires_grad_()
+            y = fn(xx)
+            y.backward(g if y.shape == g.shape else L.ones_like(y))
+
+        out.append(Case(f"{name} fwd+bwd {n:.0e}", fb, number=number))
+    return out
+
+
+def _unary_kernels():
     from tensorstein._kernels import activations as A
     from tensorstein._kernels import pointwise as P
-    from tensorstein._kernels import reduce as K
-    from tensorstein._kernels import rows as R
 
-    unary = {
+    return {
         "gelu": (A.gelu, A.gelu_backward), "sigmoid": (A.sigmoid, A.sigmoid_backward), "silu": (A.silu, A.silu_backward),
         "gelu_tanh": (lambda x: A.gelu(x, "tanh"), lambda g, x, y: A.gelu_backward(g, x, y, "tanh")),
         "erf": (A.erf, A.erf_backward), "tanh": (A.tanh, A.tanh_backward), "softplus": (A.softplus, A.softplus_backward),
@@ -103,55 +106,72 @@ def _kernel_cases(quick):
         "pow2": (lambda x: P.pow_forward(x, 2.0), lambda g, x, y: P.pow_backward(g, x, y, 2.0)),
         "sqrt": (lambda x: P.pow_forward(x, 0.5), lambda g, x, y: P.pow_backward(g, x, y, 0.5)),
     }
+
+
+def _kernel_cases(quick):
     out = []
     for n in SIZES if not quick else SIZES[::2]:
-        shape = (n // 250, 250)
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal(shape, dtype=np.float32)
-        y2 = rng.standard_normal(shape, dtype=np.float32)
-        xp = np.abs(x) + np.float32(0.1)
-        g = rng.standard_normal(shape, dtype=np.float32)
-        w = rng.standard_normal(250, dtype=np.float32)
-        b = rng.standard_normal(250, dtype=np.float32)
-        tgt = rng.integers(0, 250, n // 250)
-        one = np.float32(1.0)
+        out += _kernel_size(n)
+    return out
 
-        def ln_fb(x):
-            yy, m, r = R.layer_norm_forward(x, (250,), w, b)
-            return R.layer_norm_backward(g, x, m, r, (250,), w, b)
 
-        def rms_fb(x):
-            yy, r = R.rms_norm_forward(x, (250,), w)
-            return R.rms_norm_backward(g, x, r, (250,), w)
+def _kernel_size(n):
+    """Cases at one size (see :func:`_framework_size`)."""
+    import numpy as np
 
-        def ce_fb(x):
-            loss, lse = R.cross_entropy_forward(x, tgt)
-            return R.cross_entropy_backward(one, x, tgt, lse)
+    from tensorstein._kernels import pointwise as P
+    from tensorstein._kernels import reduce as K
+    from tensorstein._kernels import rows as R
 
-        ops = {name: (f, lambda x, f=f, bk=bk: bk(g, x, f(x))) for name, (f, bk) in unary.items()}
-        ops.update({
-            "add": (lambda x: P.map_ufunc(np.add, x, y2), lambda x: (P.map_ufunc(np.add, x, y2), g, g)),
-            "mul": (lambda x: P.map_ufunc(np.multiply, x, y2),
-                    lambda x: (P.map_ufunc(np.multiply, x, y2), P.map_ufunc(np.multiply, g, y2),
-                               P.map_ufunc(np.multiply, g, x))),
-            "softmax": (R.softmax_forward, lambda x: R.softmax_backward(g, R.softmax_forward(x), -1)),
-            "log_softmax": (R.log_softmax_forward, lambda x: R.log_softmax_backward(g, R.log_softmax_forward(x), -1)),
-            "layer_norm": (lambda x: R.layer_norm_forward(x, (250,), w, b), ln_fb),
-            "rms_norm": (lambda x: R.rms_norm_forward(x, (250,), w), rms_fb),
-            "cross_entropy": (lambda x: R.cross_entropy_forward(x, tgt), ce_fb),
-            "sum": (K.sum_, lambda x: (K.sum_(x), np.broadcast_to(one, x.shape).copy())),
-            "mean_-1": (lambda x: K.mean(x, -1),
-                        lambda x: (K.mean(x, -1), np.broadcast_to(np.float32(1 / 250), x.shape).copy())),
-            "amax_-1": (lambda x: K.amax(x, -1), lambda x: K.max_dim(x, -1)),
-            "var_-1": (lambda x: K.var(x, -1), lambda x: K.var_backward(np.ones(x.shape[0], np.float32), x, -1)),
-            "norm": (K.norm, lambda x: K.norm_backward(one, x, K.norm(x))),
-        })
-        number = max(1, 200_000 // n)
-        for name in OPS:
-            f, fb = ops[name]
-            inp = xp if name == "sqrt" else x
-            out.append(Case(f"{name} fwd {n:.0e}", lambda f=f, inp=inp: f(inp), number=number))
-            out.append(Case(f"{name} fwd+bwd {n:.0e}", lambda fb=fb, inp=inp: fb(inp), number=number))
+    unary = _unary_kernels()
+    out = []
+    shape = (n // 250, 250)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape, dtype=np.float32)
+    y2 = rng.standard_normal(shape, dtype=np.float32)
+    xp = np.abs(x) + np.float32(0.1)
+    g = rng.standard_normal(shape, dtype=np.float32)
+    w = rng.standard_normal(250, dtype=np.float32)
+    b = rng.standard_normal(250, dtype=np.float32)
+    tgt = rng.integers(0, 250, n // 250)
+    one = np.float32(1.0)
+
+    def ln_fb(x):
+        _yy, m, r = R.layer_norm_forward(x, (250,), w, b)
+        return R.layer_norm_backward(g, x, m, r, (250,), w, b)
+
+    def rms_fb(x):
+        _yy, r = R.rms_norm_forward(x, (250,), w)
+        return R.rms_norm_backward(g, x, r, (250,), w)
+
+    def ce_fb(x):
+        _loss, lse = R.cross_entropy_forward(x, tgt)
+        return R.cross_entropy_backward(one, x, tgt, lse)
+
+    ops = {name: (f, lambda x, f=f, bk=bk: bk(g, x, f(x))) for name, (f, bk) in unary.items()}
+    ops.update({
+        "add": (lambda x: P.map_ufunc(np.add, x, y2), lambda x: (P.map_ufunc(np.add, x, y2), g, g)),
+        "mul": (lambda x: P.map_ufunc(np.multiply, x, y2),
+                lambda x: (P.map_ufunc(np.multiply, x, y2), P.map_ufunc(np.multiply, g, y2),
+                           P.map_ufunc(np.multiply, g, x))),
+        "softmax": (R.softmax_forward, lambda x: R.softmax_backward(g, R.softmax_forward(x), -1)),
+        "log_softmax": (R.log_softmax_forward, lambda x: R.log_softmax_backward(g, R.log_softmax_forward(x), -1)),
+        "layer_norm": (lambda x: R.layer_norm_forward(x, (250,), w, b), ln_fb),
+        "rms_norm": (lambda x: R.rms_norm_forward(x, (250,), w), rms_fb),
+        "cross_entropy": (lambda x: R.cross_entropy_forward(x, tgt), ce_fb),
+        "sum": (K.sum_, lambda x: (K.sum_(x), np.broadcast_to(one, x.shape).copy())),
+        "mean_-1": (lambda x: K.mean(x, -1),
+                    lambda x: (K.mean(x, -1), np.broadcast_to(np.float32(1 / 250), x.shape).copy())),
+        "amax_-1": (lambda x: K.amax(x, -1), lambda x: K.max_dim(x, -1)),
+        "var_-1": (lambda x: K.var(x, -1), lambda x: K.var_backward(np.ones(x.shape[0], np.float32), x, -1)),
+        "norm": (K.norm, lambda x: K.norm_backward(one, x, K.norm(x))),
+    })
+    number = max(1, 200_000 // n)
+    for name in OPS:
+        f, fb = ops[name]
+        inp = xp if name == "sqrt" else x
+        out.append(Case(f"{name} fwd {n:.0e}", lambda f=f, inp=inp: f(inp), number=number))
+        out.append(Case(f"{name} fwd+bwd {n:.0e}", lambda fb=fb, inp=inp: fb(inp), number=number))
     return out
 
 
