@@ -18,6 +18,7 @@ from .parallel import get_num_threads, parallel_chunks
 
 __all__ = ["MIN_CHUNK", "PARALLEL_MIN", "as_compute", "get_num_threads", "map_nary", "map_rows", "map_unary"]
 
+_NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 PARALLEL_MIN = 32768  # elements: below this, call the kernel directly
 MIN_CHUNK = 16384  # smallest chunk handed to a worker
 
@@ -38,6 +39,11 @@ def map_nary(kernel, arrays, *params, out=None):
 
     The result has the dtype of ``arrays[0]`` (computed in float32 for half types)."""
     dtype = arrays[0].dtype
+    if out is None and arrays[0].size < PARALLEL_MIN and dtype in _NATIVE and \
+            all(a.dtype == dtype and a.flags.c_contiguous for a in arrays):
+        o = np.empty_like(arrays[0])  # the small-tensor fast path
+        kernel(*[a.reshape(-1) for a in arrays], o.reshape(-1), *params)
+        return o
     xs = [as_compute(a) for a in arrays]
     ct = xs[0].dtype
     xs = [a if a.dtype == ct else a.astype(ct) for a in xs]
@@ -57,6 +63,10 @@ def map_nary(kernel, arrays, *params, out=None):
 
 def map_unary(kernel, x: np.ndarray, *params, out=None) -> np.ndarray:
     """``kernel(flat_x, flat_out, *params)`` over ``x``, chunked over the pool."""
+    if out is None and x.size < PARALLEL_MIN and x.flags.c_contiguous and x.dtype in _NATIVE:
+        o = np.empty_like(x)  # the small-tensor fast path: no copies, no pool
+        kernel(x.reshape(-1), o.reshape(-1), *params)
+        return o
     return map_nary(kernel, (x,), *params, out=out)
 
 
