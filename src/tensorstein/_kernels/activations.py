@@ -461,8 +461,12 @@ def _hardswish_bk(g, x, out):
         out[i] = zero if v <= -three else (g[i] * (v * third + half) if v < three else g[i])
 
 
-def _relu_ufunc(a, o):
-    np.maximum(a, a.dtype.type(0), out=o)
+@njit(**_J)
+def _relu_k(x, out):
+    zero = x.dtype.type(0.0)
+    for i in range(x.shape[0]):
+        v = x[i]
+        out[i] = zero if v <= zero else v  # NaN stays NaN
 
 
 def tanh(x):
@@ -477,7 +481,7 @@ def tanh_backward(grad, x, y):
 
 def relu(x):
     """``max(x, 0)`` (NaN stays NaN), chunked over the pool."""
-    return map_unary(_relu_ufunc, x)
+    return map_unary(_relu_k, x)
 
 
 def relu_backward(grad, x, y):

@@ -88,7 +88,14 @@ def _blocked_sum(blk):
     return np.stack([blk[:, s:s + 512].sum(axis=1) for s in range(0, d, 512)], axis=1).sum(axis=1)
 
 
+def _small(x):
+    """Small float32/float64 operands: the plain NumPy call is the fast path."""
+    return x.size < PARALLEL_MIN and (x.dtype == np.float32 or x.dtype == np.float64)
+
+
 def _sum(x, dim, keepdim):
+    if _small(x):
+        return x.sum() if dim is None else x.sum(axis=dim, keepdims=keepdim)
     if dim is None:
         return _reduce_all(x, np.sum, lambda p: np.sum(p, dtype=p[0].dtype))
     return _reduce_dim(x, dim, keepdim, _blocked_sum)
@@ -109,6 +116,8 @@ def mean(x: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
 
 def amax(x: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
     """Max (NaN propagates) over all elements or one dim; errors on empty input like NumPy."""
+    if _small(x) and x.size:
+        return _finish(x.max() if dim is None else x.max(axis=dim, keepdims=keepdim), x, dim, keepdim)
     if dim is None:
         return _finish(_reduce_all(x, np.max, lambda p: np.max(p)), x, dim, keepdim)
     return _finish(_reduce_dim(x, dim, keepdim, lambda blk: blk.max(axis=1)), x, dim, keepdim)

@@ -22,7 +22,7 @@ from .elementwise_engine import (
     map_rows,
     parallel_chunks,
 )
-from .fast_exp import FASTMATH, exp_sub_sum, fast_exp, row_max
+from .fast_exp import FASTMATH, fast_exp_neg, row_max
 
 __all__ = ["cross_entropy_backward", "cross_entropy_forward", "layer_norm_backward", "layer_norm_forward",
            "log_softmax_backward", "log_softmax_forward", "rms_norm_backward", "rms_norm_forward",
@@ -37,6 +37,9 @@ def _to_rows(x, dim):
     if x.ndim == 0:
         x = x.reshape(1)
     d = dim % x.ndim
+    if d == x.ndim - 1 and x.flags.c_contiguous and (x.dtype == np.float32 or x.dtype == np.float64):
+        shape = x.shape  # the common case: a free reshape each way
+        return x.reshape(-1, shape[-1]), lambda y2: y2.reshape(shape)
     xm = np.moveaxis(x, d, -1)
     x2 = as_compute(xm).reshape(-1, x.shape[d])
 
@@ -54,14 +57,19 @@ def _softmax_k(r0, r1, x, out, log):
     for i in range(r0, r1):
         o = out[i]
         xr = x[i]
-        o[:] = xr
-        m = row_max(o)
-        s = exp_sub_sum(o, m)
+        m = row_max(xr)
+        s = xr.dtype.type(0.0)
         if log:
+            for j in range(xr.shape[0]):
+                s += fast_exp_neg(xr[j] - m)
             ls = m + np.log(s)
             for j in range(o.shape[0]):
                 o[j] = xr[j] - ls
         else:
+            for j in range(xr.shape[0]):
+                e = fast_exp_neg(xr[j] - m)
+                o[j] = e
+                s += e
             inv = o.dtype.type(1.0) / s
             for j in range(o.shape[0]):
                 o[j] *= inv
@@ -78,7 +86,7 @@ def _softmax_bk(r0, r1, g, y, out, log):
             for j in range(gr.shape[0]):
                 s += gr[j]
             for j in range(gr.shape[0]):
-                o[j] = gr[j] - fast_exp(yr[j]) * s
+                o[j] = gr[j] - fast_exp_neg(yr[j]) * s
         else:
             for j in range(gr.shape[0]):
                 s += gr[j] * yr[j]
@@ -282,7 +290,7 @@ def _ce_k(r0, r1, x, tgt, ignore, eps, loss, lse):
         s = t(0.0)
         tot = t(0.0)
         for j in range(c):
-            s += fast_exp(xr[j] - m)
+            s += fast_exp_neg(xr[j] - m)
             tot += xr[j]
         ls = m + np.log(s)
         lse[i] = ls
@@ -310,7 +318,7 @@ def _ce_bk(r0, r1, x, tgt, ignore, eps, lse, scale, out):
         sc = scale[i if scale.shape[0] > 1 else 0]
         off = eps / t(c)
         for j in range(c):
-            o[j] = (fast_exp(xr[j] - ls) - off) * sc
+            o[j] = (fast_exp_neg(xr[j] - ls) - off) * sc
         o[k] -= (t(1.0) - eps) * sc
 
 
