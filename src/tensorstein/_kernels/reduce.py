@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from numba import njit
 
 from .elementwise_engine import (
     MIN_CHUNK,
@@ -22,8 +23,65 @@ from .elementwise_engine import (
     get_num_threads,
     parallel_chunks,
 )
+from .fast_exp import FASTMATH, row_max
 
 __all__ = ["amax", "max_dim", "mean", "norm", "norm_backward", "sum_", "var", "var_backward"]
+
+
+_J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _blocked(r, sq):
+    """Sum (``sq``: of squares) of a contiguous 1-D row: vectorised partial sums over blocks of 2048
+    in the row's dtype, the block sums added in float64 (error independent of the length)."""
+    n = r.shape[0]
+    tot = 0.0
+    for s in range(0, n, 2048):
+        blk = r[s:min(s + 2048, n)]
+        acc = r.dtype.type(0.0)
+        if sq:
+            for j in range(blk.shape[0]):
+                acc += blk[j] * blk[j]
+        else:
+            for j in range(blk.shape[0]):
+                acc += blk[j]
+        tot += acc
+    return tot
+
+
+@njit(**_J)
+def _flat_k(x, sq):
+    return _blocked(x, sq)
+
+
+@njit(**_J)
+def _rows_k(x2, out, op):
+    """Per-row reduction of a C-contiguous (R, C) array: 0 sum, 1 sum of squares, 2 max."""
+    for i in range(x2.shape[0]):
+        if op == 2:
+            r = x2[i]
+            nans = 0
+            for j in range(r.shape[0]):  # row_max's vector select drops NaN: count them (vectorises)
+                nans += 1 if r[j] != r[j] else 0
+            out[i] = row_max(r) if nans == 0 else r.dtype.type(np.nan)
+        else:
+            out[i] = _blocked(x2[i], op == 1)
+
+
+def _last_dim(x, dim, keepdim, op):
+    """Reduction over the last dim of a contiguous float array (op as :func:`_rows_k`), or None."""
+    if not (x.ndim and dim % x.ndim == x.ndim - 1 and x.flags.c_contiguous and x.shape[-1]
+            and (x.dtype == np.float32 or x.dtype == np.float64)):
+        return None
+    x2 = x.reshape(-1, x.shape[-1])
+    out = np.empty(x2.shape[0], x.dtype)
+    if _serial(x.size) or x2.shape[0] < 2:
+        _rows_k(x2, out, op)
+    else:
+        parallel_chunks(lambda s, e: _rows_k(x2[s:e], out[s:e], op), x2.shape[0],
+                        max(1, MIN_CHUNK // x2.shape[1]))
+    return out.reshape(x.shape[:-1] + ((1,) if keepdim else ()))
 
 
 def _serial(n: int) -> bool:
@@ -93,12 +151,13 @@ def _small(x):
     return x.size < PARALLEL_MIN and (x.dtype == np.float32 or x.dtype == np.float64)
 
 
-def _sum(x, dim, keepdim):
-    if _small(x):
-        return x.sum() if dim is None else x.sum(axis=dim, keepdims=keepdim)
+def _sum(x, dim, keepdim, sq=False):
     if dim is None:
-        return _reduce_all(x, np.sum, lambda p: np.sum(p, dtype=p[0].dtype))
-    return _reduce_dim(x, dim, keepdim, _blocked_sum)
+        return _reduce_all(x, lambda c: _flat_k(c, sq), sum)
+    r = _last_dim(x, dim, keepdim, 1 if sq else 0)
+    if r is not None:
+        return r
+    return _reduce_dim(x, dim, keepdim, (lambda blk: _blocked_sum(np.square(blk))) if sq else _blocked_sum)
 
 
 def sum_(x: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
@@ -118,6 +177,9 @@ def amax(x: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
     """Max (NaN propagates) over all elements or one dim; errors on empty input like NumPy."""
     if _small(x) and x.size:
         return _finish(x.max() if dim is None else x.max(axis=dim, keepdims=keepdim), x, dim, keepdim)
+    r = None if dim is None else _last_dim(x, dim, keepdim, 2)
+    if r is not None:
+        return r
     if dim is None:
         return _finish(_reduce_all(x, np.max, lambda p: np.max(p)), x, dim, keepdim)
     return _finish(_reduce_dim(x, dim, keepdim, lambda blk: blk.max(axis=1)), x, dim, keepdim)
@@ -171,11 +233,7 @@ def var_backward(grad, x, dim=None, correction: float = 1, keepdim: bool = False
 def norm(x: np.ndarray, p: float = 2.0, dim=None, keepdim: bool = False) -> np.ndarray:
     """Vector p-norm (``p`` in 1, 2, inf or any positive float) over all elements or one dim."""
     if p == 2.0:
-        if dim is None:
-            s = _reduce_all(x, lambda c: np.sum(np.square(c)), lambda ps: np.sum(ps, dtype=ps[0].dtype))
-            return _finish(np.sqrt(s), x, dim, keepdim)
-        return _finish(np.sqrt(_reduce_dim(x, dim, keepdim, lambda blk: _blocked_sum(np.square(blk)))), x, dim,
-                       keepdim)
+        return _finish(np.sqrt(np.asarray(_sum(x, dim, keepdim, sq=True), _cdt(x))), x, dim, keepdim)
     if p == 1.0:
         return sum_(np.abs(x), dim, keepdim)
     if p == np.inf:
