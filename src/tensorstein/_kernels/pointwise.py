@@ -185,13 +185,18 @@ def map_ufunc(ufunc, *operands, out=None):
     """``ufunc(*operands)`` with NumPy broadcasting, split over the output's first axis on all cores.
 
     ``operands`` are arrays (or NumPy scalars); the result dtype is NumPy's."""
+    for a in operands:
+        if getattr(a, "size", 1) >= PARALLEL_MIN:
+            break
+    else:  # every operand small (an outer broadcast of small ones stays serial): the plain call
+        return ufunc(*operands) if out is None else ufunc(*operands, out=out)
+    shape = np.broadcast_shapes(*[np.shape(a) for a in operands])
+    if get_num_threads() == 1 or len(shape) == 0 or shape[0] < 2:
+        return ufunc(*operands) if out is None else ufunc(*operands, out=out)
     arrs = [np.asarray(a) for a in operands]
-    shape = np.broadcast_shapes(*[a.shape for a in arrs])
     if out is None:
         out = np.empty(shape, ufunc.resolve_dtypes(tuple(a.dtype for a in arrs) + (None,))[-1])
     size = out.size
-    if size < PARALLEL_MIN or get_num_threads() == 1 or len(shape) == 0 or shape[0] < 2:
-        return ufunc(*arrs, out=out)
     views = np.broadcast_arrays(*arrs)
     parallel_chunks(lambda s, e: ufunc(*[v[s:e] for v in views], out=out[s:e]), shape[0],
                     max(1, MIN_CHUNK * shape[0] // size))
