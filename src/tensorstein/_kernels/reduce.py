@@ -57,9 +57,22 @@ def _flat_k(x, sq):
 
 @njit(**_J)
 def _rows_k(x2, out, op):
-    """Per-row reduction of a C-contiguous (R, C) array: 0 sum, 1 sum of squares, 2 max."""
+    """Per-row reduction of a C-contiguous (R, C) array: 0 sum, 1 sum of squares, 2 max,
+    3 sum of squared deviations from the mean."""
     for i in range(x2.shape[0]):
-        if op == 2:
+        if op == 3:  # sum of squared deviations from the row mean (two passes over a cached row)
+            r = x2[i]
+            mu = r.dtype.type(_blocked(r, False) / r.shape[0])
+            tot = 0.0
+            for s in range(0, r.shape[0], 2048):
+                blk = r[s:min(s + 2048, r.shape[0])]
+                acc = r.dtype.type(0.0)
+                for j in range(blk.shape[0]):
+                    d = blk[j] - mu
+                    acc += d * d
+                tot += acc
+            out[i] = tot
+        elif op == 2:
             r = x2[i]
             nans = 0
             for j in range(r.shape[0]):  # row_max's vector select drops NaN: count them (vectorises)
@@ -211,6 +224,10 @@ def var(x: np.ndarray, dim=None, correction: float = 1, keepdim: bool = False) -
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.float64(m2) / np.float64(max(n - correction, 0))
         return _finish(r, x, dim, keepdim)
+    m2 = _last_dim(x, dim, keepdim, 3)
+    if m2 is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return m2 / m2.dtype.type(max(x.shape[dim] - correction, 0))
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # N - correction <= 0: inf / NaN, as torch
         return _finish(_reduce_dim(x, dim, keepdim, lambda blk: np.var(blk, axis=1, ddof=correction)), x, dim,

@@ -329,11 +329,13 @@ def _ce_check(logits, target, ignore_index):
     tgt = np.ascontiguousarray(target, np.int64).reshape(-1)
     if tgt.shape[0] != x2.shape[0]:
         raise ValueError(f"Expected input batch_size ({x2.shape[0]}) to match target batch_size ({tgt.shape[0]}).")
-    valid = tgt != ignore_index
-    bad = valid & ((tgt < 0) | (tgt >= x2.shape[1]))
-    if bad.any():
-        raise IndexError(f"Target {int(tgt[bad][0])} is out of bounds.")
-    return x2, tgt, int(valid.sum())
+    n_ignored = int(np.count_nonzero(tgt == ignore_index))
+    if tgt.size and (tgt.min() < 0 or tgt.max() >= x2.shape[1]):
+        valid = tgt != ignore_index
+        bad = valid & ((tgt < 0) | (tgt >= x2.shape[1]))
+        if bad.any():
+            raise IndexError(f"Target {int(tgt[bad][0])} is out of bounds.")
+    return x2, tgt, tgt.size - n_ignored
 
 
 def cross_entropy_forward(logits, target, ignore_index: int = -100, reduction: str = "mean",
