@@ -466,7 +466,7 @@ def _relu_k(x, out):
     zero = x.dtype.type(0.0)
     for i in range(x.shape[0]):
         v = x[i]
-        out[i] = max(zero, v)  # NaN stays NaN
+        out[i] = v if (v > zero or np.isnan(v)) else zero  # NaN stays NaN (max() would drop it)
 
 
 def tanh(x):
