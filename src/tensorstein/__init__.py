@@ -37,7 +37,7 @@ def load(f, map_location=None, weights_only=True):
     return _load(f, map_location=map_location, weights_only=weights_only)
 
 
-_LAZY_SUBMODULES = ("nn", "optim", "io", "models", "distributed", "utils", "random")
+_LAZY_SUBMODULES = ("nn", "optim", "io", "models", "distributed", "utils", "random", "profiler")
 
 
 def __getattr__(name: str):
