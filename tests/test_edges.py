@@ -64,3 +64,28 @@ def test_half_times_large_python_number_is_not_cast_to_half_first():
                     str((x * 1e5).dtype).split(".")[-1]]
     assert res[ts] == res[torch]
     assert res[ts][0][0] == 1000.0
+
+
+@pytest.mark.parametrize("fn,kw", [("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0.1}),
+                                   ("cross_entropy", {"reduction": "sum"}), ("cross_entropy", {"reduction": "none"}),
+                                   ("nll_loss", {}), ("nll_loss", {"reduction": "none"})])
+def test_ignored_row_of_minus_inf_logits_stays_finite_like_torch(fn, kw):
+    import warnings
+
+    import numpy as np
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    x[1, :] = -np.inf  # the ignored row
+    x[2, 3] = -np.inf
+    t = np.array([0, 1, 0, 2])
+    res = []
+    for lib in (torch, ts):
+        xi = lib.tensor(x, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = getattr(lib.nn.functional, fn)(xi, lib.tensor(t), ignore_index=1, **kw)
+            out.sum().backward()
+        res.append((out.detach().numpy(), xi.grad.numpy()))
+    (want, want_g), (got, got_g) = res
+    assert np.isfinite(got).all() or kw.get("label_smoothing")
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(got_g, want_g, rtol=1e-5, atol=1e-6, equal_nan=True)  # torch: NaN grad on that row
