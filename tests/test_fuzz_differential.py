@@ -7,8 +7,11 @@ dropped. Both libraries get bit-identical inputs. Agreement means: both raise, w
 (messages are not compared: most mutations raise shape errors whose texts are compared by the sample
 table itself), or both return the same structure, shapes, dtypes and values (NaN positions included).
 
-Not covered: gradients, ``out=``, non-tensor arguments (dims, sizes, scalars stay as in the samples), the
-nn.functional ops (their own differential tests), random ops, and memory/aliasing (which outputs are views).
+Not covered: gradients, ``out=``, non-tensor arguments (dims, sizes, scalars stay as in the samples), random
+ops, memory/aliasing (which outputs are views), the indexing machinery (``DEFERRED``) and the nn.functional
+samples (``F.*``): on the same seeds those still give about 120 disagreements (integer/bool inputs that torch
+refuses, dtype promotion of the losses, 0-d checks), left for the nn owners; remove ``"F."`` from
+``SKIP_PREFIXES`` to see them.
 
 The draws are per op (seeded from the op name), so adding an op to the table does not change other ops'
 cases. ``ALLOWED`` lists the disagreements kept on purpose, each with its reason.
