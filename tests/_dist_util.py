@@ -25,8 +25,8 @@ def launch(tmp_path, code, n, *args, timeout=90, extra_env=None):
     script = tmp_path / f"rank_script_{n}.py"
     script.write_text(textwrap.dedent(code))
     cmd = [sys.executable, "-m", "tensorstein", "run", "--nproc-per-node", str(n), str(script), *args]
-    return subprocess.run(cmd, env=env(**(extra_env or {})), check=False, capture_output=True, text=True, timeout=timeout,
-                          cwd=tmp_path)
+    return subprocess.run(cmd, env=env(**(extra_env or {})), check=False, capture_output=True, text=True,
+                          timeout=timeout, cwd=tmp_path)
 
 
 def check(result, n_ok=None):

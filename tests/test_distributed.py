@@ -221,7 +221,8 @@ dist.barrier()
 def test_launcher_sets_rank_variables_and_runs_modules(tmp_path):
     (tmp_path / "rankmod.py").write_text(
         "import os, sys\ne = os.environ\n"  # one write per rank, so the two ranks' lines cannot interleave
-        "sys.stdout.write(f\"RANK-OK {e['RANK']} {e['WORLD_SIZE']} {e['LOCAL_RANK']} {e['MASTER_PORT']} {sys.argv[1:]}\\n\")\n")
+        "sys.stdout.write(f\"RANK-OK {e['RANK']} {e['WORLD_SIZE']} {e['LOCAL_RANK']} {e['MASTER_PORT']} \"\n"
+        "                 f\"{sys.argv[1:]}\\n\")\n")
     cmd = [sys.executable, "-m", "tensorstein", "run", "--nproc-per-node", "2", "-m", "rankmod", "--x", "1"]
     res = subprocess.run(cmd, env=env(PYTHONPATH=env()["PYTHONPATH"] + ":" + str(tmp_path)), check=False,
                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
@@ -275,7 +276,8 @@ def test_import_never_loads_mpi_and_explains_the_extra():
         "assert dist.is_available() is False\n"
         "try:\n    dist.init_process_group('mpi')\nexcept RuntimeError as e:\n    print(e)\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], env=env(), check=False, capture_output=True, text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-c", code], env=env(), check=False, capture_output=True, text=True,
+                         timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == ('the MPI backend needs mpi4py and an MPI library: '
                                   'pip install "tensorstein[distributed]"')
@@ -290,7 +292,8 @@ def test_init_in_a_single_process():
             "dist.init_process_group('gloo')\n"
             "t = torch.arange(3.); dist.all_reduce(t, op=dist.ReduceOp.AVG)\n"
             "print(dist.get_rank(), dist.get_world_size(), t.tolist())\n")
-    res = subprocess.run([sys.executable, "-c", code], env=env(), check=False, capture_output=True, text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-c", code], env=env(), check=False, capture_output=True, text=True,
+                         timeout=60)
     assert res.returncode == 0 and res.stdout.strip() == "0 1 [0.0, 1.0, 2.0]", res.stderr
 
 
@@ -311,7 +314,8 @@ def test_embed_over_ranks_equals_one_process(tmp_path):
 
     import numpy as np
 
-    words = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "tensors", "multiply", "matrices", "of", "embeddings"]
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "tensors", "multiply",
+             "matrices", "of", "embeddings"]
     rng = np.random.default_rng(0)
     lines = [" ".join(rng.choice(words, rng.integers(1, 14))) for _ in range(21)] + ["short", "short"]
     (tmp_path / "texts.txt").write_text("\n".join(lines) + "\n")

@@ -28,7 +28,8 @@ def batch(step, rows):
     return g.standard_normal((rows, 6)).astype(np.float32), g.standard_normal((rows, 2)).astype(np.float32)
 
 def max_err(m, ref):
-    return max(float(np.abs(p.detach().numpy() - q.detach().numpy()).max()) for p, q in zip(m.parameters(), ref.parameters()))
+    return max(float(np.abs(p.detach().numpy() - q.detach().numpy()).max())
+               for p, q in zip(m.parameters(), ref.parameters()))
 
 # 1. SGD with momentum: DDP on 1/n of each batch == one process on the whole batch
 for cap in (25, 0.0005):  # one bucket; several buckets (overlapped with backward)

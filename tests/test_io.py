@@ -300,7 +300,8 @@ def test_malicious_pickle_is_rejected_and_not_executed(tmp_path, container):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("target", [("builtins", "eval"), ("subprocess", "Popen"), ("torch", "load"), ("numpy", "load")])
+@pytest.mark.parametrize("target", [("builtins", "eval"), ("subprocess", "Popen"), ("torch", "load"),
+                                    ("numpy", "load")])
 def test_unlisted_globals_rejected(tmp_path, target):
     module, name = target
     # GLOBAL opcode naming the target, then STOP: only find_class runs.

@@ -76,7 +76,8 @@ def test_tiny_bert_matches_transformers(tiny_pair, grad):
     ours.eval()
     with ts.set_grad_enabled(grad):
         out = ours(ts.from_numpy(ids), ts.from_numpy(mask), ts.from_numpy(types))
-    np.testing.assert_allclose(out.last_hidden_state.detach().numpy(), ref.last_hidden_state.numpy(), atol=2e-5, rtol=1e-4)
+    np.testing.assert_allclose(out.last_hidden_state.detach().numpy(), ref.last_hidden_state.numpy(),
+                               atol=2e-5, rtol=1e-4)
     np.testing.assert_allclose(out.pooler_output.detach().numpy(), ref.pooler_output.numpy(), atol=2e-5, rtol=1e-4)
 
 

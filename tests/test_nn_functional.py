@@ -201,8 +201,8 @@ def test_loss_errors():
                 ValueError)
     _same_error(lambda: F.cross_entropy(x, ts.tensor([0, 1, 4])),
                 lambda: TF.cross_entropy(xt, torch.tensor([0, 1, 4])), IndexError)
-    _same_error(lambda: F.nll_loss(x, ts.tensor([[0], [1], [2]])), lambda: TF.nll_loss(xt, torch.tensor([[0], [1], [2]])),
-                RuntimeError)
+    _same_error(lambda: F.nll_loss(x, ts.tensor([[0], [1], [2]])),
+                lambda: TF.nll_loss(xt, torch.tensor([[0], [1], [2]])), RuntimeError)
     _same_error(lambda: F.binary_cross_entropy_with_logits(x, ts.ones(3)),
                 lambda: TF.binary_cross_entropy_with_logits(xt, torch.ones(3)), ValueError)
     _same_error(lambda: F.binary_cross_entropy(x * 0.5, ts.ones(3, 1)),
@@ -221,7 +221,7 @@ def test_nll_loss(reduction):
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_regression_losses(reduction):
     for f_ts, f_th in [(F.mse_loss, TF.mse_loss), (F.l1_loss, TF.l1_loss), (F.smooth_l1_loss, TF.smooth_l1_loss)]:
-        _check(lambda a, b: f_ts(a, b, reduction=reduction), lambda a, b: f_th(a, b, reduction=reduction),
+        _check(lambda a, b, f=f_ts: f(a, b, reduction=reduction), lambda a, b, f=f_th: f(a, b, reduction=reduction),
                [f32(4, 3), f32(4, 3)])
 
 
@@ -233,9 +233,10 @@ def test_binary_losses():
            lambda a: TF.binary_cross_entropy(a, torch.tensor(t), weight=torch.tensor(w)), [p])
     pw = np.abs(f32(3)) + 0.5
     for red in ("mean", "none"):
-        _check(lambda a: F.binary_cross_entropy_with_logits(a, ts.tensor(t), pos_weight=ts.tensor(pw), reduction=red),
-               lambda a: TF.binary_cross_entropy_with_logits(a, torch.tensor(t), pos_weight=torch.tensor(pw),
-                                                             reduction=red), [f32(4, 3) * 10])
+        _check(lambda a, r=red: F.binary_cross_entropy_with_logits(a, ts.tensor(t), pos_weight=ts.tensor(pw),
+                                                                   reduction=r),
+               lambda a, r=red: TF.binary_cross_entropy_with_logits(a, torch.tensor(t), pos_weight=torch.tensor(pw),
+                                                                    reduction=r), [f32(4, 3) * 10])
 
 
 def test_one_hot():

@@ -155,7 +155,7 @@ def test_registration_and_iteration():
     del m.a
     assert not hasattr(m, "a")
     with pytest.raises(AttributeError, match="'M' object has no attribute 'zzz'"):
-        m.zzz
+        _ = m.zzz
     # shared parameters are yielded once
     lin = nn.Linear(2, 2)
     s = nn.Sequential(lin, lin)

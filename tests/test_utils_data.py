@@ -53,7 +53,8 @@ def epochs(m, d, n_epochs=3, between=True, **kw):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 42, 2024])
-@pytest.mark.parametrize("kw", [{"batch_size": 4, "shuffle": True}, {"batch_size": 5, "shuffle": True, "drop_last": True},
+@pytest.mark.parametrize("kw", [{"batch_size": 4, "shuffle": True},
+                                {"batch_size": 5, "shuffle": True, "drop_last": True},
                                 {"batch_size": 1, "shuffle": True}, {"batch_size": 8, "shuffle": False},
                                 {"batch_size": None, "shuffle": True}, {"batch_size": 37, "shuffle": True}])
 def test_single_process_orders_match_torch(seed, kw):
@@ -87,7 +88,8 @@ class Draws:
                 "py": random.random()}
 
 
-@pytest.mark.parametrize("kw", [{"num_workers": 2, "batch_size": 3}, {"num_workers": 3, "batch_size": 2, "shuffle": True},
+@pytest.mark.parametrize("kw", [{"num_workers": 2, "batch_size": 3},
+                                {"num_workers": 3, "batch_size": 2, "shuffle": True},
                                 {"num_workers": 2, "batch_size": 4, "shuffle": True, "persistent_workers": True},
                                 {"num_workers": 2, "batch_size": None, "prefetch_factor": 1}])
 def test_workers_batches_and_seeds_match_torch(kw):

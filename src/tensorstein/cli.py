@@ -259,12 +259,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="tensorstein", description="A NumPy tensor engine with PyTorch's API: demo, embeddings, benchmarks.")
+    p = _Parser(prog="tensorstein",
+                description="A NumPy tensor engine with PyTorch's API: demo, embeddings, benchmarks.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     d = sub.add_parser("demo", help="the lesson as a program: matmul, attention, embeddings")
-    d.add_argument("--model", default=None, help="sentence-transformers model directory (default: bundled all-MiniLM-L6-v2)")
+    d.add_argument("--model", default=None,
+                   help="sentence-transformers model directory (default: bundled all-MiniLM-L6-v2)")
 
     e = sub.add_parser("embed", help="embed texts; one JSON array per line on stdout, or a .npy file")
     e.add_argument("texts", nargs="*", metavar="TEXT")

@@ -430,7 +430,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     if x.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if not np.issubdtype(x.dtype, np.floating) and x.dtype != D.bfloat16.np:
-        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {_scalar_name(input.dtype)}")
+        raise RuntimeError("multinomial only supports floating-point dtypes for input, got: "
+                           f"{_scalar_name(input.dtype)}")
     rows = x.reshape(-1, x.shape[-1])
     n_cat = rows.shape[1]
     if num_samples <= 0:

@@ -35,7 +35,8 @@ def load_json(path: str | os.PathLike, what: str = "JSON file", expect: type = d
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: {what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        raise ConfigError(f"{path}: {what} is not valid JSON: {exc.msg} "
+                          f"(line {exc.lineno}, column {exc.colno})") from None
     if expect is not None and not isinstance(data, expect):
         raise ConfigError(f"{path}: {what} must be a JSON {expect.__name__}, got {type(data).__name__}")
     return data

@@ -22,7 +22,8 @@ __all__ = ["Tokenizer"]
 class Tokenizer:
     """Wraps ``tokenizers.Tokenizer`` and returns int64 NumPy arrays."""
 
-    def __init__(self, backend, max_length: int | None = None, pad_token: str | None = None, do_lower_case: bool = False):
+    def __init__(self, backend, max_length: int | None = None, pad_token: str | None = None,
+                 do_lower_case: bool = False):
         self.backend = backend
         self.do_lower_case = do_lower_case
         pad_id = None
@@ -131,7 +132,9 @@ class Tokenizer:
         return [(e.ids, e.type_ids) for e in self.backend.encode_batch(texts)] if texts else []
 
     def pad(self, items: Sequence[tuple[list[int], list[int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Right-pad ragged ``(ids, type_ids)`` pairs to the longest: ``(input_ids, attention_mask, token_type_ids)``."""
+        """Right-pad ragged ``(ids, type_ids)`` pairs to the longest.
+
+        Returns ``(input_ids, attention_mask, token_type_ids)``."""
         n = len(items)
         width = max((len(i) for i, _ in items), default=0)
         ids = np.full((n, width), self.pad_id, dtype=np.int64)

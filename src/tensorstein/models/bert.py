@@ -66,7 +66,8 @@ class BertConfig:
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
-                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads ({self.num_attention_heads})"
+                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
+                f"({self.num_attention_heads})"
             )
         if self.hidden_act not in ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu"):
             raise NotImplementedError(f"hidden_act {self.hidden_act!r} is not supported")
@@ -306,7 +307,8 @@ class BertModel(nn.Module):
     def load_numpy_state_dict(self, weights: dict[str, np.ndarray], strict: bool = True) -> None:
         """Copy NumPy arrays (HF checkpoint names, optional ``bert.`` prefix) into the parameters."""
         params = dict(self.named_parameters())
-        if weights and all(k.startswith("bert.") or not k.startswith(("embeddings.", "encoder.", "pooler.")) for k in weights):
+        own_prefixes = ("embeddings.", "encoder.", "pooler.")
+        if weights and all(k.startswith("bert.") or not k.startswith(own_prefixes) for k in weights):
             weights = {k[len("bert."):]: v for k, v in weights.items() if k.startswith("bert.")}
         missing = [k for k in params if k not in weights]
         ignorable = ("embeddings.position_ids",)
@@ -335,7 +337,8 @@ class BertModel(nn.Module):
         input_ids = ts.as_tensor(input_ids)
         B, L = input_ids.shape
         if L > self.config.max_position_embeddings:
-            raise ValueError(f"sequence length {L} exceeds max_position_embeddings {self.config.max_position_embeddings}")
+            raise ValueError(f"sequence length {L} exceeds max_position_embeddings "
+                             f"{self.config.max_position_embeddings}")
         if attention_mask is None:
             attention_mask = ts.ones((B, L), dtype=ts.int64)
         if token_type_ids is None:

@@ -54,7 +54,8 @@ def pool(token_embeddings: np.ndarray, attention_mask: np.ndarray, cfg: PoolingC
         outs.append(token_embeddings[np.arange(token_embeddings.shape[0]), last])
     if not outs:
         raise ValueError("pooling config enables no pooling mode")
-    return np.concatenate(outs, axis=1).astype(np.float32, copy=False) if len(outs) > 1 else outs[0].astype(np.float32, copy=False)
+    pooled = np.concatenate(outs, axis=1) if len(outs) > 1 else outs[0]
+    return pooled.astype(np.float32, copy=False)
 
 
 class _Dense:

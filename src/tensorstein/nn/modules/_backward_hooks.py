@@ -78,12 +78,13 @@ def call_with_backward_hooks(module, args, kwargs):
                 if res is not None:
                     g = res[j] if isinstance(res, (tuple, list)) else res
             st.grad_output[j] = g
-            if not positions and not st.fired and module.__dict__.get("_backward_hooks"):  # no input needs grad: torch fires with grad_input all None
+            # no input needs grad: torch fires with grad_input all None
+            if not positions and not st.fired and module.__dict__.get("_backward_hooks"):
                 st.fired = True
                 warnings.warn("Full backward hook is firing when gradients are computed with respect to module "
                               "outputs since no inputs require gradients. See https://docs.pytorch.org/docs/main/"
                               "generated/torch.nn.Module.html#torch.nn.Module.register_full_backward_hook for more "
-                              "details.")
+                              "details.", stacklevel=2)
                 st.fire(n_inputs)
             return (g,)
 

@@ -326,7 +326,7 @@ class Module:
                     if g is not p.grad._data:
                         p.grad = Tensor._make(g)
             if buffers_too:
-                for k, b in m._buffers.items():
+                for b in m._buffers.values():
                     if b is not None:
                         new = fn(b._data)
                         if new is not b._data:
