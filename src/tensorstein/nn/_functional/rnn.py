@@ -76,11 +76,11 @@ def _layer_composite(mode, x, hx, w_ih, w_hh, b_ih, b_hh, reverse):
 
 
 # ---------------------------------------------------------------- fused NumPy recurrences
-USE_NUMBA = True  # the fused Numba LSTM backward cell; False runs the NumPy oracle
+USE_NUMBA = True  # the fused Numba LSTM layer (_lstm_kernels); False runs the NumPy oracle below
 
 
 def _kernels(dtype):
-    """The Numba backward-cell kernel module for float32/float64, or None (NumPy path)."""
+    """The fused LSTM module for float32/float64, or None (the NumPy path)."""
     if not USE_NUMBA or dtype not in (np.float32, np.float64):
         return None
     from . import _lstm_kernels
@@ -125,14 +125,9 @@ def _lstm_backward(gh, gc, hs, cs, acts, tcs, w_hh):
     dgates = np.empty_like(acts)
     dh = np.zeros((B, H), acts.dtype)
     dc = np.array(gc, dtype=acts.dtype)  # a copy: updated in place
-    k, one = _kernels(acts.dtype), acts.dtype.type(1)
     for t in range(T - 1, -1, -1):
         a, d = acts[t], dgates[t]
         dh += gh[t]
-        if k is not None:
-            k.cell_backward(a, cs[t], tcs[t], dh, dc, d, one)
-            np.matmul(d, w_hh, out=dh)
-            continue
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         tc = tcs[t]
         dc += dh * o * (1 - tc * tc)
@@ -226,11 +221,17 @@ def rnn_layer(mode, x, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     bias = None
     if b_ih is not None:
         bias = b_ih._data + b_hh._data if mode != "GRU" else b_ih._data
-    xp = (xr.reshape(T * B, -1) @ w.T).reshape(T, B, -1)  # the input projection of every step: one GEMM
-    if bias is not None:
-        xp += bias
     h0 = hx[0]._data
-    if mode == "LSTM":
+    k = _kernels(xd.dtype) if mode == "LSTM" else None
+    if k is None:
+        xp = (xr.reshape(T * B, -1) @ w.T).reshape(T, B, -1)  # the input projection of every step: one GEMM
+        if bias is not None:
+            xp += bias
+    if k is not None:  # the gate-major fused layer: hs is (H, (T+1)*B), cs (T+1, H, B)
+        hs, cs, acts, tcs = k.lstm_forward(xr, w, wh, bias, h0, hx[1]._data)
+        hseq = hs.reshape(-1, T + 1, B).transpose(1, 2, 0)[1:]  # (T, B, H)
+        out = np.concatenate([hseq[::-1] if reverse else hseq, cs[-1:].transpose(0, 2, 1)], 0)
+    elif mode == "LSTM":
         hs, cs, acts, tcs = _lstm_forward(xp, h0, hx[1]._data, wh.T)
         out = np.concatenate([hs[1:][::-1] if reverse else hs[1:], cs[-1:]], 0)
     elif mode == "GRU":
@@ -250,6 +251,15 @@ def rnn_layer(mode, x, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
         gd = g._data
         gh = gd[:T][::-1] if reverse else gd[:T]
         dhh = None
+        if k is not None:
+            dg, dh0, dc0 = k.lstm_backward(gh, gd[T], hs, cs, acts, tcs, wh)  # dg (4H, T*B)
+            dx = (dg.T @ w).reshape(T, B, -1)
+            gx = Tensor._make(np.ascontiguousarray(dx[::-1] if reverse else dx))
+            gw_ih = Tensor._make(dg @ xr.reshape(T * B, -1))
+            gw_hh = Tensor._make(dg @ hs[:, :T * B].T)
+            gb = dg.sum(1) if b_ih is not None else None
+            return (gx, Tensor._make(np.ascontiguousarray(dh0)), Tensor._make(np.ascontiguousarray(dc0)),
+                    gw_ih, gw_hh) + ((None, None) if gb is None else (Tensor._make(gb), Tensor._make(gb.copy())))
         if mode == "LSTM":
             dp, dh0, dc0 = _lstm_backward(gh, gd[T], hs, cs, acts, tcs, wh)
             dstate = (dh0, dc0)
