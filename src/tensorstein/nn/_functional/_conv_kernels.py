@@ -1,7 +1,8 @@
-"""col2im for the convolution's input gradient as one Numba pass (instead of one NumPy scatter-add per
-kernel tap over the whole input): each (sample, channel) plane of the padded input gradient stays in
-cache while every tap adds into it. Batches split over the thread pool. ``conv._col2im`` (NumPy) is
-its oracle.
+"""Channels-last (NHWC) im2col and col2im for conv2d as Numba passes, batches split over the thread pool.
+
+Columns are (N*OH*OW, KH*KW*C): each row copies C contiguous channels per kernel tap, and col2im adds
+every tap of a row back in one pass (instead of one NumPy scatter-add over the whole input per tap).
+``conv._im2col`` / ``conv._col2im`` (NumPy, NCHW) are the oracle.
 """
 from __future__ import annotations
 
@@ -11,36 +12,6 @@ from numba import njit
 from ..._kernels.parallel import parallel_chunks
 
 _J = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
-
-
-@njit(**_J)
-def _col2im2d(dcols, dxp, n0, n1, sh, sw, dh, dw):
-    """dxp[n] (C, HP, WP) (zeroed) += the taps of dcols[n] (C, KH, KW, OH, OW), for n in [n0, n1)."""
-    _, C, KH, KW, OH, OW = dcols.shape
-    for n in range(n0, n1):
-        for c in range(C):
-            for kh in range(KH):
-                for kw in range(KW):
-                    for oh in range(OH):
-                        row = dxp[n, c, oh * sh + kh * dh]
-                        src = dcols[n, c, kh, kw, oh]
-                        w0 = kw * dw
-                        for ow in range(OW):
-                            row[w0 + ow * sw] += src[ow]
-
-
-def col2im(dcols, xp_shape, kshape, stride, dilation, out_sp):
-    """dcols (N, C, *k, *out) (1-D or 2-D, C-contiguous) -> the padded input gradient (N, C, *padded)."""
-    if len(kshape) == 1:  # 1-D as 2-D with a height-1 kernel
-        n, c = dcols.shape[:2]
-        d6 = dcols.reshape(n, c, 1, kshape[0], 1, out_sp[0])
-        return col2im(d6, xp_shape[:2] + (1,) + tuple(xp_shape[2:]), (1,) + tuple(kshape), (1,) + tuple(stride),
-                      (1,) + tuple(dilation), (1,) + tuple(out_sp)).reshape(xp_shape)
-    dxp = np.zeros(xp_shape, dtype=dcols.dtype)
-    dcols = np.ascontiguousarray(dcols)
-    parallel_chunks(lambda a, b: _col2im2d(dcols, dxp, a, b, stride[0], stride[1], dilation[0], dilation[1]),
-                    xp_shape[0], 1)
-    return dxp
 
 
 # ---------------------------------------------------------------- channels-last (NHWC) im2col / col2im

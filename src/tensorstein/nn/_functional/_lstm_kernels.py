@@ -70,8 +70,9 @@ def _cell_backward(acts, cs, tcs, dh, gh, dc, dg, t):
             dcr[b] = dcv * f
 
 
-def lstm_forward(xr, w, wh, bias, h0, c0):
-    """xr (T, B, I) inputs in processing order -> saved state (xp-free): hs (H, (T+1)B), cs, acts, tcs."""
+def lstm_forward(xr, w, wh, bias, h0, c0, serial):
+    """xr (T, B, I) inputs in processing order -> hs (H, (T+1)B), cs (T+1, H, B), acts (T, 4H, B), tcs.
+    ``serial()``: the context the recurrence runs in (one BLAS thread)."""
     T, B, _ = xr.shape
     H = wh.shape[1]
     dt = xr.dtype
@@ -83,9 +84,10 @@ def lstm_forward(xr, w, wh, bias, h0, c0):
     cs[0] = c0.T
     acts = np.empty((T, 4 * H, B), dt)
     tcs = np.empty((T, H, B), dt)
-    for t in range(T):
-        np.matmul(wh, hs[:, t * B:(t + 1) * B], out=acts[t])  # (4H, H) @ (H, B)
-        _cell_forward(acts, xp, bias, cs, tcs, hs, t)
+    with serial():
+        for t in range(T):
+            np.matmul(wh, hs[:, t * B:(t + 1) * B], out=acts[t])  # (4H, H) @ (H, B)
+            _cell_forward(acts, xp, bias, cs, tcs, hs, t)
     return hs, cs, acts, tcs
 
 

@@ -14,6 +14,8 @@ tensorstein.Size([2, 4])
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..._autograd.grad_mode import STATE
@@ -85,6 +87,16 @@ def _kernels(dtype):
         return None
     from . import _lstm_kernels
     return _lstm_kernels
+
+
+SERIAL_STEPS = True  # per-step GEMMs on one BLAS thread (the big GEMMs keep every thread)
+
+
+def serial_blas():
+    """Context for a recurrence: one BLAS thread. Its GEMMs are small (B x H) and sequential; with two
+    BLAS threads they synchronise every step and, on a loaded machine, stall (measured 40x slower)."""
+    from ..._kernels.parallel import blas_threads, get_num_threads
+    return blas_threads(1) if SERIAL_STEPS and get_num_threads() > 1 else contextlib.nullcontext()
 
 
 def _sigmoid(a):
@@ -228,17 +240,20 @@ def rnn_layer(mode, x, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
         if bias is not None:
             xp += bias
     if k is not None:  # the gate-major fused layer: hs is (H, (T+1)*B), cs (T+1, H, B)
-        hs, cs, acts, tcs = k.lstm_forward(xr, w, wh, bias, h0, hx[1]._data)
+        hs, cs, acts, tcs = k.lstm_forward(xr, w, wh, bias, h0, hx[1]._data, serial_blas)
         hseq = hs.reshape(-1, T + 1, B).transpose(1, 2, 0)[1:]  # (T, B, H)
         out = np.concatenate([hseq[::-1] if reverse else hseq, cs[-1:].transpose(0, 2, 1)], 0)
     elif mode == "LSTM":
-        hs, cs, acts, tcs = _lstm_forward(xp, h0, hx[1]._data, wh.T)
+        with serial_blas():
+            hs, cs, acts, tcs = _lstm_forward(xp, h0, hx[1]._data, wh.T)
         out = np.concatenate([hs[1:][::-1] if reverse else hs[1:], cs[-1:]], 0)
     elif mode == "GRU":
-        hs, rz, ns, hns = _gru_forward(xp, h0, wh.T, b_hh._data if b_hh is not None else None)
+        with serial_blas():
+            hs, rz, ns, hns = _gru_forward(xp, h0, wh.T, b_hh._data if b_hh is not None else None)
         out = hs[1:][::-1] if reverse else hs[1:]
     else:
-        hs = _rnn_forward(xp, h0, wh.T, mode == "RNN_RELU")
+        with serial_blas():
+            hs = _rnn_forward(xp, h0, wh.T, mode == "RNN_RELU")
         out = hs[1:][::-1] if reverse else hs[1:]
     res = Tensor._make(np.ascontiguousarray(out))
     tensors = (x,) + tuple(hx) + (w_ih, w_hh, b_ih, b_hh)
@@ -252,7 +267,8 @@ def rnn_layer(mode, x, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
         gh = gd[:T][::-1] if reverse else gd[:T]
         dhh = None
         if k is not None:
-            dg, dh0, dc0 = k.lstm_backward(gh, gd[T], hs, cs, acts, tcs, wh)  # dg (4H, T*B)
+            with serial_blas():
+                dg, dh0, dc0 = k.lstm_backward(gh, gd[T], hs, cs, acts, tcs, wh)  # dg (4H, T*B)
             dx = (dg.T @ w).reshape(T, B, -1)
             gx = Tensor._make(np.ascontiguousarray(dx[::-1] if reverse else dx))
             gw_ih = Tensor._make(dg @ xr.reshape(T * B, -1))
@@ -260,15 +276,16 @@ def rnn_layer(mode, x, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
             gb = dg.sum(1) if b_ih is not None else None
             return (gx, Tensor._make(np.ascontiguousarray(dh0)), Tensor._make(np.ascontiguousarray(dc0)),
                     gw_ih, gw_hh) + ((None, None) if gb is None else (Tensor._make(gb), Tensor._make(gb.copy())))
-        if mode == "LSTM":
-            dp, dh0, dc0 = _lstm_backward(gh, gd[T], hs, cs, acts, tcs, wh)
-            dstate = (dh0, dc0)
-        elif mode == "GRU":
-            dp, dhh, dh0 = _gru_backward(gh, hs, rz, ns, hns, wh)
-            dstate = (dh0,)
-        else:
-            dp, dh0 = _rnn_backward(gh, hs, wh, mode == "RNN_RELU")
-            dstate = (dh0,)
+        with serial_blas():
+            if mode == "LSTM":
+                dp, dh0, dc0 = _lstm_backward(gh, gd[T], hs, cs, acts, tcs, wh)
+                dstate = (dh0, dc0)
+            elif mode == "GRU":
+                dp, dhh, dh0 = _gru_backward(gh, hs, rz, ns, hns, wh)
+                dstate = (dh0,)
+            else:
+                dp, dh0 = _rnn_backward(gh, hs, wh, mode == "RNN_RELU")
+                dstate = (dh0,)
         dp2 = dp.reshape(T * B, -1)
         dh2 = dp2 if dhh is None else dhh.reshape(T * B, -1)
         dx = (dp2 @ w).reshape(T, B, -1)
