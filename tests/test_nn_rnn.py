@@ -91,7 +91,9 @@ def test_rnn_relu_and_float64():
 def test_fused_layer_matches_composite_with_double_backward(mode, reverse):
     gates = {"LSTM": 4, "GRU": 3}.get(mode, 1)
     T, B, I, H = 5, 2, 3, 4
-    mk = (lambda *s: ts.tensor(RNG.standard_normal(s) * 0.5, requires_grad=True))
+    def mk(*s):
+        return ts.tensor(RNG.standard_normal(s) * 0.5, requires_grad=True)
+
     x, w_ih, w_hh, b_ih, b_hh = mk(T, B, I), mk(gates * H, I), mk(gates * H, H), mk(gates * H), mk(gates * H)
     hx = (mk(B, H), mk(B, H)) if mode == "LSTM" else (mk(B, H),)
     fused = FR.rnn_layer(mode, x, hx, w_ih, w_hh, b_ih, b_hh, reverse)

@@ -1,4 +1,8 @@
-"""conv1d / conv2d: im2col (a strided window view, one copy) + batched GEMM forward and backward.
+"""conv1d / conv2d: im2col + GEMM forward and backward.
+
+2-D, one group, >= 8 channels, float32/float64: channels-last Numba im2col/col2im (``_conv_kernels``) and
+GEMMs in the operand layout OpenBLAS runs fastest. Otherwise: NCHW im2col (a strided window view, one
+copy) + batched GEMM, the NumPy path (also the oracle of the channels-last one).
 
 ``_conv_composite`` builds the same convolution from differentiable tensor ops (pad, strided slices,
 einsum); it is the test oracle and the ``create_graph`` path of the fused op.

@@ -1,8 +1,9 @@
 """Recurrent layers: one direction of one layer of RNN (tanh/relu), LSTM and GRU as a single op each.
 
 The input projection of every time step is one GEMM; the recurrence loops over time with one small
-GEMM per step; backward runs the recurrence in reverse and finishes with three GEMMs for the weight and
-input gradients. The cell functions (``lstm_cell``, ``gru_cell``, ``rnn_tanh_cell``, ``rnn_relu_cell``)
+GEMM per step (on one BLAS thread); backward runs the recurrence in reverse and finishes with three GEMMs
+for the weight and input gradients. LSTM in float32/float64 runs the gate-major fused layer of
+``_lstm_kernels`` (the NumPy LSTM below is its oracle). The cell functions (``lstm_cell``, ``gru_cell``, ``rnn_tanh_cell``, ``rnn_relu_cell``)
 are written with tensor ops: they serve the ``*Cell`` modules and are the oracle (and ``create_graph``
 path) of the fused layers.
 
