@@ -41,6 +41,32 @@ def test_max_pool2d(shape, kw):
     _compare("max_pool2d", shape, **kw)
 
 
+def test_max_pool2d_numba_kernels_match_numpy_path(monkeypatch):
+    from tensorstein.nn._functional import pooling as FP
+    rng = np.random.default_rng(8)  # its own stream: the other tests' draws stay as they were
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    g = rng.standard_normal((2, 3, 5, 4)).astype(np.float32)
+    runs = []
+    for flag in (True, False):
+        monkeypatch.setattr(FP, "USE_NUMBA", flag)
+        sx = ts.tensor(x, requires_grad=True)
+        v, i = SF.max_pool2d(sx, 3, stride=2, padding=1, dilation=(1, 2), ceil_mode=True, return_indices=True)
+        v.backward(ts.tensor(g))
+        runs.append((v.detach().numpy(), i.numpy(), sx.grad.numpy()))
+    for a, b in zip(runs[0][:2], runs[1][:2]):  # values and indices exactly
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(runs[0][2], runs[1][2], rtol=1e-6)  # overlapping windows: float32 sums
+
+
+def test_max_pool2d_nan_like_torch():
+    x = np.random.default_rng(9).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    x[0, 0, 0, 1] = x[0, 1, 2, 2] = x[0, 1, 3, 3] = x[1, 2, 5, 5] = np.nan  # a window with two NaNs
+    tv, ti = TF.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    sv, si = SF.max_pool2d(ts.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(sv.numpy(), tv.numpy())  # NaN positions equal too
+    np.testing.assert_array_equal(si.numpy(), ti.numpy())
+
+
 @pytest.mark.parametrize("shape,kw", [
     ((2, 3, 10), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, return_indices=True)),
     ((3, 10), dict(kernel_size=2)),
