@@ -3,9 +3,9 @@
 The input projection of every time step is one GEMM; the recurrence loops over time with one small
 GEMM per step (on one BLAS thread); backward runs the recurrence in reverse and finishes with three GEMMs
 for the weight and input gradients. LSTM in float32/float64 runs the gate-major fused layer of
-``_lstm_kernels`` (the NumPy LSTM below is its oracle). The cell functions (``lstm_cell``, ``gru_cell``, ``rnn_tanh_cell``, ``rnn_relu_cell``)
-are written with tensor ops: they serve the ``*Cell`` modules and are the oracle (and ``create_graph``
-path) of the fused layers.
+``_lstm_kernels`` (the NumPy LSTM below is its oracle). The cell functions (``lstm_cell``,
+``gru_cell``, ``rnn_tanh_cell``, ``rnn_relu_cell``) are written with tensor ops: they serve the ``*Cell``
+modules and are the oracle (and ``create_graph`` path) of the fused layers.
 
 >>> import tensorstein as torch
 >>> x, h, c = torch.randn(2, 3), torch.zeros(2, 4), torch.zeros(2, 4)
