@@ -276,3 +276,25 @@ def test_interpolate_errors_match_torch(kw):
     with pytest.raises(type(te.value)) as se:
         SF.interpolate(ts.tensor(x), **kw)
     assert str(se.value) == str(te.value)
+
+
+@pytest.mark.parametrize("shape,affine", [((4, 5, 6, 7), True), ((8, 3), False), ((3, 4, 9), True)])
+def test_batchnorm_numba_kernels_match_numpy_path_and_torch(monkeypatch, shape, affine):
+    from tensorstein.nn._functional import batchnorm as FB
+    rng = np.random.default_rng(12)  # its own stream
+    x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    cls = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d"}[len(shape)]
+    runs = []
+    for lib, flag in ((ts, True), (ts, False), (torch, None)):
+        if flag is not None:
+            monkeypatch.setattr(FB, "USE_NUMBA", flag)
+        m = getattr(lib.nn, cls)(shape[1], affine=affine)
+        xx = lib.tensor(x, requires_grad=True)
+        y = m(xx)
+        y.backward(lib.tensor(g))
+        grads = [p.grad.detach().numpy() for p in m.parameters()]
+        runs.append([y.detach().numpy(), xx.grad.numpy(), m.running_mean.numpy(), m.running_var.numpy()] + grads)
+    for fused, numpy_path, ref in zip(*runs):
+        np.testing.assert_allclose(fused, numpy_path, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(fused, ref, rtol=1e-5, atol=1e-5)
