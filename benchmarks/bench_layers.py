@@ -5,6 +5,9 @@ Each call: ``y = layer(x)``, ``y.backward(g)`` with a fixed upstream gradient ``
 parameters require grad; their grads are reset to None before each call).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_layers.py [--quick]
+
+On a shared, loaded machine the [2t] rows mostly measure the other load (two BLAS threads wait on a
+busy core); compare the min columns there and rerun with more --rounds.
 """
 from __future__ import annotations
 
