@@ -1,85 +1,93 @@
-"""Layer benchmarks: conv2d and LSTM forward+backward, tensorstein vs PyTorch.
+"""Layers forward+backward through the public modules: Conv2d, LSTM, GRU, MaxPool2d, BatchNorm2d,
+tensorstein vs torch, at 1 thread and at all threads (``set_num_threads``, which also caps BLAS).
 
-Each library runs in its own fresh process. Cases: conv2d batch 32, 32x32 images, 3x3 kernels, padding 1,
-3->32 and 32->64 channels; LSTM seq 50, batch 32, 128->256. Prints a table and writes
-benchmarks/results/layers.json.
+Each call: ``y = layer(x)``, ``y.backward(g)`` with a fixed upstream gradient ``g`` (x and the
+parameters require grad; their grads are reset to None before each call).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_layers.py [--quick]
+
+On a shared, loaded machine the [2t] rows mostly measure the other load (two BLAS threads wait on a
+busy core); compare the min columns there and rerun with more --rounds.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
 import sys
-import textwrap
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import harness
 
-WORKER = """
-    import time
-    import {lib} as L
-    if "{lib}" == "torch":
-        L.set_num_threads(THREADS)
-    L.manual_seed(0)
-    case = "{case}"
-    if case.startswith("conv2d"):
-        cin, cout = (3, 32) if case == "conv2d_3to32" else (32, 64)
-        x = L.randn(32, cin, 32, 32, requires_grad=True)
-        layer = L.nn.Conv2d(cin, cout, 3, padding=1)
+TITLE = "Layers forward+backward (Conv2d, LSTM, GRU, MaxPool2d, BatchNorm2d) at 1 and all threads"
+LIBRARIES = ("tensorstein", "torch")
+
+# name, builder args; conv: (N, Cin, Cout, HW, k); rnn: (T, B, I, H)
+CONVS = [("conv2d 32x3x32x32 -> 32, k3", (32, 3, 32, 32, 3)),
+         ("conv2d 32x32x32x32 -> 64, k3", (32, 32, 64, 32, 3)),
+         ("conv2d 32x64x16x16 -> 128, k3", (32, 64, 128, 16, 3))]
+RNNS = [("LSTM T50 B32 128->256", "LSTM", (50, 32, 128, 256)),
+        ("GRU T50 B32 128->256", "GRU", (50, 32, 128, 256))]
+
+
+def _threads_all() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        return os.cpu_count() or 1
+
+
+def cases(lib, quick):
+    import numpy as np
+
+    T = __import__(lib)
+    nn = T.nn
+    T.manual_seed(0)
+    rng = np.random.default_rng(0)
+
+    def tensor(*shape, grad=False):
+        t = T.from_numpy(rng.standard_normal(shape).astype(np.float32))
+        return t.requires_grad_(True) if grad else t
+
+    def fwd_bwd(layer, x, g, first=lambda y: y):
+        params = list(layer.parameters())
+
         def step():
-            y = layer(x)
-            y.backward(L.ones_like(y))
-    else:
-        x = L.randn(50, 32, 128, requires_grad=True)
-        layer = L.nn.LSTM(128, 256)
-        def step():
-            out, (h, c) = layer(x)
-            out.backward(L.ones_like(out))
-    step(); step()
-    times = []
-    for _ in range(REPEATS):
-        t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
-    print(json.dumps({{"seconds": min(times)}}))
-"""
+            x.grad = None
+            for p in params:
+                p.grad = None
+            first(layer(x)).backward(g)
+        return step
 
+    # torch.set_num_threads; tensorstein does not export it yet, its thread-pool module has it
+    threads = T if hasattr(T, "set_num_threads") else __import__(f"{lib}._kernels.parallel", fromlist=["_"])
 
-def run_worker(case: str, lib: str, repeats: int, threads: int) -> dict:
-    code = f"import json\nREPEATS = {repeats}\nTHREADS = {threads}\n" + textwrap.dedent(
-        WORKER.format(lib=lib, case=case))
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))  # the same thread count for both libraries
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{case}/{lib} failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    def with_threads(n, fn):
+        def run():
+            if threads.get_num_threads() != n:
+                threads.set_num_threads(n)
+            fn()
+        return run
 
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for both libraries")
-    args = parser.parse_args(argv)
-    repeats = 5 if args.quick else 20
-    results = {}
-    rounds = 2 if args.quick else 3
-    for case in ("conv2d_3to32", "conv2d_32to64", "lstm"):
-        # the libraries alternate, process by process, so a busy machine slows both alike; best round kept
-        runs = {"tensorstein": [], "torch": []}
-        for _ in range(rounds):
-            for lib, found in runs.items():
-                found.append(run_worker(case, lib, repeats, args.threads))
-        results[case] = {lib: min(r, key=lambda x: x["seconds"]) for lib, r in runs.items()}
-    print(f"{'case (fwd+bwd)':16} {'library':12} {'ms':>9} {'torch/this':>10}")
-    for case, per_lib in results.items():
-        base = per_lib["torch"]["seconds"]
-        for lib, r in per_lib.items():
-            print(f"{case:16} {lib:12} {1000 * r['seconds']:9.2f} {base / r['seconds']:9.2f}x")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "layers.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    return 0
+    built = []
+    for name, (n, cin, cout, hw, k) in CONVS:
+        layer = nn.Conv2d(cin, cout, k, padding=k // 2)
+        built.append((name, fwd_bwd(layer, tensor(n, cin, hw, hw, grad=True), tensor(n, cout, hw, hw)),
+                      2.0 * 3 * n * cout * cin * k * k * hw * hw))
+    for name, mode, (t, b, i, h) in RNNS:
+        layer = getattr(nn, mode)(i, h)
+        gates = 4 if mode == "LSTM" else 3
+        built.append((name, fwd_bwd(layer, tensor(t, b, i, grad=True), tensor(t, b, h), lambda y: y[0]),
+                      2.0 * 3 * t * b * gates * h * (i + h)))
+    if not quick:
+        built.append(("MaxPool2d(2) 32x64x32x32", fwd_bwd(nn.MaxPool2d(2), tensor(32, 64, 32, 32, grad=True),
+                                                           tensor(32, 64, 16, 16)), None))
+        built.append(("BatchNorm2d(64) 32x64x32x32 train",
+                      fwd_bwd(nn.BatchNorm2d(64), tensor(32, 64, 32, 32, grad=True), tensor(32, 64, 32, 32)), None))
+    out = []
+    for n in sorted({1, _threads_all()}):
+        for name, fn, flop in built:
+            out.append(harness.Case(f"{name} [{n}t]", with_threads(n, fn), warmup=2, budget_s=6 if quick else 15,
+                                    work=flop, unit="GFLOP/s" if flop else "", scale=1e-9))
+    return out
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(["layers"] + sys.argv[1:]))

@@ -96,6 +96,40 @@ def test_fused_conv_matches_composite_and_double_backward():
     np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-9)
 
 
+CASES_CL = [  # >= 8 input channels, one group: the channels-last Numba path
+    ((2, 8, 9, 8), (6, 3, 3), dict(padding=1)),
+    ((2, 9, 10, 9), (5, 3, 2), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))),
+    ((1, 8, 7, 7), (4, 2, 2), dict(padding="same")),
+    ((8, 6, 6), (4, 1, 1), dict()),  # unbatched, 1x1
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xshape,wshape,kw", CASES_CL)
+def test_channels_last_conv_matches_numpy_path_composite_and_torch(monkeypatch, xshape, wshape, kw, dtype):
+    from tensorstein.nn._functional import conv as FC
+    x = RNG.standard_normal(xshape)
+    w = RNG.standard_normal((wshape[0], xshape[-3]) + wshape[1:])
+    b = RNG.standard_normal(wshape[0])
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    runs = []
+    for flag in (True, False):  # each path against torch (with its own random upstream gradient)
+        monkeypatch.setattr(FC, "USE_NUMBA", flag)
+        (so, to), pairs = _run_conv("conv2d", x, w, b, dtype=dtype, **kw)
+        assert type(so.grad_fn).__name__ == "ConvolutionBackward0"
+        runs.append(so.detach().numpy())
+        for s_val, t_val in [(so.detach(), to.detach())] + [(s.grad, t.grad) for s, t in pairs]:
+            assert s_val.numpy().dtype == dtype
+            np.testing.assert_allclose(s_val.numpy(), t_val.numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(runs[0], runs[1], rtol=tol, atol=tol)
+    stride, dilation = kw.get("stride", 1), kw.get("dilation", 1)
+    if kw.get("padding") != "same":
+        p = FC._tuple(kw.get("padding", 0), 2, "padding")
+        comp = _conv_composite(ts.tensor(x.astype(dtype)), ts.tensor(w.astype(dtype)), ts.tensor(b.astype(dtype)),
+                               FC._tuple(stride, 2, "stride"), [(v, v) for v in p], FC._tuple(dilation, 2, "d"), 1)
+        np.testing.assert_allclose(runs[0], comp.numpy(), rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
 def test_conv2d_module_with_torch_weights(mode):
     tm = torch.nn.Conv2d(3, 4, (3, 2), stride=(1, 2), padding=(1, 1), padding_mode=mode)

@@ -41,6 +41,32 @@ def test_max_pool2d(shape, kw):
     _compare("max_pool2d", shape, **kw)
 
 
+def test_max_pool2d_numba_kernels_match_numpy_path(monkeypatch):
+    from tensorstein.nn._functional import pooling as FP
+    rng = np.random.default_rng(8)  # its own stream: the other tests' draws stay as they were
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    g = rng.standard_normal((2, 3, 5, 4)).astype(np.float32)
+    runs = []
+    for flag in (True, False):
+        monkeypatch.setattr(FP, "USE_NUMBA", flag)
+        sx = ts.tensor(x, requires_grad=True)
+        v, i = SF.max_pool2d(sx, 3, stride=2, padding=1, dilation=(1, 2), ceil_mode=True, return_indices=True)
+        v.backward(ts.tensor(g))
+        runs.append((v.detach().numpy(), i.numpy(), sx.grad.numpy()))
+    for a, b in zip(runs[0][:2], runs[1][:2]):  # values and indices exactly
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(runs[0][2], runs[1][2], rtol=1e-6)  # overlapping windows: float32 sums
+
+
+def test_max_pool2d_nan_like_torch():
+    x = np.random.default_rng(9).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    x[0, 0, 0, 1] = x[0, 1, 2, 2] = x[0, 1, 3, 3] = x[1, 2, 5, 5] = np.nan  # a window with two NaNs
+    tv, ti = TF.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    sv, si = SF.max_pool2d(ts.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(sv.numpy(), tv.numpy())  # NaN positions equal too
+    np.testing.assert_array_equal(si.numpy(), ti.numpy())
+
+
 @pytest.mark.parametrize("shape,kw", [
     ((2, 3, 10), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, return_indices=True)),
     ((3, 10), dict(kernel_size=2)),
@@ -250,3 +276,25 @@ def test_interpolate_errors_match_torch(kw):
     with pytest.raises(type(te.value)) as se:
         SF.interpolate(ts.tensor(x), **kw)
     assert str(se.value) == str(te.value)
+
+
+@pytest.mark.parametrize("shape,affine", [((4, 5, 6, 7), True), ((8, 3), False), ((3, 4, 9), True)])
+def test_batchnorm_numba_kernels_match_numpy_path_and_torch(monkeypatch, shape, affine):
+    from tensorstein.nn._functional import batchnorm as FB
+    rng = np.random.default_rng(12)  # its own stream
+    x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    cls = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d"}[len(shape)]
+    runs = []
+    for lib, flag in ((ts, True), (ts, False), (torch, None)):
+        if flag is not None:
+            monkeypatch.setattr(FB, "USE_NUMBA", flag)
+        m = getattr(lib.nn, cls)(shape[1], affine=affine)
+        xx = lib.tensor(x, requires_grad=True)
+        y = m(xx)
+        y.backward(lib.tensor(g))
+        grads = [p.grad.detach().numpy() for p in m.parameters()]
+        runs.append([y.detach().numpy(), xx.grad.numpy(), m.running_mean.numpy(), m.running_var.numpy()] + grads)
+    for fused, numpy_path, ref in zip(*runs):
+        np.testing.assert_allclose(fused, numpy_path, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(fused, ref, rtol=1e-5, atol=1e-5)

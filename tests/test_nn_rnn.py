@@ -91,7 +91,9 @@ def test_rnn_relu_and_float64():
 def test_fused_layer_matches_composite_with_double_backward(mode, reverse):
     gates = {"LSTM": 4, "GRU": 3}.get(mode, 1)
     T, B, I, H = 5, 2, 3, 4
-    mk = (lambda *s: ts.tensor(RNG.standard_normal(s) * 0.5, requires_grad=True))
+    def mk(*s):
+        return ts.tensor(RNG.standard_normal(s) * 0.5, requires_grad=True)
+
     x, w_ih, w_hh, b_ih, b_hh = mk(T, B, I), mk(gates * H, I), mk(gates * H, H), mk(gates * H), mk(gates * H)
     hx = (mk(B, H), mk(B, H)) if mode == "LSTM" else (mk(B, H),)
     fused = FR.rnn_layer(mode, x, hx, w_ih, w_hh, b_ih, b_hh, reverse)
@@ -226,20 +228,31 @@ def test_char_rnn_training_matches_torch():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_numba_lstm_backward_matches_numpy_oracle(monkeypatch, dtype):
-    m = ts.nn.LSTM(6, 8, bidirectional=True)
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_lstm_matches_numpy_oracle_and_torch(monkeypatch, dtype, bias):
+    """The gate-major Numba layer (values, states, every gradient) against the NumPy path and torch."""
+    torch.manual_seed(0)
+    tm = torch.nn.LSTM(6, 8, num_layers=2, bidirectional=True, bias=bias, batch_first=True)
+    m = ts.nn.LSTM(6, 8, num_layers=2, bidirectional=True, bias=bias, batch_first=True)
+    m.load_state_dict({k: ts.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
     if dtype == np.float64:
-        m = m.double()
-    x = RNG.standard_normal((7, 3, 6)).astype(dtype)
-    g = RNG.standard_normal((7, 3, 16)).astype(dtype)
-    grads = []
-    for flag in (False, True):
-        monkeypatch.setattr(FR, "USE_NUMBA", flag)
-        m.zero_grad()
-        xx = ts.tensor(x, requires_grad=True)
-        out, (_, c) = m(xx)
-        (out * ts.tensor(g)).sum().add(c.sum()).backward()
-        grads.append([xx.grad.numpy()] + [p.grad.numpy() for p in m.parameters()])
+        m, tm = m.double(), tm.double()
+    x = RNG.standard_normal((3, 7, 6)).astype(dtype)
+    h0, c0 = (RNG.standard_normal((4, 3, 8)).astype(dtype) for _ in range(2))
+    g = RNG.standard_normal((3, 7, 16)).astype(dtype)
+    gc = RNG.standard_normal((4, 3, 8)).astype(dtype)
+    runs = []
+    for lib, mod, flag in ((ts, m, False), (ts, m, True), (torch, tm, None)):
+        if flag is not None:
+            monkeypatch.setattr(FR, "USE_NUMBA", flag)
+        mod.zero_grad()
+        xx, hh, cc = (lib.tensor(a, requires_grad=True) for a in (x, h0, c0))
+        out, (hn, cn) = mod(xx, (hh, cc))
+        ((out * lib.tensor(g)).sum() + (cn * lib.tensor(gc)).sum() + hn.sum()).backward()
+        runs.append([t.detach().numpy() for t in (out, hn, cn, xx.grad, hh.grad, cc.grad)]
+                    + [p.grad.numpy() for p in mod.parameters()])
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    for a, b in zip(*grads):
-        np.testing.assert_allclose(b, a, rtol=tol, atol=tol)
+    for numpy_path, fused, ref in zip(*runs):
+        assert fused.dtype == dtype
+        np.testing.assert_allclose(fused, numpy_path, rtol=tol, atol=tol)
+        np.testing.assert_allclose(fused, ref, rtol=10 * tol, atol=10 * tol)

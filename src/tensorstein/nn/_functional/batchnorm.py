@@ -38,6 +38,16 @@ def _norm_backward(gd, xhat, rstd, axes):
     return (gd - m1 - xhat * m2) * rstd
 
 
+USE_NUMBA = True  # training-mode batch_norm through the Numba kernels (_bn_kernels); False: NumPy
+
+
+def _kernels(x):
+    if not USE_NUMBA or x.ndim < 2 or x.dtype not in (np.float32, np.float64):
+        return None
+    from . import _bn_kernels
+    return _bn_kernels
+
+
 def _composite_grads(composite, args, tensors, g):
     from ..._autograd.grad_mode import enable_grad
     from ..._autograd.graph import run_backward
@@ -77,7 +87,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             y = y * weight.reshape(shape)
         return y + bias.reshape(shape) if bias is not None else y
     axes = (0,) + tuple(range(2, x.ndim))
-    mean, var, rstd, xhat = _normalize(x, axes, eps)
+    kern = _kernels(x)
+    if kern is not None:  # (N, C, L) Numba passes; stats come back as (C,) float64
+        wd, bd = (None if t is None else t._data for t in (weight, bias))
+        out, xhat, mean, var, rstd = kern.forward(np.ascontiguousarray(x).reshape(x.shape[0], c, -1), wd, bd, eps)
+        out, xhat = out.reshape(x.shape), xhat.reshape(x.shape)
+        mean, var = mean.astype(x.dtype), var.astype(x.dtype)
+    else:
+        mean, var, rstd, xhat = _normalize(x, axes, eps)
     if running_mean is not None:
         n = x.size // c
         m = x.dtype.type(momentum)
@@ -88,9 +105,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         rv += m * (var.reshape(c) * x.dtype.type(n / max(n - 1, 1))).astype(rv.dtype)
         running_mean._version[0] += 1
         running_var._version[0] += 1
-    out = xhat * weight._data.reshape(shape) if weight is not None else xhat.copy()
-    if bias is not None:
-        out += bias._data.reshape(shape)
+    if kern is None:
+        out = xhat * weight._data.reshape(shape) if weight is not None else xhat.copy()
+        if bias is not None:
+            out += bias._data.reshape(shape)
     res = Tensor._make(out)
     if not _wants_grad(input, weight, bias):
         return res
@@ -100,6 +118,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             return _composite_grads(_batch_norm_composite, (input, weight, bias, eps), (input, weight, bias), g)
         gd = g._data
         gx = gw = gb = None
+        if kern is not None:
+            n = x.shape[0]
+            gxa, gwa, gba = kern.backward(gd.reshape(n, c, -1), xhat.reshape(n, c, -1),
+                                          None if weight is None else weight._data, rstd)
+            return (Tensor._make(gxa.reshape(x.shape)) if input.requires_grad else None,
+                    Tensor._make(gwa) if weight is not None and weight.requires_grad else None,
+                    Tensor._make(gba) if bias is not None and bias.requires_grad else None)
         if bias is not None and bias.requires_grad:
             gb = Tensor._make(gd.sum(axis=axes))
         if weight is not None and weight.requires_grad:

@@ -1,4 +1,8 @@
-"""conv1d / conv2d: im2col (a strided window view, one copy) + batched GEMM forward and backward.
+"""conv1d / conv2d: im2col + GEMM forward and backward.
+
+2-D, one group, >= 8 channels, float32/float64: channels-last Numba im2col/col2im (``_conv_kernels``) and
+GEMMs in the operand layout OpenBLAS runs fastest. Otherwise: NCHW im2col (a strided window view, one
+copy) + batched GEMM, the NumPy path (also the oracle of the channels-last one).
 
 ``_conv_composite`` builds the same convolution from differentiable tensor ops (pad, strided slices,
 einsum); it is the test oracle and the ``create_graph`` path of the fused op.
@@ -134,6 +138,55 @@ def _conv_forward(x, w, b, stride, pads, dilation, groups):
     return out, cols, out_sp
 
 
+USE_NUMBA = True  # the channels-last Numba im2col/col2im path (2-D, groups=1); False: the NumPy path
+
+
+def _cl_kernels(x, nd, groups):
+    """The channels-last kernel module when it applies (2-D, one group, >= 8 input channels, float32/float64),
+    else None (with few channels the NHWC rows are too short: the NumPy path measured faster)."""
+    if not USE_NUMBA or nd != 2 or groups != 1 or x.shape[1] < 8 or x.dtype not in (np.float32, np.float64):
+        return None
+    from . import _conv_kernels
+    return _conv_kernels
+
+
+def _cl_forward(k, x, w, b, stride, pads, dilation):
+    """Channels-last conv2d: NHWC im2col columns (N*OH*OW, KH*KW*C) @ weight^T, the layout OpenBLAS runs
+    fastest (measured). Returns (out (N, O, OH, OW), cols, out_sp, wk (O, KH*KW*C))."""
+    n, c, h, wd = x.shape
+    o = w.shape[0]
+    (pt, pb), (pl, pr) = pads
+    xpl = np.zeros((n, h + pt + pb, wd + pl + pr, c), x.dtype)  # padded NHWC
+    xpl[:, pt:pt + h, pl:pl + wd] = x.transpose(0, 2, 3, 1)
+    out_sp = tuple((xpl.shape[1 + d] - dilation[d] * (w.shape[2 + d] - 1) - 1) // stride[d] + 1 for d in range(2))
+    cols = k.im2col_cl(xpl, w.shape[2:], stride, dilation, out_sp)
+    wk = np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(o, -1)  # (O, KH*KW*C)
+    outl = (cols @ wk.T).reshape(n, out_sp[0], out_sp[1], o)  # (N, OH, OW, O)
+    out = np.empty((n, o) + out_sp, x.dtype)
+    if b is not None:
+        np.add(outl.transpose(0, 3, 1, 2), b.reshape(o, 1, 1), out=out)
+    else:
+        np.copyto(out, outl.transpose(0, 3, 1, 2))
+    return out, cols, out_sp, wk
+
+
+def _cl_backward(k, gd, x, w, cols, wk, stride, pads, dilation, out_sp, need_x, need_w):
+    """Input and weight gradients of :func:`_cl_forward` from gd (N, O, OH, OW)."""
+    n, c, h, wd = x.shape
+    o = w.shape[0]
+    g3 = gd.reshape(n, o, -1)  # (N, O, L): batched GEMMs on NCHW g (no transposed copy; measured as fast)
+    gw = dx = None
+    if need_w:
+        gwk = np.matmul(g3, cols.reshape(n, g3.shape[2], -1)).sum(0)  # (O, KH*KW*C)
+        gw = np.ascontiguousarray(gwk.reshape(o, w.shape[2], w.shape[3], c).transpose(0, 3, 1, 2))
+    if need_x:
+        (pt, pb), (pl, pr) = pads
+        dcols = np.matmul(g3.transpose(0, 2, 1), wk).reshape(cols.shape)  # (N*L, KH*KW*C)
+        dxpl = k.col2im_cl(dcols, (n, h + pt + pb, wd + pl + pr, c), w.shape[2:], stride, dilation, out_sp)
+        dx = np.ascontiguousarray(dxpl[:, pt:pt + h, pl:pl + wd].transpose(0, 3, 1, 2))
+    return dx, gw
+
+
 def _col2im(dcols, xp_shape, kshape, stride, dilation, out_sp):
     """Scatter-add column gradients (N, C, *k, *out) back into the padded input (a loop over kernel taps)."""
     dxp = np.zeros(xp_shape, dtype=dcols.dtype)
@@ -152,7 +205,11 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, fname):
     if half:
         x, w = x.astype(np.float32), w.astype(np.float32)
     bd = None if bias is None else bias._data.astype(x.dtype, copy=False)
-    out, cols, out_sp = _conv_forward(x, w, bd, stride, pads, dilation, groups)
+    k = _cl_kernels(x, nd, groups)
+    if k is not None:
+        out, cols, out_sp, wk = _cl_forward(k, x, w, bd, stride, pads, dilation)
+    else:
+        out, cols, out_sp = _conv_forward(x, w, bd, stride, pads, dilation, groups)
     if half:
         out = out.astype(input._data.dtype)
     res = Tensor._make(out[0] if unbatched else out)
@@ -178,6 +235,15 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, fname):
         gx = gw = gb = None
         if bias is not None and bias.requires_grad:
             gb = Tensor._make(gd.sum(axis=(0,) + tuple(range(2, 2 + nd))).astype(bias._data.dtype))
+        if k is not None:
+            dx, gwa = _cl_backward(k, gd, x, w, cols, wk, stride, pads, dilation, out_sp,
+                                   input.requires_grad, weight.requires_grad)
+            if gwa is not None:
+                gw = Tensor._make(gwa.astype(weight._data.dtype, copy=False))
+            if dx is not None:
+                dx = dx.astype(input._data.dtype, copy=False)
+                gx = Tensor._make(dx[0] if unbatched else dx)
+            return gx, gw, gb
         if weight.requires_grad:
             # (G, Og, K): sum over the batch of g (Og, L) @ cols^T (L, K), batched GEMMs without copies
             gwa = np.matmul(g3, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w.shape)

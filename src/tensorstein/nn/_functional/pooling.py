@@ -81,27 +81,45 @@ def _pad_to(x4, fill, k, s, p, d, out):
     return xp
 
 
+USE_NUMBA = True  # max pooling through the Numba kernels (_pool_kernels); False: the NumPy path
+
+
+def _kernels(dtype):
+    if not USE_NUMBA or dtype not in (np.float32, np.float64):
+        return None
+    from . import _pool_kernels
+    return _pool_kernels
+
+
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, name):
     x4, k, s, p, d, out, restore = _setup(input, kernel_size, stride, padding, dilation, ceil_mode, nd, name)
     fill = -np.inf if x4.dtype.kind == "f" else np.iinfo(x4.dtype).min
     xp = _pad_to(x4, fill, k, s, p, d, out)
-    win = _windows(xp, k, s, d)[:, :, :out[0], :out[1]]  # (N, C, OH, OW, KH, KW)
-    flat = win.reshape(win.shape[:4] + (-1,))
-    arg = flat.argmax(axis=-1)
-    vals = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+    h, w = x4.shape[2:]
+    kern = _kernels(x4.dtype)
+    if kern is not None:
+        vals, idx = kern.max_pool2d(xp, k, s, d, p, out, w)
+    else:
+        win = _windows(xp, k, s, d)[:, :, :out[0], :out[1]]  # (N, C, OH, OW, KH, KW)
+        flat = win.reshape(win.shape[:4] + (-1,))
+        arg = flat.argmax(axis=-1)
+        vals = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
     res = Tensor._make(restore(vals))
     want_grad = needs_grad(input)
     if not (return_indices or want_grad):
         return res
-    h, w = x4.shape[2:]
-    rows = (np.arange(out[0]) * s[0] - p[0])[:, None] + (arg // k[1]) * d[0]
-    cols = (np.arange(out[1]) * s[1] - p[1]) + (arg % k[1]) * d[1]
-    idx = (rows * w + cols).astype(np.int64)  # (N, C, OH, OW) index into the H*W plane
+    if kern is None:
+        rows = (np.arange(out[0]) * s[0] - p[0])[:, None] + (arg // k[1]) * d[0]
+        cols = (np.arange(out[1]) * s[1] - p[1]) + (arg % k[1]) * d[1]
+        idx = (rows * w + cols).astype(np.int64)  # (N, C, OH, OW) index into the H*W plane
     if want_grad:
         nc = x4.shape[0] * x4.shape[1]
 
         def backward(g):
             gd = g._data.reshape(nc, -1)
+            if kern is not None:
+                gx = kern.max_pool2d_backward(gd, idx.reshape(nc, -1), nc, h * w)
+                return (Tensor._make(gx.reshape(input._data.shape)),)
             glob = idx.reshape(nc, -1) + (np.arange(nc, dtype=np.int64) * (h * w))[:, None]
             gx = np.bincount(glob.ravel(), weights=gd.ravel(), minlength=nc * h * w)
             return (Tensor._make(gx.astype(g._data.dtype).reshape(input._data.shape)),)

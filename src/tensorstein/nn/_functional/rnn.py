@@ -1,10 +1,11 @@
 """Recurrent layers: one direction of one layer of RNN (tanh/relu), LSTM and GRU as a single op each.
 
 The input projection of every time step is one GEMM; the recurrence loops over time with one small
-GEMM per step; backward runs the recurrence in reverse and finishes with three GEMMs for the weight and
-input gradients. The cell functions (``lstm_cell``, ``gru_cell``, ``rnn_tanh_cell``, ``rnn_relu_cell``)
-are written with tensor ops: they serve the ``*Cell`` modules and are the oracle (and ``create_graph``
-path) of the fused layers.
+GEMM per step (on one BLAS thread); backward runs the recurrence in reverse and finishes with three GEMMs
+for the weight and input gradients. LSTM in float32/float64 runs the gate-major fused layer of
+``_lstm_kernels`` (the NumPy LSTM below is its oracle). The cell functions (``lstm_cell``,
+``gru_cell``, ``rnn_tanh_cell``, ``rnn_relu_cell``) are written with tensor ops: they serve the ``*Cell``
+modules and are the oracle (and ``create_graph`` path) of the fused layers.
 
 >>> import tensorstein as torch
 >>> x, h, c = torch.randn(2, 3), torch.zeros(2, 4), torch.zeros(2, 4)
@@ -13,6 +14,8 @@ path) of the fused layers.
 tensorstein.Size([2, 4])
 """
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
@@ -76,15 +79,25 @@ def _layer_composite(mode, x, hx, w_ih, w_hh, b_ih, b_hh, reverse):
 
 
 # ---------------------------------------------------------------- fused NumPy recurrences
-USE_NUMBA = True  # the fused Numba LSTM backward cell; False runs the NumPy oracle
+USE_NUMBA = True  # the fused Numba LSTM layer (_lstm_kernels); False runs the NumPy oracle below
 
 
 def _kernels(dtype):
-    """The Numba backward-cell kernel module for float32/float64, or None (NumPy path)."""
+    """The fused LSTM module for float32/float64, or None (the NumPy path)."""
     if not USE_NUMBA or dtype not in (np.float32, np.float64):
         return None
     from . import _lstm_kernels
     return _lstm_kernels
+
+
+SERIAL_STEPS = True  # per-step GEMMs on one BLAS thread (the big GEMMs keep every thread)
+
+
+def serial_blas():
+    """Context for a recurrence: one BLAS thread. Its GEMMs are small (B x H) and sequential; with two
+    BLAS threads they synchronise every step and, on a loaded machine, stall (measured 40x slower)."""
+    from ..._kernels.parallel import blas_threads, get_num_threads
+    return blas_threads(1) if SERIAL_STEPS and get_num_threads() > 1 else contextlib.nullcontext()
 
 
 def _sigmoid(a):
@@ -125,14 +138,9 @@ def _lstm_backward(gh, gc, hs, cs, acts, tcs, w_hh):
     dgates = np.empty_like(acts)
     dh = np.zeros((B, H), acts.dtype)
     dc = np.array(gc, dtype=acts.dtype)  # a copy: updated in place
-    k, one = _kernels(acts.dtype), acts.dtype.type(1)
     for t in range(T - 1, -1, -1):
         a, d = acts[t], dgates[t]
         dh += gh[t]
-        if k is not None:
-            k.cell_backward(a, cs[t], tcs[t], dh, dc, d, one)
-            np.matmul(d, w_hh, out=dh)
-            continue
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         tc = tcs[t]
         dc += dh * o * (1 - tc * tc)
@@ -226,18 +234,27 @@ def rnn_layer(mode, x, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     bias = None
     if b_ih is not None:
         bias = b_ih._data + b_hh._data if mode != "GRU" else b_ih._data
-    xp = (xr.reshape(T * B, -1) @ w.T).reshape(T, B, -1)  # the input projection of every step: one GEMM
-    if bias is not None:
-        xp += bias
     h0 = hx[0]._data
-    if mode == "LSTM":
-        hs, cs, acts, tcs = _lstm_forward(xp, h0, hx[1]._data, wh.T)
+    k = _kernels(xd.dtype) if mode == "LSTM" else None
+    if k is None:
+        xp = (xr.reshape(T * B, -1) @ w.T).reshape(T, B, -1)  # the input projection of every step: one GEMM
+        if bias is not None:
+            xp += bias
+    if k is not None:  # the gate-major fused layer: hs is (H, (T+1)*B), cs (T+1, H, B)
+        hs, cs, acts, tcs = k.lstm_forward(xr, w, wh, bias, h0, hx[1]._data, serial_blas)
+        hseq = hs.reshape(-1, T + 1, B).transpose(1, 2, 0)[1:]  # (T, B, H)
+        out = np.concatenate([hseq[::-1] if reverse else hseq, cs[-1:].transpose(0, 2, 1)], 0)
+    elif mode == "LSTM":
+        with serial_blas():
+            hs, cs, acts, tcs = _lstm_forward(xp, h0, hx[1]._data, wh.T)
         out = np.concatenate([hs[1:][::-1] if reverse else hs[1:], cs[-1:]], 0)
     elif mode == "GRU":
-        hs, rz, ns, hns = _gru_forward(xp, h0, wh.T, b_hh._data if b_hh is not None else None)
+        with serial_blas():
+            hs, rz, ns, hns = _gru_forward(xp, h0, wh.T, b_hh._data if b_hh is not None else None)
         out = hs[1:][::-1] if reverse else hs[1:]
     else:
-        hs = _rnn_forward(xp, h0, wh.T, mode == "RNN_RELU")
+        with serial_blas():
+            hs = _rnn_forward(xp, h0, wh.T, mode == "RNN_RELU")
         out = hs[1:][::-1] if reverse else hs[1:]
     res = Tensor._make(np.ascontiguousarray(out))
     tensors = (x,) + tuple(hx) + (w_ih, w_hh, b_ih, b_hh)
@@ -250,15 +267,26 @@ def rnn_layer(mode, x, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
         gd = g._data
         gh = gd[:T][::-1] if reverse else gd[:T]
         dhh = None
-        if mode == "LSTM":
-            dp, dh0, dc0 = _lstm_backward(gh, gd[T], hs, cs, acts, tcs, wh)
-            dstate = (dh0, dc0)
-        elif mode == "GRU":
-            dp, dhh, dh0 = _gru_backward(gh, hs, rz, ns, hns, wh)
-            dstate = (dh0,)
-        else:
-            dp, dh0 = _rnn_backward(gh, hs, wh, mode == "RNN_RELU")
-            dstate = (dh0,)
+        if k is not None:
+            with serial_blas():
+                dg, dh0, dc0 = k.lstm_backward(gh, gd[T], hs, cs, acts, tcs, wh)  # dg (4H, T*B)
+            dx = (dg.T @ w).reshape(T, B, -1)
+            gx = Tensor._make(np.ascontiguousarray(dx[::-1] if reverse else dx))
+            gw_ih = Tensor._make(dg @ xr.reshape(T * B, -1))
+            gw_hh = Tensor._make(dg @ hs[:, :T * B].T)
+            gb = dg.sum(1) if b_ih is not None else None
+            return (gx, Tensor._make(np.ascontiguousarray(dh0)), Tensor._make(np.ascontiguousarray(dc0)),
+                    gw_ih, gw_hh) + ((None, None) if gb is None else (Tensor._make(gb), Tensor._make(gb.copy())))
+        with serial_blas():
+            if mode == "LSTM":
+                dp, dh0, dc0 = _lstm_backward(gh, gd[T], hs, cs, acts, tcs, wh)
+                dstate = (dh0, dc0)
+            elif mode == "GRU":
+                dp, dhh, dh0 = _gru_backward(gh, hs, rz, ns, hns, wh)
+                dstate = (dh0,)
+            else:
+                dp, dh0 = _rnn_backward(gh, hs, wh, mode == "RNN_RELU")
+                dstate = (dh0,)
         dp2 = dp.reshape(T * B, -1)
         dh2 = dp2 if dhh is None else dhh.reshape(T * B, -1)
         dx = (dp2 @ w).reshape(T, B, -1)
