@@ -5,13 +5,15 @@ attention and Transformers, fast on the CPU and without PyTorch.
 >>> torch.matmul(torch.ones(3, 4), torch.ones(4, 2)).shape
 tensorstein.Size([3, 2])
 """
+import math as _math
+
 from ._dtype import (  # noqa: F401
     bool_ as bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, dtype,
     iinfo, finfo, get_default_dtype, set_default_dtype, promote_types, result_type,
 )
 from ._dtype import float32 as float, float64 as double, float16 as half, int64 as long, int32 as int  # noqa
 from ._dtype import int16 as short  # noqa: F401
-from ._device import device, cuda  # noqa: F401
+from ._device import device, get_default_device, set_default_device  # noqa: F401
 from ._tensor import Tensor, Size  # noqa: F401
 from . import _allocator, _methods
 
@@ -110,16 +112,34 @@ def set_num_threads(n: "int") -> None:
 
 
 _thread_limit = None
-_LAZY_SUBMODULES = ("nn", "optim", "io", "models")
+pi = _math.pi
+e = _math.e
+inf = _math.inf
+nan = _math.nan
+newaxis = None
+_LAZY_SUBMODULES = ("nn", "optim", "io", "models", "backends", "accelerator", "amp", "cuda", "cpu", "utils",
+                    "distributed", "profiler")
+# public names whose modules load on first use: name -> (module, attribute)
+_LAZY_ATTRS = {
+    "compile": ("._compile", "compile"),
+    "autocast": (".amp", "autocast"),
+    "is_autocast_enabled": (".amp", "is_autocast_enabled"),
+    "get_autocast_dtype": (".amp", "get_autocast_dtype"),
+}
 
 
 def __getattr__(name: str):
     # nn/optim/io/models load on first use, keeping ``import tensorstein`` fast (no Numba at import)
-    if name in _LAZY_SUBMODULES:
-        import importlib
+    import importlib
 
+    if name in _LAZY_SUBMODULES:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module
+    if name in _LAZY_ATTRS:
+        module_name, attr = _LAZY_ATTRS[name]
+        value = getattr(importlib.import_module(module_name, __name__), attr)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'tensorstein' has no attribute '{name}'")
 __version__ = "0.1.0"
