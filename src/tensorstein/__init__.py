@@ -59,6 +59,9 @@ from ._ops.linalg import (  # noqa: E402,F401
     chain_matmul,
 )
 from ._ops.einsum import einsum  # noqa: E402,F401
+from ._ops.sorting import (  # noqa: E402,F401
+    sort, argsort, msort, topk, kthvalue, median, nanmedian, mode, unique, unique_consecutive,
+)
 from ._ops.errors import broadcast_shapes  # noqa: E402,F401
 from ._repr import set_printoptions, get_printoptions, printoptions  # noqa: E402,F401
 from . import autograd, linalg  # noqa: E402,F401

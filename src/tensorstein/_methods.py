@@ -10,6 +10,7 @@ from ._ops import indexing as I
 from ._ops import linalg as L
 from ._ops import reduction as R
 from ._ops import shape as S
+from ._ops import sorting as O
 from ._ops import unary as U
 from ._tensor import Tensor
 
@@ -38,6 +39,10 @@ _METHODS = {
     "amax": R.amax, "amin": R.amin, "argmax": R.argmax, "argmin": R.argmin, "var": R.var, "std": R.std,
     "norm": R.norm, "logsumexp": R.logsumexp, "cumsum": R.cumsum, "cumprod": R.cumprod, "all": R.all,
     "any": R.any, "softmax": R.softmax, "log_softmax": R.log_softmax, "count_nonzero": R.count_nonzero,
+    # sorting
+    "sort": O.sort, "argsort": O.argsort, "msort": O.msort, "topk": O.topk, "kthvalue": O.kthvalue,
+    "median": O.median, "nanmedian": O.nanmedian, "mode": O.mode, "unique": O.unique,
+    "unique_consecutive": O.unique_consecutive,
     # shape
     "view": S.view, "view_as": S.view_as, "reshape": S.reshape, "reshape_as": S.reshape_as,
     "flatten": S.flatten, "unflatten": S.unflatten, "squeeze": S.squeeze, "unsqueeze": S.unsqueeze,
