@@ -48,4 +48,11 @@ def _sorting_ops():
     add("unique_consecutive", lambda L, a, **kw: L.unique_consecutive(a, **kw),
         [S(_a([1, 1, 2, 2, 3, 1, 1, 2], "int64")), S(_a([1, 1, 2, 2, 3, 1], "int64"), return_inverse=True,
                                                         return_counts=True), S(ints, dim=0)], grad=False)
+    idx = _a([0, 2, 0], "int64", grad=False)
+    add("index_fill", lambda L, a, d, i, v: L.index_fill(a, d, i, v),
+        [S(_x(3, 4), 1, idx, -1.5), S(_x(3, 4), 0, _a(1, "int64", grad=False), 2.0), S(_x(3, 4), 1, idx, _x()),
+         S(_x(3, 4), -1, _a([-1], "int64", grad=False), 0.0), S(ints, 0, _a([1], "int64", grad=False), 2.7),
+         S(_x(3, 4), 1, _a([5], "int64", grad=False), 0.0), S(_x(3, 4), 1, _a([0.0], "float32", grad=False), 0.0),
+         S(_x(3, 4), 1, _a([[0]], "int64", grad=False), 0.0), S(_x(3, 4), 1, idx, _x(2)), S(_x(3, 4), 2, idx, 0.0)])
+    add("Tensor.index_fill_", lambda L, a, d, i, v: a.clone().index_fill_(d, i, v), [S(_x(3, 4), 1, idx, -1.5)])
     return ops
