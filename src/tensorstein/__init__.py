@@ -19,11 +19,14 @@ from ._ops._install import NAMESPACE as _NAMESPACE
 from ._ops.random import Generator, default_generator  # noqa: F401
 from ._ops.errors import broadcast_shapes  # noqa: F401
 from ._repr import set_printoptions, get_printoptions, printoptions  # noqa: F401
+from ._legacy import LEGACY_TYPES as _LEGACY_TYPES
+from ._storage import TypedStorage, UntypedStorage  # noqa: F401
 from . import _allocator, _dtype, autograd, linalg  # noqa: F401
 
 globals().update(_dtype.PUBLIC_NAMES)  # tensorstein.float32, .float, .bool, ...: from the dtype rows
 globals().update(_NAMESPACE)  # every registered op: tensorstein.add, tensorstein.matmul, ...
-del _NAMESPACE
+globals().update(_LEGACY_TYPES)  # LongTensor, FloatTensor, ...: from the dtype rows
+del _NAMESPACE, _LEGACY_TYPES
 _allocator.tune_malloc()
 
 

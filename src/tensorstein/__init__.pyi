@@ -31,6 +31,8 @@ from ._autograd.grad_mode import no_grad, enable_grad, inference_mode, set_grad_
 from ._ops.random import Generator, default_generator
 from ._ops.errors import broadcast_shapes
 from ._repr import set_printoptions, get_printoptions, printoptions
+from ._legacy import LEGACY_TYPES as _LEGACY_TYPES
+from ._storage import TypedStorage, UntypedStorage
 from . import _allocator, _dtype, autograd, linalg
 def save(obj, f) -> None:
     ...
@@ -258,6 +260,8 @@ __all__ = [
     'Generator',
     'Size',
     'Tensor',
+    'TypedStorage',
+    'UntypedStorage',
     'abs',
     'absolute',
     'acos',

@@ -15,6 +15,8 @@ from ._device import CPU, device as _device_type, check_device
 
 from ._repr import format_tensor
 
+from ._storage import typed_storage, untyped_storage
+
 class Size(tuple):
     __slots__ = ()
 
@@ -32,11 +34,12 @@ class Size(tuple):
         ...
 
 class Tensor:
-    __slots__ = ('_data', 'requires_grad', 'grad', 'grad_fn', '_version', '_hooks', '_retains_grad', '__weakref__', '__dict__')
+    __module__ = 'tensorstein'
+    __slots__ = ('_data', 'requires_grad', '_grad', 'grad_fn', '_version', '_hooks', '_retains_grad', '__weakref__', '__dict__')
     __array_priority__ = 1000
     _data: np.ndarray
     requires_grad: bool
-    grad: Tensor | None
+    _grad: Tensor | None
     grad_fn: Any
     _version: list[int]
     _hooks: list | None
@@ -100,6 +103,20 @@ class Tensor:
     def storage_offset(self) -> builtins.int:
         ...
 
+    def storage(self):
+        ...
+
+    def untyped_storage(self):
+        ...
+
+    @property
+    def nbytes(self) -> builtins.int:
+        ...
+
+    @property
+    def itemsize(self) -> builtins.int:
+        ...
+
     def is_contiguous(self, memory_format=...) -> builtins.bool:
         ...
 
@@ -107,6 +124,18 @@ class Tensor:
         ...
 
     def is_complex(self) -> builtins.bool:
+        ...
+
+    @property
+    def grad(self) -> Tensor | None:
+        ...
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        ...
+
+    @grad.deleter
+    def grad(self) -> None:
         ...
 
     @property
