@@ -190,3 +190,20 @@ def test_sigint_during_bench_hides_the_child(tmp_path):
     rc, _, err = _interrupt_after(["bench", "core", "--quick", "-o", str(tmp_path / "B.md")], 1.5, tmp_path)
     assert rc == 130 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert not (tmp_path / "B.md").exists()
+
+
+def test_sigint_while_the_package_imports_exits_130_quietly():
+    # Ctrl-C landing inside `import tensorstein` (before tensorstein.cli can catch it): the console script's
+    # entry point (_tensorstein_cli, outside the package) exits 130 with nothing on stderr
+    code = (
+        "import importlib.abc, sys\n"
+        "class Interrupt(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'tensorstein._ops._install':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "import _tensorstein_cli\n"
+        "sys.exit(_tensorstein_cli.main())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, "demo"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130 and proc.stderr == "", (proc.returncode, proc.stderr)

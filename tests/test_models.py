@@ -189,6 +189,8 @@ def test_encode_api(ours):
     for i, t in enumerate(texts):
         np.testing.assert_allclose(ours.encode(t), full[i], atol=1e-5)
     np.testing.assert_allclose(ours.encode(texts, batch_size=1), full, atol=1e-5)
+    many = ours.encode(texts * 6, batch_size=1)  # many batches on the thread pool at once
+    np.testing.assert_allclose(many, np.concatenate([full] * 6), atol=1e-5)
     assert ours.encode("x").shape == (384,)
     assert ours.encode([]).shape == (0, 384)
     t = ours.encode(texts, convert_to_tensor=True)
@@ -304,16 +306,22 @@ def test_inference_path_sees_weight_updates():
     ts.manual_seed(0)
     m = BertModel(BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
                              intermediate_size=16)).eval()
-    ids, mask, types = np.array([[1, 2, 3]]), np.ones((1, 3), np.int64), np.zeros((1, 3), np.int64)
-    before = m.forward_numpy(ids, mask, types)[0]
+    ids, mask, types = (ts.tensor(a) for a in ([[1, 2, 3, 4]], [[1, 1, 1, 0]], [[0, 0, 1, 1]]))
+
+    def fast():  # eval + no_grad: each layer is one F._transformer_encoder_layer_fwd call
+        with ts.no_grad():
+            return m(ids, mask, types).last_hidden_state.numpy()
+
+    def modules():  # autograd on: the plain module path
+        return m(ids, mask, types).last_hidden_state.detach().numpy()
+
+    before = fast()
+    np.testing.assert_allclose(before, modules(), atol=1e-5)
     q = m.encoder.layer[0].attention.self.query.weight
     with ts.no_grad():
-        q.add_(ts.randn(8, 8) * 5)  # in place: the fused QKV cache must notice
-    after = m.forward_numpy(ids, mask, types)[0]
-    grad_path = m(ts.from_numpy(ids), ts.from_numpy(mask), ts.from_numpy(types)).last_hidden_state.detach().numpy()
+        q.add_(ts.randn(8, 8) * 5)  # in place: the packed QKV cache must notice
+    after = fast()
     assert np.abs(after - before).max() > 1e-3
-    np.testing.assert_allclose(after, grad_path, atol=1e-5)
+    np.testing.assert_allclose(after, modules(), atol=1e-5)
     m.encoder.layer[0].attention.self.key.weight.data = ts.randn(8, 8) * 5  # replaced tensor
-    again = m.forward_numpy(ids, mask, types)[0]
-    grad_path = m(ts.from_numpy(ids), ts.from_numpy(mask), ts.from_numpy(types)).last_hidden_state.detach().numpy()
-    np.testing.assert_allclose(again, grad_path, atol=1e-5)
+    np.testing.assert_allclose(fast(), modules(), atol=1e-5)

@@ -110,6 +110,28 @@ def test_path_selection_and_backends():
     assert select_path(q, q, q) == "flash"
 
 
+@pytest.mark.parametrize("kind", ["bool", "float", "bool2d"])
+@pytest.mark.parametrize("LS", [(33, 40), (40, 33), (33, 33)])
+def test_mask_and_causal_combine(kind, LS):
+    """torch 2.13 (fused CPU kernel): attn_mask with is_causal=True means the mask AND the top-left causal
+    pattern; forcing the MATH backend raises torch's error."""
+    L, S = LS
+    rng = np.random.default_rng(3)
+    mask = {"bool": lambda: rng.random((2, 1, L, S)) > 0.3, "bool2d": lambda: rng.random((L, S)) > 0.3,
+            "float": lambda: rng.standard_normal((2, 1, L, S)).astype(np.float32)}[kind]()
+    if kind == "bool":
+        mask[0, 0, 1] = False  # a row with every key masked: zeros
+    run_both(((2, 4, L, 16), (2, 4, S, 16), (2, 4, S, 16)), SDPBackend.FLASH_ATTENTION, mask=mask, is_causal=True)
+    q = ts.randn(2, 4, L, 16)
+    with sdpa_kernel(SDPBackend.MATH), pytest.raises(RuntimeError, match="should not be set when is_causal=True"):
+        sdpa(q, q[:, :, :1].expand(2, 4, S, 16), q[:, :, :1].expand(2, 4, S, 16), attn_mask=ts.tensor(mask),
+             is_causal=True)
+    tq = torch.randn(2, 4, L, 16)
+    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH), \
+            pytest.raises(RuntimeError, match="should not be set when is_causal=True"):
+        TF.scaled_dot_product_attention(tq, tq, tq, attn_mask=torch.ones(L, L, dtype=torch.bool), is_causal=True)
+
+
 def test_errors_match_torch():
     q = ts.randn(1, 2, 4, 8)
     with pytest.raises(RuntimeError) as e:
@@ -120,8 +142,6 @@ def test_errors_match_torch():
         sdpa(q[0, 0, 0], q, q)
     with pytest.raises(RuntimeError, match="attn_mask dtype to be bool or float"):
         sdpa(q, q, q, attn_mask=ts.ones(4, 4, dtype=ts.int64))
-    with pytest.raises(RuntimeError, match="should not be set when is_causal=True"):
-        sdpa(q, q, q, attn_mask=ts.ones(4, 4, dtype=ts.bool), is_causal=True)
     with pytest.raises(RuntimeError, match="Number of heads in key and value must divide"):
         sdpa(ts.randn(1, 3, 4, 8), q, q, enable_gqa=True)
     with pytest.raises(RuntimeError):
@@ -250,7 +270,7 @@ def _modules():
 
     if not all(hasattr(nn, c) for c in ("Linear", "LayerNorm", "Dropout")):
         pytest.skip("nn.Linear/LayerNorm/Dropout not available yet")
-    from tensorstein.nn.modules import _attention_modules as M
+    from tensorstein.nn.modules import transformer as M
 
     return M
 
@@ -335,3 +355,35 @@ def test_transformer_encoder(kw):
     enc(xt).sum().backward()
     assert xt.grad.shape == xt.shape
     assert all(p.grad is not None for p in enc.parameters())
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(norm_first=True, activation="gelu")])
+@pytest.mark.parametrize("mask", [None, "kpm", "causal_bool", "float"])
+def test_transformer_encoder_fast_path(kw, mask):
+    """eval + no_grad with batch_first: each layer is one F._transformer_encoder_layer_fwd call."""
+    M = _modules()
+    from tensorstein.nn._functional import transformer as FT
+
+    tl = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True, **kw)
+    tenc = torch.nn.TransformerEncoder(tl, 2, enable_nested_tensor=False).eval()
+    enc = M.TransformerEncoder(M.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True, **kw), 2).eval()
+    _load(enc, tenc)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 5, 16)).astype(np.float32)
+    kpm = np.zeros((3, 5), bool)
+    kpm[0, 3:] = True
+    args = {None: {}, "kpm": {"src_key_padding_mask": kpm},
+            "causal_bool": {"mask": np.triu(np.ones((5, 5), bool), 1)},
+            "float": {"mask": rng.standard_normal((5, 5)).astype(np.float32)}}[mask]
+    calls = []
+    real = FT._transformer_encoder_layer_fwd
+    FT._transformer_encoder_layer_fwd = lambda *a, **k: calls.append(1) or real(*a, **k)
+    try:
+        with ts.no_grad():
+            o = enc(ts.tensor(x), **{k: ts.tensor(v) for k, v in args.items()})
+    finally:
+        FT._transformer_encoder_layer_fwd = real
+    # torch's slow path is the reference (its own fast path turns a float src_mask into NaN)
+    to = tenc(torch.tensor(x), **{k: torch.tensor(v) for k, v in args.items()}).detach()
+    assert len(calls) == 2
+    np.testing.assert_allclose(o.numpy(), to.numpy(), rtol=1e-4, atol=1e-5)

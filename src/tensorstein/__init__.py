@@ -48,7 +48,7 @@ inf = _math.inf
 nan = _math.nan
 newaxis = None
 _LAZY_SUBMODULES = ("nn", "optim", "io", "models", "distributed", "utils", "random", "backends", "accelerator",
-                    "amp", "cuda", "cpu", "onnx")
+                    "amp", "cuda", "cpu", "onnx", "profiler")
 # public names whose modules load on first use: name -> (module, attribute)
 _LAZY_ATTRS = {
     "compile": ("._compile", "compile"),

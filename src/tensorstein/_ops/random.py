@@ -45,7 +45,8 @@ class Generator:
         seed %= 2 ** 64
         self._bg._legacy_seeding(seed & 0xFFFFFFFF)
         self._seed, self._fresh = seed, True
-        self._next_double = self._next_float = None
+        self._next_double: float | None = None
+        self._next_float: float | None = None
         return self
 
     def seed(self) -> int:

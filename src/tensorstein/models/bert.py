@@ -14,13 +14,10 @@ Parameter names match ``transformers.BertModel``'s state dict exactly::
     encoder.layer.{i}.output.LayerNorm.{weight,bias}
     pooler.dense.{weight,bias}                               (optional)
 
-Two execution paths compute the same function:
-
-* with autograd on (training), every module runs ordinary tensorstein ops,
-  attention through ``F.scaled_dot_product_attention`` with the padding mask;
-* under ``no_grad`` the whole encoder runs as one NumPy/Numba routine on the
-  same weights: fused QKV projection, bias+GELU, residual+LayerNorm and masked
-  softmax kernels (``_bert_kernels``), BLAS for every matmul.
+Every layer is library modules: in training (or with autograd on) attention runs through
+``F.scaled_dot_product_attention`` with the padding mask; in eval mode under ``no_grad`` each
+layer is one call of the library's encoder-layer fast path, ``F._transformer_encoder_layer_fwd``
+(torch's ``_transformer_encoder_layer_fwd``), with the query/key/value weights packed once.
 
 Shapes: B batch, L sequence length, C hidden size, H heads, D = C / H.
 """
@@ -28,7 +25,6 @@ Shapes: B batch, L sequence length, C hidden size, H heads, D = C / H.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import threading
 from dataclasses import dataclass, fields
@@ -39,16 +35,11 @@ import numpy as np
 import tensorstein as ts
 from tensorstein import nn
 from tensorstein.nn import functional as F
-
-try:  # F.scaled_dot_product_attention (re-exported from tensorstein.nn.attention)
-    _sdpa = F.scaled_dot_product_attention
-except AttributeError:  # pragma: no cover - older tree without the re-export
-    from tensorstein.nn.attention import scaled_dot_product_attention as _sdpa
+from tensorstein.nn._functional.transformer import _transformer_encoder_layer_fwd
 
 from ..io._config import load_config
 from ..io._safetensors import load_file
 from ..io._torch_pickle import load_state_dict as _load_torch_state_dict
-from . import _bert_kernels as K
 
 __all__ = ["BertConfig", "BertModel", "BaseModelOutput", "load_weights"]
 
@@ -155,17 +146,31 @@ class BertSelfAttention(nn.Module):
         self.value = nn.Linear(C, C)
         self.dropout_p = config.attention_probs_dropout_prob
 
-    def forward(self, x, attn_mask):
+    def forward(self, x, padding_mask):
         B, L, C = x.shape
         H, D = self.num_heads, self.head_dim
         q = self.query(x).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D)
         k = self.key(x).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D)
         v = self.value(x).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D)
-        # attn_mask: (B, 1, 1, L) bool, True where the key is a real token
-        ctx = _sdpa(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0
+        keep = (~padding_mask).view(B, 1, 1, L)  # (B, 1, 1, L) bool, True where the key is a real token
+        ctx = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=keep, dropout_p=self.dropout_p if self.training else 0.0
         )  # (B, H, L, D)
         return ctx.transpose(1, 2).reshape(B, L, C)  # (B, L, C)
+
+    def packed_qkv(self):
+        """Query/key/value weights (3C, C) and biases (3C,) stacked for one matmul, cached until a parameter
+        changes (in place or replaced)."""
+        params = (self.query.weight, self.key.weight, self.value.weight, self.query.bias, self.key.bias,
+                  self.value.bias)
+        datas = tuple(p._data for p in params)  # held by the cache, so identities stay unique
+        versions = tuple(p._version[0] for p in params)
+        hit = self.__dict__.get("_qkv_cache")
+        if hit is None or hit[1] != versions or not all(a is b for a, b in zip(hit[0], datas)):
+            with ts.no_grad():
+                w, b = ts.cat([p.detach() for p in params[:3]]), ts.cat([p.detach() for p in params[3:]])
+            hit = self.__dict__["_qkv_cache"] = (datas, versions, w, b)
+        return hit[2], hit[3]
 
 
 class BertSelfOutput(nn.Module):
@@ -185,8 +190,8 @@ class BertAttention(nn.Module):
         self.self = BertSelfAttention(config)
         self.output = BertSelfOutput(config)
 
-    def forward(self, x, attn_mask):
-        return self.output(self.self(x, attn_mask), x)
+    def forward(self, x, padding_mask):
+        return self.output(self.self(x, padding_mask), x)
 
 
 class BertIntermediate(nn.Module):
@@ -216,10 +221,23 @@ class BertLayer(nn.Module):
         self.attention = BertAttention(config)
         self.intermediate = BertIntermediate(config)
         self.output = BertOutput(config)
+        self.fast_path_ok = config.hidden_act in ("gelu", "relu")
 
-    def forward(self, x, attn_mask):
-        a = self.attention(x, attn_mask)  # (B, L, C)
+    def forward(self, x, padding_mask):
+        """``x`` (B, L, C), ``padding_mask`` (B, L) bool, True at padding -> (B, L, C)."""
+        if self.fast_path_ok and not self.training and not ts.is_grad_enabled():
+            return self._fast_forward(x, padding_mask)
+        a = self.attention(x, padding_mask)  # (B, L, C)
         return self.output(self.intermediate(a), a)
+
+    def _fast_forward(self, x, padding_mask):
+        sa, so, ffn_in, ffn_out = self.attention.self, self.attention.output, self.intermediate.dense, self.output
+        w_qkv, b_qkv = sa.packed_qkv()
+        return _transformer_encoder_layer_fwd(
+            x, x.shape[-1], sa.num_heads, w_qkv, b_qkv, so.dense.weight, so.dense.bias,
+            self.intermediate.act == "gelu", False, so.LayerNorm.eps, so.LayerNorm.weight, so.LayerNorm.bias,
+            ffn_out.LayerNorm.weight, ffn_out.LayerNorm.bias, ffn_in.weight, ffn_in.bias, ffn_out.dense.weight,
+            ffn_out.dense.bias, mask=padding_mask, mask_type=1)
 
 
 class BertEncoder(nn.Module):
@@ -227,9 +245,9 @@ class BertEncoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList([BertLayer(config) for _ in range(config.num_hidden_layers)])
 
-    def forward(self, x, attn_mask):
+    def forward(self, x, padding_mask):
         for layer in self.layer:
-            x = layer(x, attn_mask)
+            x = layer(x, padding_mask)
         return x
 
 
@@ -324,85 +342,10 @@ class BertModel(nn.Module):
             token_type_ids = ts.zeros((B, L), dtype=ts.int64)
         attention_mask = ts.as_tensor(attention_mask)
         token_type_ids = ts.as_tensor(token_type_ids)
-        if not ts.is_grad_enabled() and not self.training:
-            return self._forward_inference(input_ids, attention_mask, token_type_ids)
         x = self.embeddings(input_ids, token_type_ids)  # (B, L, C)
-        attn_mask = (attention_mask != 0).view(B, 1, 1, L)  # (B, 1, 1, L)
-        x = self.encoder(x, attn_mask)  # (B, L, C)
+        x = self.encoder(x, attention_mask == 0)  # (B, L, C)
         pooled = self.pooler(x) if self.pooler is not None else None
         return BaseModelOutput(x, pooled)
-
-    def _forward_inference(self, input_ids, attention_mask, token_type_ids) -> BaseModelOutput:
-        x, pooled = self.forward_numpy(
-            np.asarray(input_ids.numpy()), np.asarray(attention_mask.numpy()), np.asarray(token_type_ids.numpy()),
-            with_pooler=self.pooler is not None,
-        )
-        return BaseModelOutput(ts.from_numpy(x), None if pooled is None else ts.from_numpy(pooled))
-
-    def _fused_qkv(self, sa: "BertSelfAttention") -> tuple[np.ndarray, np.ndarray]:
-        """Query/key/value weights stacked for one matmul, cached until a parameter changes."""
-        params = (sa.query.weight, sa.key.weight, sa.value.weight, sa.query.bias, sa.key.bias, sa.value.bias)
-        datas = tuple(p._data for p in params)  # held by the cache, so identities stay unique
-        versions = tuple(p._version[0] for p in params)
-        cache = self.__dict__.setdefault("_qkv_cache", {})
-        hit = cache.get(id(sa))
-        if hit is not None and hit[1] == versions and all(a is b for a, b in zip(hit[0], datas)):
-            return hit[2], hit[3]
-        arrs = [p.detach().numpy() for p in params]
-        w_qkv = np.ascontiguousarray(np.concatenate(arrs[:3]), dtype=np.float32)
-        b_qkv = np.ascontiguousarray(np.concatenate(arrs[3:]), dtype=np.float32)
-        cache[id(sa)] = (datas, versions, w_qkv, b_qkv)
-        return w_qkv, b_qkv
-
-    def forward_numpy(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray, with_pooler: bool = False):
-        """The inference forward on NumPy arrays with fused kernels (no autograd, no grad-mode check).
-
-        Safe to call from several threads at once. Returns ``(last_hidden_state (B, L, C), pooled or None)``.
-        """
-        cfg = self.config
-        B, L = ids.shape
-        if L > cfg.max_position_embeddings:
-            raise ValueError(f"sequence length {L} exceeds max_position_embeddings {cfg.max_position_embeddings}")
-        C, H, D = cfg.hidden_size, cfg.num_attention_heads, cfg.head_dim
-        eps = cfg.layer_norm_eps
-        e = self.embeddings
-
-        def w(t):
-            return t.detach().numpy()
-
-        x = w(e.word_embeddings.weight)[ids]  # (B, L, C) gather
-        x += w(e.position_embeddings.weight)[:L]
-        x = K.add_layer_norm(x, w(e.token_type_embeddings.weight)[types], w(e.LayerNorm.weight), w(e.LayerNorm.bias), eps)
-        x = x.reshape(B * L, C)  # (B*L, C)
-        mask_bias = np.where(mask != 0, np.float32(0.0), np.float32(-np.inf)).astype(np.float32)  # (B, L)
-        scale = 1.0 / math.sqrt(D)
-        for layer in self.encoder.layer:
-            sa, so = layer.attention.self, layer.attention.output
-            w_qkv, b_qkv = self._fused_qkv(sa)  # (3C, C), (3C,)
-            qkv = x @ w_qkv.T  # (B*L, 3C)
-            q, k, v = K.split_heads(qkv, b_qkv, B, H, q_scale=scale)  # 3 x (B, H, L, D), bias added, q / sqrt(D)
-            del qkv  # free activations as soon as possible: several batches run at once
-            scores = np.matmul(q, k.transpose(0, 1, 3, 2))  # (B, H, L, L)
-            K.masked_softmax_(scores, 1.0, mask_bias)  # softmax(q k^T / sqrt(D) + mask)
-            ctx = np.matmul(scores, v)  # (B, H, L, D)
-            del scores, q, k, v
-            ctx = ctx.transpose(0, 2, 1, 3).reshape(B * L, C)  # (B*L, C)
-            a = ctx @ w(so.dense.weight).T  # (B*L, C), bias folded into the LayerNorm below
-            x = K.add_layer_norm(a, x, w(so.LayerNorm.weight), w(so.LayerNorm.bias), eps, x_bias=w(so.dense.bias))
-            h = x @ w(layer.intermediate.dense.weight).T  # (B*L, 4C)
-            if cfg.hidden_act == "gelu":
-                K.gelu_bias_(h, w(layer.intermediate.dense.bias))
-            else:
-                h = _act(cfg.hidden_act, ts.from_numpy(h + w(layer.intermediate.dense.bias))).numpy()
-            o = h @ w(layer.output.dense.weight).T  # (B*L, C)
-            del h
-            x = K.add_layer_norm(o, x, w(layer.output.LayerNorm.weight), w(layer.output.LayerNorm.bias), eps,
-                                 x_bias=w(layer.output.dense.bias))
-        x = x.reshape(B, L, C)
-        pooled = None
-        if with_pooler and self.pooler is not None:
-            pooled = np.tanh(x[:, 0] @ w(self.pooler.dense.weight).T + w(self.pooler.dense.bias)).astype(np.float32)
-        return x, pooled
 
 
 _INIT_LOCK = threading.Lock()

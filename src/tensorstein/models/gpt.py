@@ -4,10 +4,10 @@ Shapes: B batch, T time (sequence), C embedding size, H heads, D = C / H, V voca
 
     idx (B, T) -> wte + wpe -> n_layer x [x + attn(ln_1(x)); x + mlp(ln_2(x))] -> ln_f -> lm_head -> logits (B, T, V)
 
-Attention runs through ``F.scaled_dot_product_attention``: ``is_causal=True``
-over the whole sequence in training and for the prompt; during generation
-each new token's query attends to all cached keys and values, so one step
-costs O(T) instead of re-running the prefix.
+Attention runs through ``tensorstein.nn.attention.scaled_dot_product_attention`` with
+``is_causal=True, causal_alignment="bottom_right"``: over the whole sequence that is the usual
+causal mask; with a KV cache the new queries are the last rows, so each sees the cached prefix
+and the new keys up to itself, and one generation step costs O(T) instead of re-running the prefix.
 """
 
 from __future__ import annotations
@@ -19,11 +19,7 @@ import numpy as np
 import tensorstein as ts
 from tensorstein import nn
 from tensorstein.nn import functional as F
-
-try:  # F.scaled_dot_product_attention (re-exported from tensorstein.nn.attention)
-    _sdpa = F.scaled_dot_product_attention
-except AttributeError:  # pragma: no cover - older tree without the re-export
-    from tensorstein.nn.attention import scaled_dot_product_attention as _sdpa
+from tensorstein.nn.attention import scaled_dot_product_attention
 
 __all__ = ["GPTConfig", "GPT", "CharTokenizer", "KVCache"]
 
@@ -91,21 +87,14 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, H, D).transpose(1, 2)  # (B, H, T, D)
         k = k.view(B, T, H, D).transpose(1, 2)  # (B, H, T, D)
         v = v.view(B, T, H, D).transpose(1, 2)  # (B, H, T, D)
-        past = 0
         if cache is not None:
             if cache.k[layer] is not None:
-                past = cache.k[layer].shape[2]
                 k = ts.cat([cache.k[layer], k], dim=2)  # (B, H, past+T, D)
                 v = ts.cat([cache.v[layer], v], dim=2)
             cache.k[layer], cache.v[layer] = k, v
-        p = self.dropout if self.training else 0.0
-        if past == 0:
-            y = _sdpa(q, k, v, is_causal=True, dropout_p=p)  # (B, H, T, D)
-        elif T == 1:
-            y = _sdpa(q, k, v, dropout_p=p)  # one query sees every cached key
-        else:  # several new tokens after a prefix: query i sees keys <= past + i
-            allowed = ts.ones(T, past + T, dtype=ts.bool).tril(diagonal=past)  # (T, past+T)
-            y = _sdpa(q, k, v, attn_mask=allowed, dropout_p=p)
+        # new query i sits at position past + i and sees keys <= past + i: causal, aligned bottom-right
+        y = scaled_dot_product_attention(q, k, v, is_causal=True, causal_alignment="bottom_right",
+                                         dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, D)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C)
         return self.c_proj(y)
 
@@ -207,7 +196,5 @@ def _sample(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.r
     if top_k is not None and top_k < z.shape[-1]:
         kth = np.sort(z, axis=-1)[:, -top_k][:, None]
         z = np.where(z < kth, -np.inf, z)
-    z -= z.max(axis=-1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=-1, keepdims=True)
+    p = F.softmax(ts.from_numpy(z), -1).numpy()  # (B, V) float64
     return np.array([rng.choice(p.shape[-1], p=row) for row in p], dtype=np.int64)

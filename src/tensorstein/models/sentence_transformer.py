@@ -19,7 +19,9 @@ from typing import Sequence
 import numpy as np
 
 import tensorstein as ts
+from tensorstein import nn
 
+from .._kernels.parallel import blas_threads, get_num_threads, parallel_for
 from ..io._config import load_json
 from ._st_files import PoolingConfig, SentenceTransformerFiles, find_weights_file, read_sentence_transformer_dir
 from ._tokenizer import Tokenizer
@@ -55,25 +57,12 @@ def pool(token_embeddings: np.ndarray, attention_mask: np.ndarray, cfg: PoolingC
     return np.concatenate(outs, axis=1).astype(np.float32, copy=False) if len(outs) > 1 else outs[0].astype(np.float32, copy=False)
 
 
-_CONTROLLER = None
-
-
-def _blas_controller():
-    """A cached ``threadpoolctl.ThreadpoolController`` (scanning the loaded libraries is slow)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER
-
-
 class _Dense:
-    """sentence-transformers ``Dense`` module: ``act(x @ W.T + b)``."""
+    """sentence-transformers ``Dense`` module: ``act(linear(x))`` with library modules."""
 
     _ACTS = {
-        "torch.nn.modules.activation.Tanh": np.tanh,
-        "torch.nn.modules.linear.Identity": lambda x: x,
+        "torch.nn.modules.activation.Tanh": nn.Tanh,
+        "torch.nn.modules.linear.Identity": nn.Identity,
     }
 
     def __init__(self, path: os.PathLike):
@@ -81,16 +70,16 @@ class _Dense:
         act = cfg.get("activation_function", "torch.nn.modules.linear.Identity")
         if act not in self._ACTS:
             raise NotImplementedError(f"{path}: Dense activation {act!r} is not supported")
-        self.act = self._ACTS[act]
         w = load_weights(find_weights_file(path))
-        self.weight = np.asarray(w["linear.weight"], dtype=np.float32)
-        self.bias = np.asarray(w["linear.bias"], dtype=np.float32) if "linear.bias" in w else None
+        weight = np.asarray(w["linear.weight"], dtype=np.float32)
+        self.linear = nn.Linear(weight.shape[1], weight.shape[0], bias="linear.bias" in w)
+        self.linear.weight.data = ts.from_numpy(weight.copy())
+        if "linear.bias" in w:
+            self.linear.bias.data = ts.from_numpy(np.array(w["linear.bias"], dtype=np.float32))
+        self.act = self._ACTS[act]()
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        y = x @ self.weight.T
-        if self.bias is not None:
-            y += self.bias
-        return self.act(y).astype(np.float32, copy=False)
+        return self.act(self.linear(ts.from_numpy(x))).numpy()
 
 
 class SentenceTransformer:
@@ -114,8 +103,8 @@ class SentenceTransformer:
         self.pooling = self.files.pooling
         self.dense = [_Dense(d) for d in self.files.dense_dirs]
         self.normalize = self.files.normalize
-        # Batches run concurrently on this many threads, each with single-threaded
-        # BLAS: both cores stay busy through the element-wise kernels too.
+        # 1: batches one after another (BLAS threads as set); otherwise batches run concurrently on the
+        # package's thread pool (``tensorstein.set_num_threads``), each with single-threaded BLAS.
         self.num_threads = num_threads
 
     def __repr__(self) -> str:
@@ -127,7 +116,7 @@ class SentenceTransformer:
 
     def get_sentence_embedding_dimension(self) -> int:
         if self.dense:
-            return int(self.dense[-1].weight.shape[0])
+            return self.dense[-1].linear.out_features
         return self.bert.config.hidden_size * len(self.pooling.modes)
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -135,10 +124,11 @@ class SentenceTransformer:
         return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
     def _embed_batch(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
-        tokens, _ = self.bert.forward_numpy(ids, mask, types)  # (B, L, C), fused no-grad path
-        emb = pool(tokens, mask, self.pooling)  # (B, C')
-        for d in self.dense:
-            emb = d(emb)
+        with ts.no_grad():  # grad mode may be per thread: set it in the pool worker running this batch
+            tokens = self.bert(ts.from_numpy(ids), ts.from_numpy(mask), ts.from_numpy(types)).last_hidden_state
+            emb = pool(tokens.numpy(), mask, self.pooling)  # (B, C')
+            for d in self.dense:
+                emb = d(emb)
         return emb
 
     def encode(
@@ -183,28 +173,22 @@ class SentenceTransformer:
 
                 bar = tqdm(total=len(starts), desc="Batches", unit="batch", file=sys.stderr)
 
-            def run(s: int) -> None:
-                idx = order[s : s + batch_size]
-                ids, mask, types = self.tokenizer.pad([encoded[i] for i in idx])
+            def run(i: int) -> None:
+                idx = order[starts[i] : starts[i] + batch_size]
+                ids, mask, types = self.tokenizer.pad([encoded[j] for j in idx])
                 result[idx] = self._embed_batch(ids, mask, types)
+                if bar is not None:
+                    bar.update(1)
 
-            workers = self.num_threads if self.num_threads is not None else (os.cpu_count() or 1)
-            workers = max(1, min(workers, len(starts)))
-            try:
+            workers = self.num_threads if self.num_threads is not None else get_num_threads()
+            try:  # no_grad here too: where grad mode is process-wide, a task leaving no_grad must not re-enable it
                 with ts.no_grad():
-                    if workers == 1:
-                        for s in starts:
-                            run(s)
-                            if bar is not None:
-                                bar.update(1)
-                    else:
-                        from concurrent.futures import ThreadPoolExecutor, as_completed
-
-                        with _blas_controller().limit(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-                            for fut in as_completed([pool.submit(run, s) for s in starts]):
-                                fut.result()
-                                if bar is not None:
-                                    bar.update(1)
+                    if workers == 1 or len(starts) == 1:
+                        for i in range(len(starts)):
+                            run(i)
+                    else:  # batches run on the package's thread pool, each with single-threaded BLAS
+                        with blas_threads(1):
+                            parallel_for(run, len(starts))
             finally:
                 if bar is not None:
                     bar.close()

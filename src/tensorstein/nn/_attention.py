@@ -106,10 +106,6 @@ def _check_inputs(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa
             raise RuntimeError(
                 "Expected attn_mask dtype to be bool or float or to match query dtype, but got "
                 f"attn_mask.dtype: {_c10(attn_mask)} and  query.dtype: {_c10(query)} instead.")
-        if is_causal:
-            raise RuntimeError(
-                "_scaled_dot_product_attention: Explicit attn_mask should not be set when "
-                "is_causal=True")
     if not 0.0 <= float(dropout_p) <= 1.0:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
     if query.shape[-1] != key.shape[-1]:
@@ -383,6 +379,11 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if len(window) != 2:
             raise ValueError("window must be a pair (left, right)")
     dropout_p = float(dropout_p)
+    if attn_mask is not None and is_causal and SDPBackend.MATH in _enabled[0] and not (
+            _enabled[0] & {SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION}):
+        # torch combines mask and causal pattern in its fused CPU kernel only; its math backend refuses
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
+                           "is_causal=True")
     path = select_path(query, key, value, attn_mask, dropout_p, score_mod, mask_mod)
     if path == "flex":
         if dropout_p > 0:

@@ -5,14 +5,13 @@ is its test oracle and its create_graph path.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
-from ..._autograd.graph import attach, node_type, needs_grad
 from ..._autograd.grad_mode import STATE
-from ..._ops import unary as U
+from ..._autograd.graph import attach, needs_grad, node_type
 from ..._ops import reduction as R
+from ..._ops import unary as U
 from ..._ops.indexing import where
 from ..._tensor import Tensor
 
@@ -22,25 +21,19 @@ SiluBackward0 = node_type("SiluBackward0")
 _SQRT1_2 = 0.7071067811865476
 _SQRT_2_OVER_PI = 0.7978845608028654
 _INV_SQRT_2PI = 0.3989422804014327
-_ERF = None
 
+def _gelu_erf(x: np.ndarray, with_cdf: bool):
+    """``(x * Phi(x), Phi(x) or None)`` for a float32/float64 array (GIL released)."""
+    from . import _fused  # Numba: compiled (or loaded from cache) on first use
 
-def _erf_array(x: np.ndarray) -> np.ndarray:
-    """erf on a float32/float64 array (a Numba ufunc over math.erf, compiled once and cached)."""
-    global _ERF
-    if _ERF is None:
-        try:
-            from numba import vectorize
-
-            @vectorize(["float32(float32)", "float64(float64)"], cache=True)
-            def _erf(v):
-                return math.erf(v)
-
-            _ERF = _erf
-        except Exception:  # pragma: no cover - numba missing
-            _ERF = np.frompyfunc(math.erf, 1, 1)
-    out = _ERF(x)
-    return out if out.dtype == x.dtype else out.astype(x.dtype)
+    flat = np.ascontiguousarray(x).reshape(-1)  # (N,)
+    out = np.empty_like(flat)
+    if flat.dtype == np.float32 and not with_cdf:
+        _fused.gelu_f32(flat, out)
+        return out.reshape(x.shape), None
+    cdf = np.empty_like(flat)
+    (_fused.gelu_cdf_f32 if flat.dtype == np.float32 else _fused.gelu_cdf_f64)(flat, out, cdf)
+    return out.reshape(x.shape), cdf.reshape(x.shape)
 
 
 def _work(x):
@@ -91,7 +84,7 @@ def _gelu_composite(input, approximate: str = "none"):
 def gelu(input, approximate: str = "none"):
     """x * Phi(x) (``approximate='none'``, exact erf) or its tanh approximation."""
     if approximate not in ("none", "tanh"):
-        raise RuntimeError(f"approximate argument must be either none or tanh.")
+        raise RuntimeError("approximate argument must be either none or tanh.")
     if not input.is_floating_point():
         raise RuntimeError(f"\"GeluKernelImpl\" not implemented for '{input.dtype}'")
     x = input._data
@@ -105,8 +98,7 @@ def gelu(input, approximate: str = "none"):
         t = np.tanh(k * xw * (one + c * x2))
         out = half * xw * (one + t)
     else:
-        cdf = half * (one + _erf_array(xw * xw.dtype.type(_SQRT1_2)))
-        out = xw * cdf
+        out, cdf = _gelu_erf(xw, needs_grad(input))
     res = Tensor._make(out.astype(x.dtype, copy=False))
     if needs_grad(input):
         def backward(g):
@@ -156,6 +148,32 @@ def mish(input, inplace=False):
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     return R.softmax(input, dim, dtype=dtype)
+
+
+def _masked_softmax(input, mask, dim=None, mask_type=None):
+    """``softmax(input.masked_fill(mask, -inf), dim)`` (torch's private ``_masked_softmax``); ``mask`` is bool,
+    True = masked out, broadcastable to ``input`` (``mask_type=1``: a (B, S) key padding mask of a 4-D input).
+    Rows with every entry masked give zeros. A fused kernel for the last dim of float32/float64 inputs.
+
+    >>> import tensorstein as ts
+    >>> _masked_softmax(ts.zeros(1, 1, 1, 3), ts.tensor([[False, False, True]]), -1, mask_type=1).tolist()
+    [[[[0.5, 0.5, 0.0]]]]
+    """
+    x, m = input._data, mask._data
+    d = (x.ndim - 1 if dim is None else dim) % max(x.ndim, 1)
+    if mask_type == 1:
+        m = m.reshape((m.shape[0],) + (1,) * (x.ndim - 2) + (m.shape[-1],))
+    m = np.broadcast_to(m, x.shape)
+    if needs_grad(input) or d != x.ndim - 1 or x.ndim > 4 or x.dtype not in (np.float32, np.float64):
+        dead = Tensor._make(m.all(axis=d, keepdims=True))
+        y = R.softmax(input.masked_fill(Tensor._make(m), float("-inf")), d)
+        return y.masked_fill(dead, 0.0)
+    from . import _fused
+
+    lead = (1,) * (4 - x.ndim)
+    out = np.empty(x.shape, x.dtype)
+    _fused.masked_softmax(x.reshape(lead + x.shape), m.reshape(lead + m.shape), out.reshape(lead + x.shape))
+    return Tensor._make(out)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):

@@ -1,0 +1,80 @@
+"""linear (one op: forward ``x @ W.T + b`` through BLAS, backward three products) and bilinear."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import _dtype as D
+from ..._autograd.graph import attach, node_type
+from ..._autograd.grad_mode import STATE
+from ..._ops.linalg import mm
+from ..._ops import reduction as R
+from ..._tensor import Tensor
+
+AddmmBackward0 = node_type("AddmmBackward0")
+MmBackward0 = node_type("MmBackward0")
+ViewBackward0 = node_type("ViewBackward0")
+
+_SCALAR = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+           "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _half(arr):
+    return arr.dtype == np.float16 or arr.dtype == D.bfloat16.np
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias`` for input (*, in_features), weight (out_features, in_features)."""
+    x, w = input._data, weight._data
+    if x.dtype != w.dtype or (bias is not None and bias._data.dtype != x.dtype):
+        other = w.dtype if x.dtype != w.dtype else bias._data.dtype
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_SCALAR[D._BY_NP[x.dtype].name]} and "
+                           f"{_SCALAR[D._BY_NP[other].name]}")
+    if w.ndim != 2:
+        if w.ndim == 1:  # torch allows a 1-D weight: a dot with the last dim
+            out = input.matmul(weight)
+            return out + bias if bias is not None else out
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {w.ndim}D")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
+        k = x.shape[-1] if x.ndim else 1
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {w.shape[1]}x{w.shape[0]})")
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+    if _half(x2):
+        out = (x2.astype(np.float32) @ w.astype(np.float32).T)
+        if bias is not None:
+            out += bias._data.astype(np.float32)
+        out = out.astype(x.dtype)
+    else:
+        out = x2 @ w.T
+        if bias is not None:
+            out += bias._data
+    if x.ndim != 2:
+        out = out.reshape(lead + (w.shape[0],))
+    res = Tensor._make(out)
+    if STATE.enabled and (input.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)):
+        nd = x.ndim
+        wt, xt = weight, input
+
+        def backward(g):
+            g2 = g if nd == 2 else g.reshape(-1, g._data.shape[-1])
+            x2t = xt if nd == 2 else xt.reshape(-1, xt._data.shape[-1])
+            gx = gw = gb = None
+            if xt.requires_grad:
+                gx = mm(g2, wt)
+                if nd != 2:
+                    gx = gx.reshape(xt._data.shape)
+            if wt.requires_grad:
+                gw = mm(g2.t(), x2t)
+            if bias is not None and bias.requires_grad:
+                gb = R.sum(g2, 0)
+            return gx, gw, gb
+
+        cls = (AddmmBackward0 if bias is not None else MmBackward0) if nd == 2 else ViewBackward0
+        attach(res, cls, backward, (input, weight, bias), (input, weight))
+    return res
+
+
+def bilinear(input1, input2, weight, bias=None):
+    from ..._ops.einsum import einsum
+    out = einsum("bi,oij,bj->bo", input1, weight, input2)
+    return out + bias if bias is not None else out
