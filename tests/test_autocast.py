@@ -92,3 +92,58 @@ def test_autocast_is_per_thread():
         t.start()
         t.join()
     assert seen == [ts.float32]
+
+
+def _fops():
+    return {
+        "linear": (lambda L, x, w, b: L.nn.functional.linear(x, w, b), [(2, 3, 4), (5, 4), (5,)]),
+        "conv1d": (lambda L, x, w, b: L.nn.functional.conv1d(x, w, b, padding=1), [(2, 3, 7), (4, 3, 3), (4,)]),
+        "conv2d": (lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, stride=2), [(1, 2, 6, 6), (3, 2, 3, 3), (3,)]),
+        "sdpa": (lambda L, q, k, v: L.nn.functional.scaled_dot_product_attention(q, k, v), [(2, 2, 5, 8)] * 3),
+        "sdpa.causal": (lambda L, q, k, v: L.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True),
+                        [(1, 2, 6, 4)] * 3),
+        "sdpa.float_mask": (lambda L, q, k, v, m: L.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m),
+                            [(1, 2, 4, 8)] * 3 + [(4, 4)]),
+    }
+
+
+@pytest.mark.parametrize("name", list(_fops()))
+def test_autocast_functionals_match_torch(name):
+    fn, shapes = _fops()[name]
+    pairs = [_pair(*s, grad=True) for s in shapes]
+    ours, theirs = [p[0] for p in pairs], [p[1] for p in pairs]
+    with ts.autocast("cpu"):
+        got = fn(ts, *ours)
+    with torch.autocast("cpu"):
+        want = fn(torch, *theirs)
+    assert got.dtype is ts.bfloat16 and want.dtype is torch.bfloat16
+    np.testing.assert_allclose(got.float().detach().numpy(), want.float().detach().numpy(), rtol=3e-2, atol=3e-2)
+    up = RNG.standard_normal(tuple(want.shape)).astype(np.float32)
+    got.float().backward(ts.tensor(up))
+    want.float().backward(torch.tensor(up))
+    for a, b in zip(ours, theirs):
+        assert a.grad.dtype is ts.float32 and b.grad.dtype is torch.float32
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=5e-2, atol=5e-2)
+
+
+def test_autocast_training_step_of_a_module_matches_torch():
+    rng = np.random.default_rng(3)
+    w1, w2 = rng.standard_normal((16, 8)).astype(np.float32), rng.standard_normal((4, 16)).astype(np.float32)
+    x, y = rng.standard_normal((6, 8)).astype(np.float32), rng.integers(0, 4, 6)
+    losses, grads = [], []
+    for L in (ts, torch):
+        net = L.nn.Sequential(L.nn.Linear(8, 16), L.nn.ReLU(), L.nn.Linear(16, 4))
+        with L.no_grad():
+            net[0].weight.copy_(L.tensor(w1))
+            net[2].weight.copy_(L.tensor(w2))
+            net[0].bias.zero_()
+            net[2].bias.zero_()
+        with L.autocast("cpu"):
+            out = net(L.tensor(x))
+            loss = L.nn.functional.cross_entropy(out.float(), L.tensor(y))
+        loss.backward()
+        assert out.dtype == L.bfloat16 and net[0].weight.grad.dtype == L.float32
+        losses.append(loss.item())
+        grads.append(net[0].weight.grad.numpy())
+    assert abs(losses[0] - losses[1]) < 2e-2 * abs(losses[1])
+    np.testing.assert_allclose(grads[0], grads[1], rtol=5e-2, atol=5e-2)
