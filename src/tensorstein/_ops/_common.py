@@ -7,6 +7,8 @@ the one ``out=`` writer and the in-place driver.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _dtype as D
@@ -47,6 +49,37 @@ def cast_scalar(s, d: D.dtype):
     return d.np.type(s)
 
 
+_CONVERT_NAME = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
+                 "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double"}
+
+
+def check_fill(value, d: D.dtype):
+    """``value`` as a fill of dtype ``d``; torch's overflow error when it does not fit (unsigned ints wrap
+    negative values down to -max, as torch's ``c10::overflows``)."""
+    if isinstance(value, Tensor):
+        value = value.item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if d is D.bool_ or isinstance(value, bool):
+        return value
+    if d._category == 1:
+        info = np.iinfo(d.np)
+        if isinstance(value, float):
+            bad = math.isnan(value) or not (info.min <= value <= info.max) if math.isfinite(value) else True
+            if not bad:
+                return value
+        else:
+            lo = -info.max if info.min == 0 else info.min
+            if lo <= value <= info.max:
+                return np.array(value, dtype=np.int64).astype(d.np) if value < 0 else value
+        raise RuntimeError(f"value cannot be converted to type {_CONVERT_NAME[d.name]} without overflow")
+    if d is not D.float64 and isinstance(value, (int, float)) and math.isfinite(value) and \
+            abs(value) > float(np.finfo(np.float32 if d is D.bfloat16 else d.np).max) * (1.0039 if d is D.bfloat16
+                                                                                      else 1.0):
+        raise RuntimeError(f"value cannot be converted to type {_CONVERT_NAME[d.name]} without overflow")
+    return value
+
+
 def binary_operands(a, b):
     """Arrays (or scalars) ready for a ufunc, and the torch result dtype of ``a op b``."""
     if isinstance(a, Tensor):
@@ -59,7 +92,9 @@ def binary_operands(a, b):
             return x.astype(rt.np, copy=False), y.astype(rt.np, copy=False), rt
         td = D._BY_NP[x.dtype]
         if td._category == 2 and (type(b) is float or type(b) is int) and td is not D.bfloat16:
-            return x, b, td  # NEP 50: a Python number keeps the float array's dtype
+            if td is not D.float16 or b == 0 or 6.2e-5 <= abs(b) <= 65504.0 or b != b or abs(b) == _INF:
+                return x, b, td  # NEP 50: a Python number keeps the float array's dtype
+            return x.astype(np.float32), np.float32(b), td  # torch: half op scalar computes in float32
         sd = D.scalar_dtype(b)
         if sd._category <= td._category:
             return x, cast_scalar(b, td), td
@@ -72,13 +107,27 @@ def binary_operands(a, b):
 
 
 def apply_binary(np_fn, x, y, a, b):
-    """``np_fn(x, y)``; a broadcast failure becomes torch's message naming the shapes of ``a`` and ``b``."""
+    """``np_fn(x, y)``; a broadcast failure becomes torch's message naming the shapes of ``a`` and ``b``.
+    A float16 operand computed in float32 with a scalar (see ``binary_operands``) is rounded back to float16."""
     try:
-        return np_fn(x, y)
+        r = np_fn(x, y)
+        if (type(y) is np.float32 or type(x) is np.float32) and r.dtype is _F32 and _is_f16(a, b):
+            with np.errstate(over="ignore"):
+                r = r.astype(np.float16)
+        return r
     except ValueError:
         sa = a._data.shape if isinstance(a, Tensor) else ()
         sb = b._data.shape if isinstance(b, Tensor) else ()
         raise broadcast_error(sa, sb) from None
+
+
+_F32 = np.dtype(np.float32)
+_INF = float("inf")
+
+
+def _is_f16(a, b) -> bool:
+    t = a if isinstance(a, Tensor) else b
+    return isinstance(t, Tensor) and t._data.dtype == np.float16
 
 
 def float_input(x: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type
 from .._device import check_device
 from .._tensor import Tensor, _to_array
-from ._common import inplace, write_out
+from ._common import check_fill, inplace, write_out
 from ._registry import register
 from .errors import broadcast_error
 from .shape import expand
@@ -28,17 +28,51 @@ def _finish(arr, requires_grad=False, device=None):
     return t
 
 
-def _size(size) -> tuple:
+def _size(size, op: str = "zeros", single: bool = False) -> tuple:
+    """The shape from ``*size`` (or one sequence), with torch's TypeError for a non-integer size."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    try:
-        shape = tuple(int(s) for s in size)
-    except TypeError:
-        raise TypeError(f"size must be a sequence of ints, got {size!r}") from None
+        size, single = size[0], True
+    for i, s in enumerate(size):
+        if not isinstance(s, (int, np.integer)) and not (isinstance(s, Tensor) and s.ndim == 0
+                                                         and s.dtype._category == 1):
+            kind = type(s).__name__
+            if single and len(size) > 1 or i:
+                raise TypeError(f"{op}(): argument 'size' failed to unpack the object at pos {i + 1} with error "
+                                f"\"type must be tuple of ints,but got {kind}\"")
+            if single:
+                raise TypeError(f"{op}(): argument 'size' (position 1) must be tuple of ints, but found element of "
+                                f"type {kind} at pos 0")
+            raise TypeError(f"{op}(): argument 'size' (position 1) must be tuple of ints, not {kind}")
+    shape = tuple(int(s) for s in size)
     for s in shape:
         if s < 0:
+            if op == "zeros":
+                raise RuntimeError("zeros: Dimension size must be non-negative.")
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(shape)}")
     return shape
+
+
+_RAM = None
+
+
+def _check_alloc(shape, d) -> None:
+    """torch's allocator error for a request beyond the machine's memory, raised before allocating."""
+    global _RAM
+    n = d.np.itemsize
+    for s in shape:
+        n *= s
+    if n < (1 << 30):
+        return
+    if _RAM is None:
+        import os
+        try:
+            _RAM = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            _RAM = 1 << 40
+    if n > _RAM:
+        raise RuntimeError(f"[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                           f"memory: you tried to allocate {n} bytes. Error code 12 (Cannot allocate memory)\n"
+                           f"shape {list(shape)} of {d.name} needs more memory than this machine has")
 
 
 def _float_dtype(dtype):
@@ -79,10 +113,17 @@ def from_numpy(ndarray):
 
 
 # ---------------------------------------------------------------- filled
-def _filled(fill, size, dtype, device, requires_grad, out):
-    shape = _size(size)
+def _filled(fill, size, dtype, device, requires_grad, out, op="zeros", single=False):
+    shape = _size(size, op, single)
     d = _check_dtype(dtype) or D.get_default_dtype()
-    arr = np.full(shape, fill, dtype=d.np) if fill is not None else np.empty(shape, dtype=d.np)
+    check_device(device)
+    _check_alloc(shape, d)
+    if fill is None:
+        arr = np.empty(shape, dtype=d.np)
+    elif type(fill) is int and fill == 0:
+        arr = np.zeros(shape, dtype=d.np)
+    else:
+        arr = np.full(shape, check_fill(fill, d), dtype=d.np)
     if out is not None:
         return write_out(out, Tensor._make(arr))
     return _finish(arr, requires_grad, device)
@@ -93,23 +134,26 @@ def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    return _filled(1, size, dtype, device, requires_grad, out)
+    return _filled(1, size, dtype, device, requires_grad, out, "ones")
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None):
-    return _filled(None, size, dtype, device, requires_grad, out)
+    return _filled(None, size, dtype, device, requires_grad, out, "empty")
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None):
     if dtype is None:
         dtype = D.scalar_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
-    return _filled(fill_value, (size,), dtype, device, requires_grad, out)
+    if isinstance(size, (tuple, list)):
+        return _filled(fill_value, tuple(size), dtype, device, requires_grad, out, "full", True)
+    return _filled(fill_value, (size,), dtype, device, requires_grad, out, "full")
 
 
 def _like(input, fill, dtype, device, requires_grad):
     d = dtype or input.dtype
     shape = input._data.shape
-    arr = np.full(shape, fill, dtype=d.np) if fill is not None else np.empty(shape, dtype=d.np)
+    check_device(device)
+    arr = np.full(shape, check_fill(fill, d), dtype=d.np) if fill is not None else np.empty(shape, dtype=d.np)
     return _finish(arr, requires_grad, device)
 
 
@@ -135,15 +179,36 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
-    if vals[2] == 0:
-        raise RuntimeError("step must be nonzero")
-    if (vals[1] - vals[0]) * vals[2] < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
     if dtype is None:
         dtype = D.int64 if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals) \
             else D.get_default_dtype()
+    for v in vals[:2]:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise RuntimeError(f"unsupported range: {vals[0]} -> {vals[1]}")
+    if dtype._category <= 1:
+        ivals = [int(v) for v in vals]  # torch truncates the bounds and step to integers first
+        if vals[2] == 0:
+            raise RuntimeError("step must be nonzero")
+        if dtype is D.int64:  # torch: integer division (toward zero) of the truncated bounds
+            if ivals[2] == 0:
+                raise ValueError("step must be nonzero")
+            if (ivals[1] - ivals[0]) * ivals[2] < 0:
+                raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+            sgn = (ivals[2] > 0) - (ivals[2] < 0)
+            num = ivals[1] - ivals[0] + ivals[2] - sgn
+            n = abs(num) // abs(ivals[2]) * (1 if (num >= 0) == (ivals[2] > 0) else -1)
+        else:
+            if (vals[1] - vals[0]) * vals[2] < 0:
+                raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+            n = math.ceil((vals[1] - vals[0]) / vals[2])
+        arr = ivals[0] + np.arange(max(n, 0), dtype=np.int64) * ivals[2]
+        return _finish_out(arr.astype(dtype.np), requires_grad, device, out)
+    if vals[2] == 0:
+        raise RuntimeError("step must be nonzero")
+    if (vals[1] - vals[0]) * vals[2] < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = max(math.ceil((vals[1] - vals[0]) / vals[2]), 0)
-    arr = (vals[0] + np.arange(n, dtype=np.float64 if dtype.is_floating_point else np.int64) * vals[2])
+    arr = (vals[0] + np.arange(n, dtype=np.float64) * vals[2])
     return _finish_out(arr.astype(dtype.np), requires_grad, device, out)
 
 
@@ -157,7 +222,10 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     d = _float_dtype(dtype)
-    arr = np.linspace(float(start), float(end), int(steps), dtype=np.float64)
+    if steps == 1:  # torch returns ``start`` even when ``end`` is infinite
+        arr = np.array([float(start)])
+    else:
+        arr = np.linspace(float(start), float(end), int(steps), dtype=np.float64)
     return _finish_out(arr.astype(d.np), requires_grad, device, out)
 
 
@@ -178,9 +246,25 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
 def _fill_inplace(self, arr):
     if grad_enabled() and self.requires_grad and self.grad_fn is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    np.copyto(self._data, arr, casting="unsafe")
+    x = self._data
+    if not x.flags.writeable and 0 in x.strides:  # an expanded view: fill each distinct element once (torch)
+        x = _owner_view(x)
+    np.copyto(x, arr, casting="unsafe")
     self._version[0] += 1
     return self
+
+
+def _owner_view(x):
+    """A writable view of the distinct elements of a broadcast (0-stride) array, through its memory owner."""
+    root = x
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not root.flags.writeable or not root.flags.c_contiguous:
+        return x
+    keep = tuple(slice(0, 1) if st == 0 else slice(None) for st in x.strides)
+    sub = x[keep]
+    offset = sub.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return np.ndarray(sub.shape, x.dtype, buffer=root, offset=offset, strides=sub.strides)
 
 
 def zero_(self):
@@ -188,7 +272,10 @@ def zero_(self):
 
 
 def fill_(self, value):
-    return _fill_inplace(self, value.item() if isinstance(value, Tensor) else value)
+    """Fill in place; torch checks the value's range, except for one-element float16/bfloat16 targets."""
+    if (self.dtype is D.float16 or self.dtype is D.bfloat16) and self._data.size == 1:
+        return _fill_inplace(self, value.item() if isinstance(value, Tensor) else value)
+    return _fill_inplace(self, check_fill(value, self.dtype))
 
 
 # ---------------------------------------------------------------- dtype conversion

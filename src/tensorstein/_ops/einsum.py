@@ -87,6 +87,8 @@ def einsum(equation: str, *operands):
                                    f"{op.dtype.scalar_name}")
     subs, out = _parse(equation, operands)
     for ch in out:
+        if out.count(ch) > 1:
+            raise RuntimeError(f"einsum(): output subscript {ch} appears more than once in the output")
         if sum(s.count(ch) for s in subs) == 0:
             raise RuntimeError(f"einsum(): output subscript {ch} does not appear in the equation for any input "
                                "operand")

@@ -17,7 +17,7 @@ from .._tensor import Tensor
 from ._common import apply_binary as _apply, as_tensor_arg, binary_operands, tensor_or_none as _t
 from ._common import write_out
 from ._registry import register
-from .errors import broadcast_error
+from .errors import broadcast_error, broadcast_shapes
 
 # ---------------------------------------------------------------- arithmetic
 AddBackward0 = node_type("AddBackward0")
@@ -81,7 +81,7 @@ def rsub(input, other, *, alpha=1):
         _sub_bool_error(rt)
     if alpha != 1:
         x = x * alpha
-    res = Tensor._make(np.subtract(y, x))
+    res = Tensor._make(_apply(np.subtract, y, x, other, input))
     return attach(res, RsubBackward1, lambda g: (-g if alpha == 1 else g * -alpha,), (input,))
 
 
@@ -89,7 +89,7 @@ def mul(input, other, *, out=None):
     """Element-wise product ``C_ij = A_ij * B_ij`` with broadcasting."""
     other = as_tensor_arg(other)
     x, y, rt = binary_operands(input, other)
-    res = Tensor._make(_apply(np.multiply, x, y, input, other) if rt is not D.bool_ else np.logical_and(x, y))
+    res = Tensor._make(_apply(np.multiply if rt is not D.bool_ else np.logical_and, x, y, input, other))
     if out is not None:
         return write_out(out, res)
     a, b = input, other
@@ -135,7 +135,7 @@ def _rounded_div(input, other, mode, out):
     x, y, rt = binary_operands(input, other)
     if rt is D.bool_:
         raise NotImplementedError(f"\"div_{mode}_cpu\" not implemented for 'Bool'")
-    if rt._category == 1 and np.any(np.asarray(y) == 0):
+    if rt._category == 1 and np.size(x) and np.any(np.asarray(y) == 0):
         raise RuntimeError("ZeroDivisionError")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if mode == "floor":
@@ -160,7 +160,7 @@ def remainder(input, other, *, out=None):
     x, y, rt = binary_operands(input, other)
     if rt is D.bool_:
         raise NotImplementedError("\"remainder_cpu\" not implemented for 'Bool'")
-    if rt._category == 1 and np.any(np.asarray(y) == 0):
+    if rt._category == 1 and np.size(x) and np.any(np.asarray(y) == 0):
         raise RuntimeError("ZeroDivisionError")
     with np.errstate(divide="ignore", invalid="ignore"):
         res = Tensor._make(_apply(np.remainder, x, y, input, other))
@@ -179,6 +179,8 @@ def fmod(input, other):
     x, y, rt = binary_operands(input, other)
     if rt is D.bool_:
         raise NotImplementedError("\"fmod_cpu\" not implemented for 'Bool'")
+    if rt._category == 1 and np.size(x) and np.any(np.asarray(y) == 0):
+        raise RuntimeError("ZeroDivisionError")
     with np.errstate(divide="ignore", invalid="ignore"):
         res = Tensor._make(_apply(np.fmod, x, y, input, other))
     if not isinstance(other, Tensor):
@@ -405,7 +407,8 @@ def where(condition, input=None, other=None):
     try:
         arr = np.where(c, x, y)
     except ValueError:
-        raise broadcast_error(c.shape, np.broadcast_shapes(np.shape(x), np.shape(y))) from None
+        broadcast_shapes(c.shape, np.shape(x), np.shape(y))  # raises torch's error, condition first
+        raise
     res = Tensor._make(np.asarray(arr, dtype=rt.np))
     ti = input if isinstance(input, Tensor) else None
     to = other if isinstance(other, Tensor) else None

@@ -12,10 +12,10 @@ import numpy as np
 from .. import _dtype as D
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor, _wrap_dim
-from ._common import cast_scalar, inplace
+from ._common import cast_scalar, check_fill, inplace
 from ._registry import register
 from .elementwise import where
-from .errors import broadcast_error
+from .errors import broadcast_error, broadcast_shapes
 
 
 class _Staged(tuple):
@@ -256,20 +256,34 @@ def _along_axis_index(index_arr, d):
     return tuple(grids)
 
 
+def _check_bounds(ix, n, d):
+    """torch's error for the first index outside ``[0, n)`` (gather/scatter do not wrap negatives)."""
+    if ix.size:
+        bad = (ix < 0) | (ix >= n)
+        if bad.any():
+            raise RuntimeError(f"index {int(ix.reshape(-1)[np.argmax(bad.reshape(-1))])} is out of bounds for "
+                               f"dimension {d} with size {n}")
+
+
 def gather(input, dim: int, index, *, sparse_grad=False):
     """``out[i][j] = input[i][index[i][j]]`` along ``dim``."""
+    d = _wrap_dim(dim, input._data.ndim)
+    if isinstance(index, Tensor) and index._data.size == 0 and index.dtype._category < 2:
+        return Tensor._make(np.zeros(index._data.shape, input._data.dtype))  # torch skips every check
     _check_index(index, "gather")
     x, ix = input._data, index._data
-    d = _wrap_dim(dim, x.ndim)
-    if ix.ndim != x.ndim and not (x.ndim == 0 or ix.ndim == 0):
+    if x.ndim == 0 or ix.ndim == 0:  # a 0-d operand acts as one element along ``dim``
+        if max(x.ndim, ix.ndim) > 1:
+            raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+        _check_bounds(ix, x.size if x.ndim == 0 else x.shape[0], d)
+        return gather(input.reshape(-1), 0, index.reshape(-1)).reshape(ix.shape)
+    if ix.ndim != x.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     for k in range(ix.ndim):
         if k != d and ix.shape[k] > x.shape[k]:
             raise RuntimeError(f"Size does not match at dimension {k} expected index {list(ix.shape)} to be no larger "
                                f"than self {list(x.shape)} apart from dimension {d}")
-    if ix.size and (ix.min() < -x.shape[d] or ix.max() >= x.shape[d]):
-        raise RuntimeError(f"index {int(ix.max() if ix.max() >= x.shape[d] else ix.min())} is out of bounds for "
-                           f"dimension {d} with size {x.shape[d]}")
+    _check_bounds(ix, x.shape[d], d)
     full = _along_axis_index(ix, d)
     res = Tensor._make(x[full])
     if needs_grad(input):
@@ -279,11 +293,54 @@ def gather(input, dim: int, index, *, sparse_grad=False):
     return res
 
 
-def take_along_dim(input, indices, dim):
+def take_along_dim(input, indices, dim=None):
+    """``gather`` with broadcasting over the other dims; with ``dim`` indices wrap modulo its size (torch)."""
     if isinstance(indices, Tensor) and indices.dtype is not D.int64:
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
                            f"{indices.dtype.scalar_name}")
-    return gather(input, dim, indices)
+    if dim is None:
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
+    x, ix = input._data, indices._data
+    if x.ndim != ix.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
+                           f"but got {x.ndim} dimensions for input, and {ix.ndim} dimensions for indices")
+    d = _wrap_dim(dim, x.ndim)
+    sa = list(x.shape)
+    sa[d] = ix.shape[d]
+    shape = list(broadcast_shapes(tuple(sa), ix.shape))
+    if list(ix.shape) != shape:
+        indices = indices.expand(*shape)
+    shape[d] = x.shape[d]
+    if list(x.shape) != shape:
+        input = input.expand(*shape)
+    if x.shape[d] and indices._data.size and (indices._data.min() < 0 or indices._data.max() >= x.shape[d]):
+        indices = Tensor._make(np.remainder(indices._data, x.shape[d]))
+    return gather(input, d, indices)
+
+
+def _scatter_checks(x, d, ix, src) -> bool:
+    """torch's scatter shape and bounds checks; True when the index is empty (nothing to do)."""
+    if isinstance(src, Tensor) and src._data.dtype != x.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if ix.size == 0:
+        return True
+    xs = x.shape if x.ndim else (1,)
+    ixs = ix.shape if ix.ndim else (1,)
+    if len(ixs) != len(xs):
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    ss = None
+    if isinstance(src, Tensor):
+        ss = src._data.shape if src._data.ndim else (1,)
+        if len(ss) != len(ixs):
+            raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    if any(i > s for k, (i, s) in enumerate(zip(ixs, xs)) if k != d) or \
+            (ss is not None and any(i > s for i, s in zip(ixs, ss))):
+        msg = f"Expected index {list(ix.shape)} to be no larger than self {list(x.shape)} apart from dimension {d}"
+        raise RuntimeError(msg + (f" and to be no larger size than src {list(src._data.shape)}" if ss else ""))
+    _check_bounds(ix, xs[d], d)
+    if x.ndim == 0:
+        raise RuntimeError("scatter on a 0-d tensor with a non-empty index is not supported")
+    return False
 
 
 def scatter_grad(g, index, d, shape):
@@ -293,11 +350,13 @@ def scatter_grad(g, index, d, shape):
 
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     """Out-of-place scatter: ``out[index[i][j]][j] = src[i][j]`` along ``dim``."""
-    _check_index(index, "scatter")
     if src is None:
         src = value
     x = input._data
     d = _wrap_dim(dim, x.ndim)
+    _check_index(index, "scatter")
+    if _scatter_checks(x, d, index._data, src):
+        return input.clone()
     full = _along_axis_index(index._data, d)
     out = x.copy()
     vals = src._data[tuple(slice(0, s) for s in index._data.shape)] if isinstance(src, Tensor) else src
@@ -323,9 +382,11 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 
 
 def scatter_add(input, dim, index, src):
-    _check_index(index, "scatter_add")
     x = input._data
     d = _wrap_dim(dim, x.ndim)
+    _check_index(index, "scatter_add")
+    if _scatter_checks(x, d, index._data, src):
+        return input.clone()
     full = _along_axis_index(index._data, d)
     out = x.copy()
     np.add.at(out, full, src._data[tuple(slice(0, s) for s in index._data.shape)])
@@ -347,9 +408,13 @@ def index_select(input, dim: int, index):
     d = _wrap_dim(dim, x.ndim)
     flat = index._data.reshape(-1)
     n = x.shape[d] if x.ndim else 1
+    if x.ndim == 0 and flat.size != 1:
+        raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {flat.size} value(s)")
+    if n == 0 and flat.size and x.ndim > 1:
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     bad = (flat < 0) | (flat >= n)
     if bad.any():  # torch's CPU kernels: dim 0 (and 0-d/1-d inputs) say one thing, other dims another
-        if d == 0 or x.ndim <= 1:
+        if x.ndim <= 1 or (d == 0 and x.size):
             raise IndexError("index out of range in self")
         raise RuntimeError(f"INDICES element is out of DATA bounds, id={int(flat[np.argmax(bad)])} axis_dim={n}")
     idx = (slice(None),) * d + (flat,)
@@ -359,7 +424,32 @@ def index_select(input, dim: int, index):
 def index_add(input, dim, index, source, *, alpha=1):
     x = input._data
     d = _wrap_dim(dim, x.ndim)
-    idx = (slice(None),) * d + (index._data,)
+    if not isinstance(index, Tensor) or index.dtype not in (D.int64, D.int32):
+        got = index.dtype.cpp_name.title() if isinstance(index, Tensor) else type(index).__name__
+        raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: {got}")
+    if index._data.ndim > 1:
+        raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: {index._data.ndim} with "
+                         f"type: {index.dtype.scalar_name} and size: {list(index._data.shape)}")
+    if source.dtype is not input.dtype:
+        raise RuntimeError(f"index_add_(): self ({input.dtype.scalar_name}) and source ({source.dtype.scalar_name}) "
+                           f"must have the same scalar type")
+    ss = source._data.shape
+    n_src = ss[d] if len(ss) > d else 1
+    if index._data.size != n_src:
+        if not ss:  # torch's message asks a 0-d source for its size
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        raise RuntimeError(f"index_add_(): Number of indices ({index._data.size}) should be equal to "
+                           f"source.size(dim): ({n_src}), for dim: {d}")
+    rest_x = x.shape[:d] + x.shape[d + 1:]
+    if x.ndim and ss and rest_x != ss[:d] + ss[d + 1:] or (x.ndim == 0) != (len(ss) == 0):
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the specified dimension. "
+                           f"Got self.shape = {list(x.shape)} source.shape = {list(ss)}")
+    if x.ndim <= 1 and index._data.size and ((index._data < 0) | (index._data >= (x.size if x.ndim else 1))).any():
+        raise IndexError("index out of range in self")  # torch's 1-D kernel
+    _check_bounds(index._data, x.shape[d] if x.ndim else 1, d)
+    if x.ndim == 0:
+        return input + source * alpha
+    idx = (slice(None),) * d + (index._data.reshape(-1),)
     out = x.copy()
     np.add.at(out, idx, source._data * alpha if alpha != 1 else source._data)
     res = Tensor._make(out)
@@ -376,15 +466,15 @@ def masked_fill(input, mask, value):
             bshape = np.broadcast_shapes(mask._data.shape, input._data.shape)
         except ValueError:
             raise broadcast_error(mask._data.shape, input._data.shape) from None
-        if bshape != input._data.shape:
-            raise RuntimeError(f"output with shape {list(input._data.shape)} doesn't match the broadcast shape "
-                               f"{list(bshape)}")
+        if bshape != input._data.shape:  # out of place, torch expands ``input`` too
+            input = input.expand(*bshape)
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value._data.ndim} dimension(s).")
         return where(mask, value.to(input.dtype), input)
     x = input._data
+    check_fill(value, input.dtype)
     try:
         res_arr = np.where(mask._data, cast_scalar(value, input.dtype), x)
     except ValueError:
@@ -434,7 +524,13 @@ def index_fill(input, dim: int, index, value):
 
 
 def nonzero(input, *, as_tuple=False):
-    idx = np.nonzero(input._data) if input._data.ndim else np.nonzero(input._data.reshape(1))
+    """Indices of the non-zero elements, (n, ndim); a 0-d input gives (n, 0), or one index tensor as a tuple."""
+    if input._data.ndim == 0:
+        n = int(input._data != 0)
+        if as_tuple:
+            return (Tensor._make(np.zeros(n, np.int64)),)
+        return Tensor._make(np.zeros((n, 0), np.int64))
+    idx = np.nonzero(input._data)
     if as_tuple:
         return tuple(Tensor._make(i.astype(np.int64)) for i in idx)
     return Tensor._make(np.stack(idx, axis=1).astype(np.int64) if idx else np.zeros((0, 0), np.int64))
@@ -445,7 +541,10 @@ def argwhere(input):
 
 
 def masked_select(input, mask):
-    x, m = np.broadcast_arrays(input._data, mask._data)
+    if not isinstance(mask, Tensor) or mask.dtype is not D.bool_:
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    shape = broadcast_shapes(mask._data.shape, input._data.shape)
+    x, m = np.broadcast_to(input._data, shape), np.broadcast_to(mask._data, shape)
     res = Tensor._make(x[m])
     if needs_grad(input):
         attach(res, node_type("MaskedSelectBackward0"),
@@ -454,6 +553,9 @@ def masked_select(input, mask):
 
 
 def take(input, index):
+    if not isinstance(index, Tensor) or index.dtype is not D.int64:
+        got = index.dtype.scalar_name if isinstance(index, Tensor) else type(index).__name__
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {got}")
     return getitem(input.reshape(-1), index)
 
 

@@ -275,7 +275,10 @@ def _batched_matmul(input, other):
 
 # ---------------------------------------------------------------- add* variants
 def _scaled_sum(input, product, beta, alpha, target_shape):
-    """``beta * input + alpha * product``; beta == 0 ignores input (NaN included), as torch."""
+    """``beta * input + alpha * product``; beta == 0 ignores input (NaN included), as torch; integer
+    tensors truncate ``beta`` and ``alpha`` to integers (torch: ``addmm(int, beta=0.5)`` ignores input)."""
+    if product.dtype._category < 2:
+        beta, alpha = int(beta), int(alpha)
     if alpha != 1:
         product = product * alpha
     if beta == 0:
@@ -336,6 +339,8 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
         raise RuntimeError(f"vector + matrix @ vector expected, got {input._data.ndim}, {x.ndim}, {v.ndim}")
     if x.shape[1] != v.shape[0] or input._data.ndim > 1 or (
             input._data.ndim == 1 and input._data.shape[0] not in (1, x.shape[0])):
+        if input._data.ndim == 0:  # torch's message asks the 0-d input for its size
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
         raise RuntimeError(f"size mismatch, got input ({input._data.shape[0] if input._data.ndim else 1}), mat "
                            f"({x.shape[0]}x{x.shape[1]}), vec ({v.shape[0]})")
     _addmv_dtypes(input.dtype, mat, vec)
@@ -407,6 +412,8 @@ def tensordot(a, b, dims=2, out=None):
     if isinstance(dims, (int, np.integer)):
         if dims < 0:
             raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > na or dims > nb:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
         da, db = list(range(na - dims, na)), list(range(dims))
     elif isinstance(dims, Tensor):
         return tensordot(a, b, dims.tolist(), out)
@@ -424,15 +431,21 @@ def tensordot(a, b, dims=2, out=None):
     da = [d % na if na else d for d in da]
     db = [d % nb if nb else d for d in db]
     for i, j, si, sj in zip(da, db, shown_a, shown_b):
+        if a._data.shape[i] != b._data.shape[j] and 1 in (a._data.shape[i], b._data.shape[j]):
+            if a._data.shape[i] == 1:  # torch sums the other side's dim first (a size-1 dim broadcasts)
+                b = b.sum(j, keepdim=True)
+            else:
+                a = a.sum(i, keepdim=True)
         if a._data.shape[i] != b._data.shape[j]:
             raise RuntimeError(f"contracted dimensions need to match, but first has size {a._data.shape[i]} in dim "
                                f"{si} and second has size {b._data.shape[j]} in dim {sj}")
     free_a = [i for i in range(na) if i not in da]
     free_b = [j for j in range(nb) if j not in db]
     k = int(np.prod([a._data.shape[i] for i in da])) if da else 1
-    left = a.permute(free_a + da).reshape(-1, k)
-    right = b.permute(db + free_b).reshape(k, -1)
     shape = [a._data.shape[i] for i in free_a] + [b._data.shape[j] for j in free_b]
+    m = int(np.prod(shape[:len(free_a)])) if free_a else 1
+    left = a.permute(free_a + da).reshape(m, k)  # explicit sizes: an empty dim leaves -1 ambiguous
+    right = b.permute(db + free_b).reshape(k, -1 if k else int(np.prod(shape[len(free_a):])))
     return _out(mm(left, right).reshape(shape), out)
 
 
@@ -507,6 +520,9 @@ def _chain_order(dims):
 
 
 def chain_matmul(*matrices):
+    for m in matrices:
+        if isinstance(m, Tensor) and m._data.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {m._data.ndim}, expected 2 instead.")
     return multi_dot(matrices)
 
 

@@ -78,8 +78,11 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
     return res
 
 
-def nansum(input, dim=None, keepdim=False):
-    return sum(where(isnan(input), 0.0, input), dim, keepdim)
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """``sum`` treating NaN as zero (integers and bools sum as int64, as ``sum``)."""
+    if not input.is_floating_point():
+        return sum(input, dim, keepdim, dtype=dtype)
+    return sum(where(isnan(input), 0.0, input), dim, keepdim, dtype=dtype)
 
 
 def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
@@ -300,7 +303,8 @@ def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
         if n - correction <= 0:
             v = np.full(np.shape(v), np.nan if n - correction < 0 or n == 0 else np.inf, dtype=np.float64)
             if n - correction == 0 and n > 0:
-                v = np.where(np.var(x, axis=dims, keepdims=keepdim) == 0, np.nan, np.inf)
+                v0 = np.var(x, axis=dims, keepdims=keepdim)
+                v = np.where((v0 == 0) | np.isnan(v0), np.nan, np.inf)  # 0/0 and nan/0 are nan
         arr = np.sqrt(v) if take_sqrt else v
     res = Tensor._make(np.asarray(arr).astype(x.dtype, copy=False))
     if needs_grad(input):
@@ -396,7 +400,10 @@ def cumsum(input, dim, *, dtype=None):
     x = input._data
     d = _wrap_dim(dim, x.ndim)
     out_dtype = dtype.np if dtype is not None else (np.int64 if x.dtype.kind in "iub" else x.dtype)
-    arr = np.cumsum(x, axis=d if x.ndim else None, dtype=_acc_dtype(x) or out_dtype) if x.ndim else x.astype(out_dtype)
+    if out_dtype == np.float32:  # torch accumulates float32 in double on CPU
+        x = x.astype(np.float32, copy=False)
+    acc = np.float64 if out_dtype == np.float32 else (_acc_dtype(x) or out_dtype)
+    arr = np.cumsum(x, axis=d if x.ndim else None, dtype=acc) if x.ndim else x.astype(out_dtype)
     res = Tensor._make(np.asarray(arr).astype(out_dtype, copy=False).reshape(x.shape))
     if needs_grad(input):
         attach(res, node_type("CumsumBackward0"),
@@ -448,7 +455,7 @@ def _softmax_input(input, dim, dtype, kernel):
         input = input.to(dtype)
     x = input._data
     d = _wrap_dim(_softmax_dim(x.ndim) if dim is None else dim, x.ndim)
-    if not input.is_floating_point():
+    if not input.is_floating_point() and x.size:  # torch skips the kernel (and its dtype check) when empty
         raise NotImplementedError(f"\"{kernel}_lastdim_kernel_impl\" not implemented for '{_scalar_name(input.dtype)}'")
     xa = x.astype(np.float32) if x.dtype in _HALF else x
     return input, x, d, xa, (d if x.ndim else None)
@@ -463,8 +470,11 @@ def softmax(input, dim=None, dtype=None):
     """exp(x - max) / sum(exp(x - max)) along ``dim``; half types compute in float32."""
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "softmax")
     with np.errstate(all="ignore"):
-        e = np.exp(xa - np.max(xa, axis=ax, keepdims=True)) if xa.size else xa.copy()
-        e /= np.sum(e, axis=ax, keepdims=True)
+        if xa.size:
+            e = np.exp(xa - np.max(xa, axis=ax, keepdims=True))
+            e /= np.sum(e, axis=ax, keepdims=True)
+        else:
+            e = xa.copy()
     res = Tensor._make(e.astype(x.dtype, copy=False))
     if needs_grad(input):
         y = res.detach()

@@ -136,16 +136,19 @@ def reshape_as(input, other):
 
 def flatten(input, start_dim: int = 0, end_dim: int = -1):
     x = input._data
+    s, e = _wrap_dim(start_dim, x.ndim), _wrap_dim(end_dim, x.ndim)
     if x.ndim == 0:
         return reshape(input, (1,))
-    s, e = _wrap_dim(start_dim, x.ndim), _wrap_dim(end_dim, x.ndim)
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-    return reshape(input, x.shape[:s] + (-1 if 0 not in x.shape[s:e + 1] else 0,) + x.shape[e + 1:])
+    return reshape(input, x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:])
 
 
 def unflatten(input, dim: int, sizes):
     x = input._data
+    if x.ndim == 0:
+        _wrap_dim(dim, 0)
+        raise RuntimeError("unflatten got an unexpected error:\nunflatten needs a tensor with at least one dim")
     d = _wrap_dim(dim, x.ndim)
     sizes = tuple(int(v) for v in sizes)
     if not sizes:
@@ -218,6 +221,11 @@ def permute(input, *dims):
 
 def movedim(input, source, destination):
     n = input._data.ndim
+    if n == 0:  # only dim 0 / -1 exist; torch returns the tensor itself
+        for v in (*((source,) if isinstance(source, int) else source),
+                  *((destination,) if isinstance(destination, int) else destination)):
+            _wrap_dim(v, 0)
+        return permute(input, ())
     src = [_wrap_dim(s, n) for s in ((source,) if isinstance(source, int) else source)]
     dst = [_wrap_dim(d, n) for d in ((destination,) if isinstance(destination, int) else destination)]
     perm = [i for i in range(n) if i not in src]
@@ -238,6 +246,11 @@ def t(input):
 
 
 def adjoint(input):
+    """The conjugate transpose of the last two dims (identity on a 0-d tensor, as torch)."""
+    if input._data.ndim < 2:
+        if input._data.ndim == 0:
+            return permute(input, ())
+        raise RuntimeError("tensor.adjoint() is only supported on matrices or batches of matrices. Got 1-D tensor.")
     return transpose(input, -2, -1)
 
 
@@ -289,6 +302,9 @@ def repeat(input, *sizes):
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
                            "tensor")
     shape = (1,) * (len(reps) - x.ndim) + x.shape
+    target = [r * s for r, s in zip(reps, shape)]
+    if any(v < 0 for v in target):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(target)}: {target}")
     res = Tensor._make(np.tile(x.reshape(shape), reps))
     if needs_grad(input):
         def backward(g):
@@ -316,15 +332,34 @@ def clone(input, *, memory_format=None):
 
 
 def flip(input, dims):
+    """Reverse the order of elements along ``dims`` (a tuple; the method also takes varargs)."""
     x = input._data
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"flip(): argument 'dims' (position 2) must be tuple of ints, not {type(dims).__name__}")
     axes = tuple(_wrap_dim(d, x.ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        dup = next(a for i, a in enumerate(axes) if a in axes[:i])
+        raise RuntimeError(f"dim {dup} appears multiple times in the list of dims")
     res = Tensor._make(np.flip(x, axes).copy() if x.ndim else x.copy())
     return attach(res, node_type("FlipBackward0"), lambda g: (g.flip(axes),), (input,))
 
 
+def _flip_method(self, *dims):
+    return flip(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+
 def roll(input, shifts, dims=None):
+    """Shift elements along ``dims`` circularly (flattened when ``dims`` is None)."""
     x = input._data
+    if dims is not None:
+        sh = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
+        dl = dims if isinstance(dims, (tuple, list)) else (dims,)
+        if len(sh) != len(dl):
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:{len(dl)}")
+        if x.ndim == 0 and dl:
+            raise IndexError(f"Dimension specified as {dl[0]} but tensor has no dimensions")
+        for d in dl:
+            _wrap_dim(d, x.ndim)
     res = Tensor._make(np.roll(x, shifts, dims))
     neg = tuple(-s for s in shifts) if isinstance(shifts, (tuple, list)) else -shifts
     return attach(res, node_type("RollBackward0"), lambda g: (g.roll(neg, dims),), (input,))
@@ -360,11 +395,11 @@ def cat(tensors, dim: int = 0, *, out=None):
     """Join tensors along an existing dim (1-D empty tensors are skipped, as in torch)."""
     tensors = _check_tensors(tensors, "cat")
     live = [t for t in tensors if not (t._data.ndim == 1 and t._data.size == 0)] or tensors[:1]
-    ref = live[0]._data
+    ref = live[0]._data  # skipped 1-D empty tensors still take part in the type promotion (torch)
     if ref.ndim == 0:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     d = _wrap_dim(dim, ref.ndim)
-    rt = D.result_type(*live) if len(live) > 1 else live[0].dtype
+    rt = D.result_type(*tensors) if len(tensors) > 1 else live[0].dtype
     for i, t in enumerate(live):
         if t._data.ndim != ref.ndim:
             raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and {t._data.ndim}")
@@ -391,6 +426,7 @@ concat = concatenate = cat
 def stack(tensors, dim: int = 0, *, out=None):
     tensors = _check_tensors(tensors, "stack")
     shape = tensors[0]._data.shape
+    _wrap_dim(dim, len(shape) + 1)
     for i, t in enumerate(tensors):
         if t._data.shape != shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
@@ -407,7 +443,7 @@ def stack(tensors, dim: int = 0, *, out=None):
 
 
 def hstack(tensors):
-    tensors = _check_tensors(tensors, "hstack")
+    tensors = [t if t._data.ndim else t.reshape(1) for t in _check_tensors(tensors, "hstack")]  # atleast_1d
     return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
 
 
@@ -417,8 +453,13 @@ def vstack(tensors):
 
 def narrow(input, dim: int, start: int, length: int):
     x = input._data
+    if x.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = _wrap_dim(dim, x.ndim)
     start = int(start)
+    if not -x.shape[d] <= start <= x.shape[d]:
+        raise IndexError(f"start out of range (expected to be in range of [{-x.shape[d]}, {x.shape[d]}], but got "
+                         f"{start})")
     if start < 0:
         start += x.shape[d]
     if not 0 <= start <= x.shape[d] or length < 0 or start + length > x.shape[d]:
@@ -430,6 +471,8 @@ def narrow(input, dim: int, start: int, length: int):
 def split(input, split_size_or_sections, dim: int = 0):
     """Split into chunks of a size (the last may be smaller) or into the listed sizes."""
     x = input._data
+    if x.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = _wrap_dim(dim, x.ndim)
     n = x.shape[d]
     if isinstance(split_size_or_sections, (int, np.integer)):
@@ -450,14 +493,19 @@ def split(input, split_size_or_sections, dim: int = 0):
 
 
 def chunk(input, chunks: int, dim: int = 0):
+    if input._data.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: %d" % chunks)
     n = input._data.shape[_wrap_dim(dim, input._data.ndim)]
-    step = -(-n // chunks) if n else 1
-    return split(input, step, dim)
+    if n == 0:  # torch: ``chunks`` empty pieces
+        return split(input, [0] * chunks, dim)
+    return split(input, -(-n // chunks), dim)
 
 
 def tensor_split(input, sections, dim: int = 0):
+    if input._data.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
     n = input._data.shape[_wrap_dim(dim, input._data.ndim)]
     if isinstance(sections, int):
         q, r = divmod(n, sections)
@@ -479,6 +527,8 @@ def _T(self):
 
 
 def _mT(self):
+    if self._data.ndim == 0:  # torch: the identity (deprecated) on 0-d tensors
+        return permute(self, ())
     if self._data.ndim < 2:
         raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {self._data.ndim}-D "
                            "tensor.")
@@ -506,8 +556,9 @@ def numel(input) -> int:
     return input.numel()
 
 
-register(reshape, flatten, unflatten, squeeze, unsqueeze, permute, t, adjoint, broadcast_to, clone, flip, roll, narrow,
+register(reshape, flatten, unflatten, squeeze, unsqueeze, permute, t, adjoint, broadcast_to, clone, roll, narrow,
          contiguous)
+register(flip, method=_flip_method)
 register(transpose, aliases=("swapaxes", "swapdims"))
 register(movedim, aliases=("moveaxis",))
 register(tril, inplace=True)

@@ -164,6 +164,16 @@ def _no_bool(fn, kernel):
     return op
 
 
+def _floats_only(fn, kernel):
+    """``fn`` that refuses integer and bool input with torch's NotImplementedError for ``kernel``."""
+    def op(x):
+        if x.dtype.kind in "iub":
+            raise NotImplementedError(f"\"{kernel}\" not implemented for '{D._BY_NP[x.dtype].scalar_name}'")
+        return fn(x)
+
+    return op
+
+
 def _np_keep_int(fn):
     return lambda x: x.copy() if x.dtype.kind in "iub" else fn(x)
 
@@ -175,7 +185,7 @@ sign = _same_dtype_unary("sign", _np_sign, _zero_grad, "SignBackward0")
 floor = _same_dtype_unary("floor", _no_bool(_np_keep_int(np.floor), "floor_vml_cpu"), _zero_grad, "FloorBackward0")
 ceil = _same_dtype_unary("ceil", _no_bool(_np_keep_int(np.ceil), "ceil_vml_cpu"), _zero_grad, "CeilBackward0")
 trunc = _same_dtype_unary("trunc", _no_bool(_np_keep_int(np.trunc), "trunc_vml_cpu"), _zero_grad, "TruncBackward0")
-frac = _same_dtype_unary("frac", _no_bool(lambda x: x - np.trunc(x), "frac_cpu"), lambda g, x: g, "FracBackward0")
+frac = _same_dtype_unary("frac", _floats_only(lambda x: x - np.trunc(x), "frac_cpu"), lambda g, x: g, "FracBackward0")
 square = _same_dtype_unary("square", lambda x: np.square(x.astype(np.int64) if x.dtype == np.bool_ else x),
                            lambda g, x: g * x * 2.0, "PowBackward0")  # bool squares to int64, as torch
 
@@ -187,6 +197,8 @@ def round(input, *, decimals: int = 0, out=None):
     if x.dtype == np.bool_:
         raise NotImplementedError("\"round_vml_cpu\" not implemented for 'Bool'")
     if x.dtype.kind in "iub":
+        if decimals != 0:
+            raise NotImplementedError(f"\"round_cpu\" not implemented for '{input.dtype.scalar_name}'")
         res = Tensor._make(x.copy())
     elif decimals == 0:
         res = Tensor._make(np.round(x))
@@ -241,8 +253,15 @@ def _as_float_view(x):
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN to ``nan``, +-inf to ``posinf``/``neginf`` (default: the dtype's largest finite values)."""
     x = input._data
-    res = Tensor._make(np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf))
+    if x.dtype == D.bfloat16.np:  # NumPy does not treat ml_dtypes' bfloat16 as a float here
+        big = D.finfo(D.bfloat16).max
+        arr = np.nan_to_num(x.astype(np.float32), nan=nan, posinf=big if posinf is None else posinf,
+                            neginf=-big if neginf is None else neginf).astype(x.dtype)
+    else:
+        arr = np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+    res = Tensor._make(arr)
     return attach(res, node_type("NanToNumBackward0"), lambda g: (g * isfinite(input),), (input,))
 
 

@@ -199,9 +199,14 @@ def _math_sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable
     from .._ops.linalg import matmul
     from .._ops.reduction import softmax
 
+    half = query.dtype is D.float16 or query.dtype is D.bfloat16
+    if half:  # torch's math path computes float16/bfloat16 in float32
+        out_dtype = query.dtype
+        query, key, value = query.float(), key.float(), value.float()
     L, S = query.shape[-2], key.shape[-2]
     dt = query._data.dtype
-    scale_factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    E = query.shape[-1]
+    scale_factor = (1.0 / math.sqrt(E) if E else 1.0) if scale is None else float(scale)
     if enable_gqa and query.dim() >= 3 and key.dim() >= 3:
         G = query.shape[-3] // key.shape[-3]
         if G > 1:
@@ -223,9 +228,9 @@ def _math_sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable
         w = w + Tensor._make(bias_np)
     if attn_mask is not None and attn_mask.dtype is not D.bool_ and attn_mask.requires_grad:
         w = w + attn_mask
-    # rows with no finite score: softmax would give NaN; torch returns zeros
+    # rows masked entirely (all -inf): softmax would give NaN; torch returns zeros (NaN scores propagate)
     wd = w._data
-    dead_np = ~np.isfinite(wd).any(axis=-1, keepdims=True) if wd.size else None
+    dead_np = (wd == -np.inf).all(axis=-1, keepdims=True) if wd.size else None
     if dead_np is not None and dead_np.any():
         dead = Tensor._make(dead_np)
         w = w.masked_fill(dead, 0.0)
@@ -238,7 +243,8 @@ def _math_sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable
         else:
             keep = bernoulli_(empty_like(p), 1.0 - dropout_p)  # torch's dropout mask
             p = p * (keep / (1.0 - dropout_p))
-    return matmul(p, value)
+    out = matmul(p, value)
+    return out.to(out_dtype) if half else out
 
 
 # ---------------------------------------------------------------- flash path
@@ -265,6 +271,7 @@ def _flash_sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa, alig
     align = alignment if (window is not None and not is_causal) else None
     opts = dict(scale=scale, causal=causal, window=window, mask=mask4, alignment=align)
     out4, lse4 = attention_forward(q4, k4, v4, **opts)
+    out4 = _propagate_nonfinite(out4, q4, k4, lay, mask4, is_causal, alignment, window)
     out_dt = query._data.dtype
     out = Tensor._make(out4.reshape(lay.out_shape(lay.L, lay.Ev)).astype(out_dt, copy=False))
     lse = Tensor._make(lse4.reshape(lay.out_shape(lay.L)))
@@ -282,6 +289,30 @@ def _flash_sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa, alig
 
     out = attach(out, FlashBackward, backward, (query, key, value), saved=(query, key, value))
     return (out, lse) if return_lse else out
+
+
+def _propagate_nonfinite(out4, q4, k4, lay, mask4, is_causal, alignment, window):
+    """torch's flash kernel: a NaN/inf in query row ``i`` makes output row ``i`` NaN, one in key ``j`` every
+    output row that attends to ``j``."""
+    qbad = ~np.isfinite(q4).all(axis=-1)  # (B, H, L)
+    kbad = ~np.isfinite(k4).all(axis=-1)  # (B, Hk, S)
+    if qbad.any():
+        out4 = np.array(out4, copy=True)
+        out4[qbad] = np.nan
+    if not kbad.any():
+        return out4
+    vis = np.ones((lay.L, lay.S), bool)
+    band = _band_bias(lay.L, lay.S, is_causal, alignment, window, np.float32)
+    if band is not None:
+        vis = band == 0
+    vis = np.broadcast_to(vis, out4.shape[:2] + vis.shape)
+    if mask4 is not None:
+        vis = vis & (mask4 if mask4.dtype == np.bool_ else mask4 != -np.inf)
+    kb = np.repeat(kbad, lay.H // lay.Hk, axis=1)[:, :, None, :]  # (B, H, 1, S)
+    rows = (vis & kb).any(axis=-1)  # (B, H, L)
+    out4 = np.array(out4, copy=True)
+    out4[rows] = np.nan
+    return out4
 
 
 # ---------------------------------------------------------------- flex path
@@ -349,7 +380,8 @@ def select_path(query, key, value, attn_mask=None, dropout_p=0.0, score_mod=None
     needs_math = (dropout_p > 0.0
                   or (attn_mask is not None and attn_mask.requires_grad)
                   or not query.dtype.is_floating_point)
-    if fused_ok and not needs_math:
+    empty = not (query._data.size and key._data.size and value._data.size)  # torch: zeros/empty, via math
+    if fused_ok and not needs_math and not empty:
         return "flash"
     if SDPBackend.MATH in allowed:
         return "math"

@@ -97,6 +97,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
         wv = wv * weight._data[safe]
     w_t = Tensor._make(wv)
     loss = -(picked * w_t)
+    if not valid.all():  # an ignored row's -inf (or NaN) must not leak through ``* 0`` (torch skips it)
+        loss = loss.masked_fill(Tensor._make(~valid), 0.0)
     if reduction == "none":
         return loss.reshape(target._data.shape)
     if reduction == "sum":
@@ -143,6 +145,7 @@ def _cross_entropy_composite(input, target, weight=None, ignore_index=-100, redu
         smooth = -R.sum(flat * weight, 1) * keep
     else:
         smooth = -R.sum(flat, 1) * keep
+    smooth = smooth.masked_fill(Tensor._make(t == ignore_index), 0.0)
     if reduction == "mean":
         if weight is not None:
             safe = np.where(t != ignore_index, t, 0)
@@ -189,7 +192,7 @@ def _cross_entropy_fused(input, target, ignore_index, reduction):
     logp_t = shifted[rows, safe] - np.log(s[:, 0])
     count = n if all_valid else int(valid.sum())
     if not all_valid:
-        logp_t = logp_t * valid
+        logp_t = np.where(valid, logp_t, 0.0).astype(x.dtype, copy=False)
     total = -logp_t.sum(dtype=x.dtype)
     if reduction == "mean":
         value = total / x.dtype.type(count) if count else x.dtype.type(np.nan)
@@ -207,7 +210,7 @@ def _cross_entropy_fused(input, target, ignore_index, reduction):
             scale = g._data if reduction == "sum" else g._data / x.dtype.type(count)
             grad = e / s
             grad[rows, safe] -= 1
-            if not all_valid:
+            if not all_valid:  # ``* valid`` keeps torch's NaN gradient for an ignored all -inf row
                 grad *= valid[:, None]
             grad *= scale
             return (Tensor._make(grad),)
