@@ -499,8 +499,13 @@ def index_fill(input, dim: int, index, value):
         raise IndexError("index_fill_(): Expected dtype int64 for index.")
     if index._data.ndim > 1:
         raise RuntimeError("Index has to be a vector/scalar")
+    if isinstance(value, Tensor) and value._data.ndim:
+        raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value._data.ndim} dimension(s).")
     x = input._data
     d = _wrap_dim(dim, max(x.ndim, 1))
+    if x.size == 0:  # nothing to fill: torch checks no index
+        return input.clone()
     n = x.shape[d] if x.ndim else 1
     flat = index._data.reshape(-1)
     bad = (flat < -n) | (flat >= n)
@@ -510,9 +515,6 @@ def index_fill(input, dim: int, index, value):
     hit[flat] = True
     mask = Tensor._make(hit.reshape((n,) + (1,) * (x.ndim - d - 1)) if x.ndim else hit.reshape(()))
     if isinstance(value, Tensor):
-        if value._data.ndim:
-            raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
-                               f"{value._data.ndim} dimension(s).")
         res = where(mask, value.to(input.dtype), input)
         return attach(res.detach(), node_type("IndexFillBackward1"),
                       lambda g: (where(mask, 0.0, g), where(mask, g, 0.0).sum().to(value.dtype)), (input, value)) \

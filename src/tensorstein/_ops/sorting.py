@@ -122,6 +122,8 @@ def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False):
     """The ``k``-th smallest value (1-based) along ``dim`` and its index."""
     x, d = _along(input, dim)
     n = x.shape[d] if x.ndim else 1
+    if n == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
 
@@ -146,6 +148,8 @@ def _median_rank(skip_nan: bool):
 
 
 def _median(input, dim, keepdim, skip_nan, name):
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError(f"\"median_{'cpu' if dim is None else 'out'}\" not implemented for 'Bool'")
     if dim is None:
         flat = input.reshape(-1)
         if flat._data.size == 0:
@@ -214,6 +218,8 @@ def unique(input, sorted: bool = True, return_inverse: bool = False, return_coun
 def unique_consecutive(input, return_inverse: bool = False, return_counts: bool = False, dim=None):
     """Collapse runs of equal consecutive values (or slices along ``dim``)."""
     x = input._data
+    if dim is not None and sum(n == 0 for n in x.shape) > 1:
+        raise RuntimeError("Number of zero sized dimensions is more than one, so unique cannot be applied")
     moved = x.reshape(-1) if dim is None else np.moveaxis(x, _wrap_dim(dim, x.ndim), 0)
     n = moved.shape[0]
     if n == 0:
