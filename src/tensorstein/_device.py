@@ -62,26 +62,14 @@ def check_device(dev) -> device:
     return d
 
 
-class _Cuda:
-    """``tensorstein.cuda``: there is never a CUDA device."""
-
-    @staticmethod
-    def is_available() -> bool:
-        return False
-
-    @staticmethod
-    def device_count() -> int:
-        return 0
-
-    @staticmethod
-    def manual_seed(seed: int) -> None:
-        return None
-
-    manual_seed_all = manual_seed
-
-    @staticmethod
-    def synchronize(*args) -> None:
-        return None
+_default = [CPU]
 
 
-cuda = _Cuda()
+def get_default_device() -> device:
+    """The device new tensors are created on: always the CPU here."""
+    return _default[0]
+
+
+def set_default_device(dev) -> None:
+    """Set the default device; only the CPU (or None, meaning the CPU) is available."""
+    _default[0] = check_device(dev)

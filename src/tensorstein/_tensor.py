@@ -16,6 +16,7 @@ from ._autograd.functional import backward as _backward
 from ._autograd.graph import retain_ref
 from ._device import CPU, device as _device_type, check_device
 from ._repr import format_tensor
+from ._storage import typed_storage, untyped_storage
 
 
 class Size(tuple):
@@ -45,12 +46,14 @@ class Size(tuple):
 class Tensor:
     """An n-dimensional array of one dtype, optionally tracking gradients."""
 
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_version", "_hooks", "_retains_grad",
+    __module__ = "tensorstein"  # ``type(t)`` shows ``<class 'tensorstein.Tensor'>``, as torch's does
+
+    __slots__ = ("_data", "requires_grad", "_grad", "grad_fn", "_version", "_hooks", "_retains_grad",
                  "__weakref__", "__dict__")
     __array_priority__ = 1000  # make NumPy defer to Tensor's reflected operators
     _data: np.ndarray  # the values (NumPy owns storage, strides and views)
     requires_grad: bool
-    grad: Tensor | None
+    _grad: Tensor | None
     grad_fn: Any  # the autograd Node that produced this tensor (None for a leaf)
     _version: list[int]  # shared with views: bumped by every in-place write
     _hooks: list | None
@@ -58,11 +61,13 @@ class Tensor:
 
     def __init__(self, *args, **kwargs):
         # legacy constructor: Tensor(2, 3) is an uninitialised float tensor, Tensor([1, 2]) copies data
-        if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer, Size)):
+            if isinstance(args[0], (float, bool, np.generic)):
+                raise TypeError(f"new(): data must be a sequence (got {type(args[0]).__name__})")
             arr = _to_array(args[0], D.get_default_dtype())
         else:
-            shape = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
-            arr = np.empty(tuple(int(s) for s in shape), dtype=D.get_default_dtype().np)
+            shape = args[0] if len(args) == 1 and isinstance(args[0], Size) else args if args else (0,)
+            arr = np.zeros(tuple(int(s) for s in shape), dtype=D.get_default_dtype().np)
         _init(self, arr)
 
     # ------------------------------------------------------------------ construction helpers
@@ -128,10 +133,24 @@ class Tensor:
         return self._data.__array_interface__["data"][0]
 
     def storage_offset(self) -> int:
-        base = self._data
-        while isinstance(base.base, np.ndarray):
-            base = base.base
-        return (self.data_ptr() - base.__array_interface__["data"][0]) // self._data.itemsize
+        start = typed_storage(self._data).data_ptr()
+        return (self.data_ptr() - start) // self._data.itemsize
+
+    def storage(self):
+        """The elements of the memory this tensor views (torch's ``TypedStorage``)."""
+        return typed_storage(self._data)
+
+    def untyped_storage(self):
+        """The bytes of the memory this tensor views (torch's ``UntypedStorage``)."""
+        return untyped_storage(self._data)
+
+    @property
+    def nbytes(self) -> int:
+        return self._data.nbytes
+
+    @property
+    def itemsize(self) -> int:
+        return self._data.itemsize
 
     def is_contiguous(self, memory_format=None) -> bool:
         return self._data.flags.c_contiguous
@@ -141,6 +160,33 @@ class Tensor:
 
     def is_complex(self) -> bool:
         return False
+
+    @property
+    def grad(self) -> "Tensor | None":
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: "Tensor | None") -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{value.dtype.cpp_name}' to a tensor with "
+                    f"grad_dtype '{self.dtype.scalar_name}'. The gradient must match the tensor's grad_dtype "
+                    "(defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with a specific "
+                    "dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a "
+                    "tensor and its gradient may break downstream systems that assume they match.")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value._data.shape)}' to a tensor of size "
+                    f"'{list(self._data.shape)}'. Please ensure that the gradient and the tensor are the same size")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
 
     @property
     def is_leaf(self) -> bool:
@@ -348,7 +394,7 @@ def zero_grads(tensors, set_to_none: bool = True) -> None:
 def _init(t: Tensor, arr: np.ndarray) -> None:
     t._data = arr
     t.requires_grad = False
-    t.grad = None
+    t._grad = None
     t.grad_fn = None
     t._version = [0]
     t._hooks = None

@@ -12,9 +12,10 @@ from .core import _eltwise_ops, _index_ops, _matmul_ops, _reduction_ops, _shape_
 from .edges import _edge_ops
 from .extra import _extra_ops
 from .nn import _nn_ops
+from .sorting import _sorting_ops
 
 OPS = (_eltwise_ops() + _reduction_ops() + _shape_ops() + _index_ops() + _matmul_ops() + _extra_ops() + _nn_ops()
-       + _edge_ops())
+       + _edge_ops() + _sorting_ops())
 OPS_BY_NAME = {o.name: o for o in OPS}
 assert len(OPS_BY_NAME) == len(OPS), "duplicate OpInfo names"
 

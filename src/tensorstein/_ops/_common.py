@@ -137,6 +137,22 @@ def float_input(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def return_type(name: str, fields: tuple[str, ...] = ("values", "indices")) -> type:
+    """A named tuple type shown as torch's ``torch.return_types.<name>(\\nvalues=...,\\nindices=...)``."""
+    import collections
+
+    cls = collections.namedtuple(name, fields)  # type: ignore[misc]
+    cls.__module__ = "tensorstein.return_types"
+    cls.__qualname__ = name
+
+    def __repr__(self):
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
+        return f"tensorstein.return_types.{name}(\n{body})"
+
+    cls.__repr__ = __repr__  # type: ignore[method-assign]
+    return cls
+
+
 def tensor_or_none(x):
     return x if isinstance(x, Tensor) else None
 

@@ -334,6 +334,8 @@ def _type(self, dtype=None, non_blocking=False):
     (a dtype or a legacy name such as ``'torch.DoubleTensor'``)."""
     if dtype is None:
         return "tensorstein." + self.dtype.tensor_type
+    if isinstance(getattr(dtype, "dtype", None), D.dtype):  # a legacy type: ``t.type(torch.LongTensor)``
+        dtype = dtype.dtype
     if isinstance(dtype, str):
         key = dtype.rsplit(".", 1)[-1]
         if key not in D.BY_TENSOR_TYPE:

@@ -18,11 +18,54 @@ from .elementwise import where
 from .errors import broadcast_error, broadcast_shapes
 
 
+class _Staged(tuple):
+    """torch's reading of an index mixing integers and advanced indices, as two NumPy indices: the integers
+    select first (``first``, a basic index: a view), then the advanced indices apply to what is left
+    (``second``). NumPy would count the integers as advanced indices, which moves the result's dims:
+    ``x[0, :, [1, 2]]`` is (3, 2) in torch, (2, 3) in NumPy for ``x`` of shape (2, 3, 4)."""
+
+    __slots__ = ()
+
+    @property
+    def first(self):
+        return self[0]
+
+    @property
+    def second(self):
+        return self[1]
+
+
 def _convert_index(index):
     """A torch index as a NumPy one: tensors become arrays; anything unsupported is a clear error."""
     if isinstance(index, tuple):
-        return tuple(_convert_one(i) for i in index)
+        if type(index) is _Staged:
+            return index
+        idx = tuple(_convert_one(i) for i in index)
+        if any(type(i) is np.ndarray for i in idx) and any(isinstance(i, (int, np.integer)) for i in idx):
+            return _stage(idx)
+        return idx
     return _convert_one(index)
+
+
+def _stage(idx):
+    """Split ``idx`` (with integers and arrays) into torch's two steps; see ``_Staged``."""
+    first, second = [], []
+    for i in idx:
+        if isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)):
+            first.append(i)
+        elif type(i) is np.ndarray:
+            first.extend([slice(None)] * (i.ndim if i.dtype == np.bool_ else 1))
+            second.append(i)
+        elif i is None:
+            first.append(None)
+            second.append(slice(None))
+        elif i is Ellipsis:
+            first.append(i)
+            second.append(i)
+        else:
+            first.append(i)
+            second.append(slice(None))
+    return _Staged((tuple(first), tuple(second)))
 
 
 def _convert_one(i):
@@ -30,11 +73,15 @@ def _convert_one(i):
         arr = i._data
         if arr.dtype.kind == "f" or arr.dtype == D.bfloat16.np:
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        if arr.ndim == 0 and arr.dtype.kind in "iu" and arr.dtype != np.uint8:
+            return int(arr)  # a 0-d integer tensor selects, as an int does
         return arr.astype(bool) if arr.dtype == np.uint8 else arr
     if isinstance(i, list):
         if any(isinstance(x, Tensor) for x in i):
             return np.array([_convert_one(x) for x in i])
         return np.asarray(i) if i else np.zeros(0, dtype=np.int64)
+    if isinstance(i, range):
+        return np.arange(i.start, i.stop, i.step, dtype=np.int64)
     if isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis), np.ndarray, bool)):
         return i
     if isinstance(i, float):
@@ -77,6 +124,8 @@ def _step_check(idx):
 def getitem(input, index):
     """``input[index]``: basic indexing gives a view, advanced indexing a copy."""
     idx = _convert_index(index)
+    if type(idx) is _Staged:
+        return getitem(getitem(input, idx.first), idx.second)
     _step_check(idx)
     x = input._data
     arr = _get(x, idx)
@@ -131,8 +180,20 @@ def select(input, dim: int, index: int):
 def setitem(self, index, value):
     """``self[index] = value`` in place (autograd-aware through ``index_put``)."""
     idx = _convert_index(index)
-    _step_check(idx)
+    _step_check(idx.first if type(idx) is _Staged else idx)
     inplace(self, _index_put, idx, value)
+
+
+def _np_set(arr, idx, vals):
+    """``arr[idx] = vals`` for a NumPy or a staged index (the first step of which is a view)."""
+    if type(idx) is _Staged:
+        arr[idx.first][idx.second] = vals
+    else:
+        arr[idx] = vals
+
+
+def _np_get(arr, idx):
+    return arr[idx.first][idx.second] if type(idx) is _Staged else arr[idx]
 
 
 def _index_put(input, idx, value):
@@ -141,7 +202,7 @@ def _index_put(input, idx, value):
     vals = value._data if isinstance(value, Tensor) else value
     try:
         with np.errstate(over="ignore"):
-            out[idx] = vals
+            _np_set(out, idx, vals)
     except IndexError as e:
         raise _index_error(e, x.shape) from None
     except OverflowError:
@@ -151,7 +212,7 @@ def _index_put(input, idx, value):
             raise ValueError("Overflow when unpacking long long") from None
         raise RuntimeError(f"value cannot be converted to type {x.dtype.name}_t without overflow") from None
     except ValueError:
-        target = np.shape(x[idx])
+        target = np.shape(_np_get(x, idx))
         if _is_basic(idx) and isinstance(value, Tensor):  # torch copies into the view: expand's error
             value.expand(target)
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(vals))} cannot be broadcast to "
@@ -160,7 +221,7 @@ def _index_put(input, idx, value):
     if needs_grad(input, value if isinstance(value, Tensor) else None):
         def backward(g):
             gi = g.clone()
-            gi._data[idx] = 0
+            _np_set(gi._data, idx, 0)
             gv = getitem(g, idx) if isinstance(value, Tensor) and value.requires_grad else None
             return gi, gv
 
@@ -427,6 +488,43 @@ def masked_fill(input, mask, value):
     return res
 
 
+def index_fill(input, dim: int, index, value):
+    """Fill the slices of ``input`` at positions ``index`` along ``dim`` with ``value`` (a number or 0-d tensor).
+
+    >>> zeros(2, 3).index_fill(1, tensor([0, 2]), 7.0)
+    tensor([[7., 0., 7.],
+            [7., 0., 7.]])
+    """
+    if not isinstance(index, Tensor) or index.dtype is not D.int64:
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
+    if index._data.ndim > 1:
+        raise RuntimeError("Index has to be a vector/scalar")
+    if isinstance(value, Tensor) and value._data.ndim:
+        raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value._data.ndim} dimension(s).")
+    x = input._data
+    d = _wrap_dim(dim, max(x.ndim, 1))
+    if x.size == 0:  # nothing to fill: torch checks no index
+        return input.clone()
+    n = x.shape[d] if x.ndim else 1
+    flat = index._data.reshape(-1)
+    bad = (flat < -n) | (flat >= n)
+    if bad.any():
+        raise IndexError(f"index {int(flat[np.argmax(bad)])} is out of bounds for dimension {d} with size {n}")
+    hit = np.zeros(n, dtype=bool)
+    hit[flat] = True
+    mask = Tensor._make(hit.reshape((n,) + (1,) * (x.ndim - d - 1)) if x.ndim else hit.reshape(()))
+    if isinstance(value, Tensor):
+        res = where(mask, value.to(input.dtype), input)
+        return attach(res.detach(), node_type("IndexFillBackward1"),
+                      lambda g: (where(mask, 0.0, g), where(mask, g, 0.0).sum().to(value.dtype)), (input, value)) \
+            if needs_grad(input, value) else res
+    res = Tensor._make(np.where(mask._data, cast_scalar(value, input.dtype), x))
+    if needs_grad(input):
+        attach(res, node_type("IndexFillBackward0"), lambda g: (where(mask, 0.0, g),), (input,))
+    return res
+
+
 def nonzero(input, *, as_tuple=False):
     """Indices of the non-zero elements, (n, ndim); a 0-d input gives (n, 0), or one index tensor as a tuple."""
     if input._data.ndim == 0:
@@ -477,5 +575,6 @@ register(scatter, scatter_add, index_add, index_put, inplace=True)
 register(gather, index_select, masked_select, argwhere, select, take, take_along_dim)
 register(nonzero, returns="Any")
 register(masked_fill, inplace=_masked_fill_)
+register(index_fill, inplace=True)
 register(getitem, function=False, method=False, dunders={"__getitem__": None})
 register(setitem, function=False, method=False, dunders={"__setitem__": None}, returns="None")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._autocast import _local as _autocast, lower_precision
 from .._autograd.grad_mode import grad_enabled, no_grad
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor, _wrap_dim
@@ -109,6 +110,8 @@ def mm(input, mat2, *, out=None):
     """2-D matrix product: (n, k) @ (k, m) -> (n, m)."""
     _check_tensor(input, "self")
     _check_tensor(mat2, "mat2")
+    if _autocast.enabled:
+        input, mat2 = lower_precision(input, mat2)
     x, y = input._data, mat2._data
     if x.ndim != 2:
         raise RuntimeError("self must be a matrix")
@@ -131,6 +134,8 @@ def bmm(input, mat2, *, out=None):
     """Batched matrix product: (b, n, k) @ (b, k, m) -> (b, n, m); no broadcasting."""
     _check_tensor(input, "batch1")
     _check_tensor(mat2, "batch2")
+    if _autocast.enabled:
+        input, mat2 = lower_precision(input, mat2)
     x, y = input._data, mat2._data
     if x.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
@@ -206,6 +211,8 @@ def matmul(input, other, *, out=None):
     """
     _check_tensor(input, "input")
     _check_tensor(other, "other")
+    if _autocast.enabled:
+        input, other = lower_precision(input, other)
     x, y = input._data, other._data
     nx, ny = x.ndim, y.ndim
     if nx == 0 or ny == 0:
@@ -302,6 +309,8 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     _check_tensor(input, "self")
     _check_tensor(mat1, "mat1")
     _check_tensor(mat2, "mat2")
+    if _autocast.enabled:
+        input, mat1, mat2 = lower_precision(input, mat1, mat2)
     _self_mat_dtypes(input, mat1, mat2)
     for name, t in (("mat1", mat1), ("mat2", mat2)):
         if t._data.ndim != 2:
@@ -340,6 +349,8 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    if _autocast.enabled:
+        input, batch1, batch2 = lower_precision(input, batch1, batch2)
     expand(input, (_size(batch1, 0), _size(batch1, 1), _size(batch2, 2)))  # torch checks the input shape first
     if input.dtype is not batch1.dtype:
         raise RuntimeError(f"Input dtypes must be the same, got: input {input.dtype.cpp_name}, batch1: "
@@ -350,6 +361,8 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
+    if _autocast.enabled:
+        input, batch1, batch2 = lower_precision(input, batch1, batch2)
     expand(input, (_size(batch1, 1), _size(batch2, 2)))  # torch checks the input shape first
     _self_mat_dtypes(input, batch1, batch2)
     x, y = batch1._data, batch2._data
@@ -439,6 +452,8 @@ def tensordot(a, b, dims=2, out=None):
 # ---------------------------------------------------------------- linalg namespace pieces
 def vecdot(x, y, *, dim=-1):
     """Dot product of vectors along ``dim`` with broadcasting."""
+    if _autocast.enabled:
+        x, y = lower_precision(x, y)
     if x._data.dtype != y._data.dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
                            f"{x.dtype.scalar_name} and y of type {y.dtype.scalar_name} instead")
@@ -514,7 +529,8 @@ def chain_matmul(*matrices):
 # ---------------------------------------------------------------- operators and registry entries
 def _matmul_fast(self, other):
     # the common case without autograd: two same-dtype float32/64 matrices
-    if type(other) is Tensor and not (grad_enabled() and (self.requires_grad or other.requires_grad)):
+    if type(other) is Tensor and not (grad_enabled() and (self.requires_grad or other.requires_grad)) and \
+            not _autocast.enabled:
         x, y = self._data, other._data
         if x.dtype is y.dtype and x.ndim == 2 and y.ndim == 2 and x.shape[1] == y.shape[0] and \
                 (x.dtype.char == "f" or x.dtype.char == "d"):

@@ -6,7 +6,6 @@ tensor([4, 6])
 from __future__ import annotations
 
 import builtins
-import collections
 
 import numpy as np
 
@@ -14,22 +13,14 @@ from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor, _wrap_dim
-from ._common import HALF as _HALF
+from ._common import HALF as _HALF, return_type
 from ._registry import register
 from .elementwise import logical_or, maximum, minimum, where
 from .indexing import scatter_grad
 from .unary import abs as abs_, exp, isnan
 
 
-def _named(name):
-    cls = collections.namedtuple(name, ["values", "indices"])
-    cls.__module__ = "tensorstein.return_types"
-    return cls
-
-
-MaxResult, MinResult = _named("max"), _named("min")
-SortResult, TopkResult = _named("sort"), _named("topk")
-ModeResult, MedianResult, KthResult = _named("mode"), _named("median"), _named("kthvalue")
+MaxResult, MinResult = return_type("max"), return_type("min")
 
 
 def normalize_dims(dim, ndim: int) -> tuple | None:

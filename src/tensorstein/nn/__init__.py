@@ -8,6 +8,7 @@ from .modules import (  # noqa: F401
     Identity, Linear, Bilinear, Embedding, LayerNorm, RMSNorm, GroupNorm, Dropout, Flatten, Unflatten,
     ReLU, ReLU6, LeakyReLU, ELU, GELU, SiLU, Mish, Tanh, Sigmoid, Softplus, Softmax, LogSoftmax, Softmin,
     L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss,
-    MultiheadAttention, TransformerEncoderLayer, TransformerEncoder,
+    MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, Transformer, TransformerDecoderLayer,
+    TransformerDecoder,
 )
 from . import attention, functional, init, parallel, utils  # noqa: F401

@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from .. import _dtype as D
+from .._autocast import _local as _autocast, lower_precision
 from .._autograd.grad_mode import STATE, enable_grad, no_grad
 from .._autograd.graph import attach, node_type, run_backward
 from .._kernels.attention_common import index_mask, prepare
@@ -402,6 +403,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     tensors it captures), ``return_lse`` (also return the log-sum-exp,
     ``(..., L)``, without gradient).  Fully masked rows give zeros.
     """
+    if _autocast.enabled:
+        query, key, value, attn_mask = lower_precision(query, key, value, attn_mask)
     _check_inputs(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
     if causal_alignment not in ("top_left", "bottom_right"):
         raise ValueError(f"causal_alignment must be 'top_left' or 'bottom_right', got "

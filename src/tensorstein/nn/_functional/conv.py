@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..._autocast import _local as _autocast, lower_precision
 from ..._autograd.grad_mode import STATE
 from ..._autograd.graph import attach, node_type
 from ..._tensor import Tensor
@@ -197,6 +198,8 @@ def _col2im(dcols, xp_shape, kshape, stride, dilation, out_sp):
 
 
 def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, fname):
+    if _autocast.enabled:
+        input, weight, bias = lower_precision(input, weight, bias)
     stride, pads, dilation = _check(input, weight, bias, nd, stride, padding, dilation, groups, fname)
     unbatched = input._data.ndim == nd + 1
     x = input._data[None] if unbatched else input._data

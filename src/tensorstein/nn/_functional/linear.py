@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import _dtype as D
+from ..._autocast import _local as _autocast, lower_precision
 from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
 from ..._ops.linalg import mm
@@ -23,6 +24,8 @@ def _half(arr):
 
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias`` for input (*, in_features), weight (out_features, in_features)."""
+    if _autocast.enabled:
+        input, weight, bias = lower_precision(input, weight, bias)
     x, w = input._data, weight._data
     if x.dtype != w.dtype or (bias is not None and bias._data.dtype != x.dtype):
         other = w.dtype if x.dtype != w.dtype else bias._data.dtype
