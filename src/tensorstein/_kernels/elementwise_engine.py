@@ -1,0 +1,78 @@
+"""Chunked, multi-threaded dispatch of element-wise and row kernels.
+
+Large operands are split into contiguous chunks run on the package's thread
+pool (``parallel.parallel_chunks``); Numba kernels are ``nogil`` and NumPy
+ufuncs release the GIL, so chunks really run side by side.  Below
+:data:`PARALLEL_MIN` elements the kernel is called directly (no dispatch
+cost on small tensors).  float16 / bfloat16 operands compute in float32.
+
+>>> import numpy as np
+>>> map_unary(lambda a, o: np.negative(a, out=o), np.ones(3, np.float32))
+array([-1., -1., -1.], dtype=float32)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .parallel import get_num_threads, parallel_chunks
+
+__all__ = ["MIN_CHUNK", "PARALLEL_MIN", "as_compute", "get_num_threads", "map_nary", "map_rows", "map_unary"]
+
+_NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
+PARALLEL_MIN = 32768  # elements: below this, call the kernel directly
+MIN_CHUNK = 16384  # smallest chunk handed to a worker
+
+
+def as_compute(x: np.ndarray) -> np.ndarray:
+    """``x`` as a C-contiguous float32/float64 array (half types widen to float32)."""
+    if x.dtype != np.float32 and x.dtype != np.float64:
+        x = x.astype(np.float32)
+    return np.ascontiguousarray(x)
+
+
+def _finish(out: np.ndarray, dtype) -> np.ndarray:
+    return out if out.dtype == dtype else out.astype(dtype)
+
+
+def map_nary(kernel, arrays, *params, out=None):
+    """``kernel(*flat_inputs, flat_out, *params)`` over same-shape arrays, chunked.
+
+    The result has the dtype of ``arrays[0]`` (computed in float32 for half types)."""
+    dtype = arrays[0].dtype
+    if out is None and arrays[0].size < PARALLEL_MIN and dtype in _NATIVE and \
+            all(a.dtype == dtype and a.flags.c_contiguous for a in arrays):
+        o = np.empty_like(arrays[0])  # the small-tensor fast path
+        kernel(*[a.reshape(-1) for a in arrays], o.reshape(-1), *params)
+        return o
+    xs = [as_compute(a) for a in arrays]
+    ct = xs[0].dtype
+    xs = [a if a.dtype == ct else a.astype(ct) for a in xs]
+    o = np.empty(xs[0].shape, ct) if out is None or out.dtype != ct or not out.flags.c_contiguous else out
+    flat = [a.reshape(-1) for a in xs]
+    of = o.reshape(-1)
+    n = of.shape[0]
+    if n < PARALLEL_MIN or get_num_threads() == 1:
+        kernel(*flat, of, *params)
+    else:
+        parallel_chunks(lambda a, b: kernel(*[f[a:b] for f in flat], of[a:b], *params), n, MIN_CHUNK)
+    if out is not None and o is not out:
+        out[...] = o
+        return out
+    return _finish(o, dtype)
+
+
+def map_unary(kernel, x: np.ndarray, *params, out=None) -> np.ndarray:
+    """``kernel(flat_x, flat_out, *params)`` over ``x``, chunked over the pool."""
+    if out is None and x.size < PARALLEL_MIN and x.flags.c_contiguous and x.dtype in _NATIVE:
+        o = np.empty_like(x)  # the small-tensor fast path: no copies, no pool
+        kernel(x.reshape(-1), o.reshape(-1), *params)
+        return o
+    return map_nary(kernel, (x,), *params, out=out)
+
+
+def map_rows(kernel, n_rows: int, row_len: int, *args):
+    """``kernel(r0, r1, *args)`` over row ranges, parallel when the work is large."""
+    if n_rows * row_len < PARALLEL_MIN or n_rows < 2 or get_num_threads() == 1:
+        kernel(0, n_rows, *args)
+        return
+    parallel_chunks(lambda a, b: kernel(a, b, *args), n_rows, max(1, MIN_CHUNK // max(1, row_len)))

@@ -1,0 +1,204 @@
+"""``pow`` by a scalar exponent, and any NumPy ufunc, chunked over all cores.
+
+``pow`` follows torch's special cases (``aten/native/cpu/PowKernel.cpp``):
+exponent 2 -> ``x * x``, 3 -> ``x * x * x``, 0.5 -> ``sqrt``, -0.5 ->
+``1 / sqrt``, -1 -> ``1 / x``, -2 -> ``1 / (x * x)``; other integral and
+half-integral exponents of float32 compute in float64 (one rounding, as
+``powf``); everything else calls NumPy's ``power`` (libm ``pow``).
+
+>>> import numpy as np
+>>> pow_forward(np.array([2.0], np.float32), 3.0)
+array([8.], dtype=float32)
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .elementwise_engine import (
+    MIN_CHUNK,
+    PARALLEL_MIN,
+    get_num_threads,
+    map_nary,
+    map_unary,
+    parallel_chunks,
+)
+from .unary_math import FASTMATH
+
+__all__ = ["map_ufunc", "pow_backward", "pow_forward"]
+
+_J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
+_SQ, _CUBE, _SQRT, _RSQRT, _RECIP, _RECIP_SQ, _INT64, _HALF64, _ONE = range(9)
+
+
+def _mode(e: float):
+    """(kernel mode, integer part) for a float exponent, or None for the generic ``power``."""
+    special = {2.0: _SQ, 3.0: _CUBE, 0.5: _SQRT, -0.5: _RSQRT, -1.0: _RECIP, -2.0: _RECIP_SQ, 1.0: _ONE}
+    if e in special:
+        return special[e], 0
+    if abs(e) <= 64 and float(e).is_integer():
+        return _INT64, int(e)
+    if abs(e) <= 64 and float(2 * e).is_integer():
+        return _HALF64, int(2 * e)
+    return None
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _ipow_blocked(x, out, n, half, g, c, has_g):
+    """``out = [g *] c * x ** n`` (``half``: ``x ** (n / 2)``, ``n`` odd) in float64, by binary
+    exponentiation over blocks of 256 elements (the bit loop outside, so the element loops vectorise)."""
+    neg = n < 0
+    if half:
+        n = (abs(n) - 1) // 2  # x ** (k + 1/2) = x ** k * sqrt(x), then 1 / that for negative exponents
+    r = np.empty(256)
+    b = np.empty(256)
+    m = x.shape[0]
+    for s in range(0, m, 256):
+        k = min(256, m - s)
+        xs = x[s:s + k]
+        for j in range(k):
+            r[j] = 1.0
+            b[j] = np.float64(xs[j])
+        e = abs(n)
+        while e:
+            if e & 1:
+                for j in range(k):
+                    r[j] *= b[j]
+            e >>= 1
+            if e:
+                for j in range(k):
+                    b[j] *= b[j]
+        if half:
+            for j in range(k):
+                v = np.float64(xs[j])
+                r[j] *= np.sqrt(v)
+                r[j] = np.inf if v == -np.inf else r[j]  # C pow(-inf, +-non-integer) = inf / 0
+        if neg:
+            for j in range(k):
+                r[j] = 1.0 / r[j]
+        os = out[s:s + k]
+        if has_g:
+            gs = g[s:s + k]
+            for j in range(k):
+                os[j] = gs[j] * (c * r[j])
+        else:
+            for j in range(k):
+                os[j] = r[j]
+
+
+@njit(**_J)
+def _pow_fwd(x, out, mode, n):
+    one = x.dtype.type(1.0)
+    m = x.shape[0]
+    if mode == _SQ:
+        for i in range(m):
+            out[i] = x[i] * x[i]
+    elif mode == _CUBE:
+        for i in range(m):
+            out[i] = x[i] * x[i] * x[i]
+    elif mode == _SQRT:
+        for i in range(m):
+            out[i] = np.sqrt(x[i])
+    elif mode == _RSQRT:
+        for i in range(m):
+            out[i] = one / np.sqrt(x[i])
+    elif mode == _RECIP:
+        for i in range(m):
+            out[i] = one / x[i]
+    elif mode == _RECIP_SQ:
+        for i in range(m):
+            out[i] = one / (x[i] * x[i])
+    elif mode == _ONE:
+        out[:] = x
+    else:
+        _ipow_blocked(x, out, n, mode == _HALF64, x, one, False)
+
+
+@njit(**_J)
+def _pow_bwd(g, x, out, mode, n, c):
+    """``out = g * (c * x ** e)``, ``e`` given by (mode, n)."""
+    one = x.dtype.type(1.0)
+    m = x.shape[0]
+    if mode == _SQ:
+        for i in range(m):
+            out[i] = g[i] * (c * (x[i] * x[i]))
+    elif mode == _CUBE:
+        for i in range(m):
+            out[i] = g[i] * (c * (x[i] * x[i] * x[i]))
+    elif mode == _SQRT:
+        for i in range(m):
+            out[i] = g[i] * (c * np.sqrt(x[i]))
+    elif mode == _RSQRT:
+        for i in range(m):
+            out[i] = g[i] * (c * (one / np.sqrt(x[i])))
+    elif mode == _RECIP:
+        for i in range(m):
+            out[i] = g[i] * (c * (one / x[i]))
+    elif mode == _RECIP_SQ:
+        for i in range(m):
+            out[i] = g[i] * (c * (one / (x[i] * x[i])))
+    elif mode == _ONE:
+        for i in range(m):
+            out[i] = g[i] * (c * x[i])
+    else:
+        _ipow_blocked(x, out, n, mode == _HALF64, g, c, True)
+
+
+def _f64_power(a, o, e):
+    # float32 through float64: NumPy's float32 power is off by up to ~10 ulps at large |x|
+    o[...] = np.power(a, e) if a.dtype == np.float64 else np.power(a.astype(np.float64), e)
+
+
+def _generic_pow(x, e):
+    return map_unary(_f64_power, x, e)
+
+
+def pow_forward(x: np.ndarray, exponent: float) -> np.ndarray:
+    """``x ** exponent`` for a float array and a Python-number exponent."""
+    e = float(exponent)
+    if e == 0.0:
+        return np.ones(x.shape, x.dtype)  # torch: pow(x, 0) == 1, NaN included
+    m = _mode(e)
+    if m is None or (x.dtype == np.float64 and m[0] in (_INT64, _HALF64)):
+        return _generic_pow(x, e)
+    return map_unary(_pow_fwd, x, np.int64(m[0]), np.int64(m[1]))
+
+
+def pow_backward(grad: np.ndarray, x: np.ndarray, y=None, exponent: float = 2.0) -> np.ndarray:
+    """``grad * exponent * x ** (exponent - 1)`` in one pass (zeros for exponent 0, as torch)."""
+    e = float(exponent)
+    if e == 0.0:
+        return np.zeros(x.shape, grad.dtype)
+    m = _mode(e - 1.0)
+    if m is None or (x.dtype == np.float64 and m[0] in (_INT64, _HALF64)):
+        def k(gg, a, o):
+            _f64_power(a, o, e - 1.0)
+            np.multiply(o, o.dtype.type(e), out=o)
+            np.multiply(gg, o, out=o)
+
+        return map_nary(k, (grad, x))
+    ct = np.float64 if x.dtype == np.float64 else np.float32
+    return map_nary(_pow_bwd, (grad, x), np.int64(m[0]), np.int64(m[1]), ct(e))
+
+
+def map_ufunc(ufunc, *operands, out=None):
+    """``ufunc(*operands)`` with NumPy broadcasting, split over the output's first axis on all cores.
+
+    ``operands`` are arrays (or NumPy scalars); the result dtype is NumPy's."""
+    for a in operands:
+        if getattr(a, "size", 1) >= PARALLEL_MIN:
+            break
+    else:  # every operand small (an outer broadcast of small ones stays serial): the plain call
+        return ufunc(*operands) if out is None else ufunc(*operands, out=out)
+    shape = np.broadcast_shapes(*[np.shape(a) for a in operands])
+    if get_num_threads() == 1 or len(shape) == 0 or shape[0] < 2:
+        return ufunc(*operands) if out is None else ufunc(*operands, out=out)
+    arrs = [np.asarray(a) for a in operands]
+    if out is None:
+        out = np.empty(shape, ufunc.resolve_dtypes(tuple(a.dtype for a in arrs) + (None,))[-1])
+    size = out.size
+    views = np.broadcast_arrays(*arrs)
+    parallel_chunks(lambda s, e: ufunc(*[v[s:e] for v in views], out=out[s:e]), shape[0],
+                    max(1, MIN_CHUNK * shape[0] // size))
+    return out
+

@@ -1,0 +1,273 @@
+"""Reductions on all cores: sum, mean, amax / max with indices, var, norm — over all elements or one dim.
+
+The operand is viewed as ``(A, D, B)`` (``D`` the reduced dim).  Work splits over ``A`` when it has
+several rows, else over ``B`` columns, else (a full reduction) over contiguous chunks whose
+NumPy partial results (pairwise sums, SIMD max) are combined.  NumPy's reductions release the GIL,
+so the chunks run side by side; small operands take the direct NumPy call.
+
+>>> import numpy as np
+>>> sum_(np.ones((4, 3), np.float32), dim=1)
+array([3., 3., 3., 3.], dtype=float32)
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from numba import njit
+
+from .elementwise_engine import (
+    MIN_CHUNK,
+    PARALLEL_MIN,
+    as_compute,
+    get_num_threads,
+    parallel_chunks,
+)
+from .fast_exp import FASTMATH, row_max
+
+__all__ = ["amax", "max_dim", "mean", "norm", "norm_backward", "sum_", "var", "var_backward"]
+
+
+_J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _blocked(r, sq):
+    """Sum (``sq``: of squares) of a contiguous 1-D row: vectorised partial sums over blocks of 2048
+    in the row's dtype, the block sums added in float64 (error independent of the length)."""
+    n = r.shape[0]
+    tot = 0.0
+    for s in range(0, n, 2048):
+        blk = r[s:min(s + 2048, n)]
+        acc = r.dtype.type(0.0)
+        if sq:
+            for j in range(blk.shape[0]):
+                acc += blk[j] * blk[j]
+        else:
+            for j in range(blk.shape[0]):
+                acc += blk[j]
+        tot += acc
+    return tot
+
+
+@njit(**_J)
+def _flat_k(x, sq):
+    return _blocked(x, sq)
+
+
+@njit(**_J)
+def _rows_k(x2, out, op):
+    """Per-row reduction of a C-contiguous (R, C) array: 0 sum, 1 sum of squares, 2 max,
+    3 sum of squared deviations from the mean."""
+    for i in range(x2.shape[0]):
+        if op == 3:  # sum of squared deviations from the row mean (two passes over a cached row)
+            r = x2[i]
+            mu = r.dtype.type(_blocked(r, False) / r.shape[0])
+            tot = 0.0
+            for s in range(0, r.shape[0], 2048):
+                blk = r[s:min(s + 2048, r.shape[0])]
+                acc = r.dtype.type(0.0)
+                for j in range(blk.shape[0]):
+                    d = blk[j] - mu
+                    acc += d * d
+                tot += acc
+            out[i] = tot
+        elif op == 2:
+            r = x2[i]
+            nans = 0
+            for j in range(r.shape[0]):  # row_max's vector select drops NaN: count them (vectorises)
+                nans += 1 if r[j] != r[j] else 0
+            out[i] = row_max(r) if nans == 0 else r.dtype.type(np.nan)
+        else:
+            out[i] = _blocked(x2[i], op == 1)
+
+
+def _last_dim(x, dim, keepdim, op):
+    """Reduction over the last dim of a contiguous float array (op as :func:`_rows_k`), or None."""
+    if not (x.ndim and dim % x.ndim == x.ndim - 1 and x.flags.c_contiguous and x.shape[-1]
+            and (x.dtype == np.float32 or x.dtype == np.float64)):
+        return None
+    x2 = x.reshape(-1, x.shape[-1])
+    out = np.empty(x2.shape[0], x.dtype)
+    if _serial(x.size) or x2.shape[0] < 2:
+        _rows_k(x2, out, op)
+    else:
+        parallel_chunks(lambda s, e: _rows_k(x2[s:e], out[s:e], op), x2.shape[0],
+                        max(1, MIN_CHUNK // x2.shape[1]))
+    return out.reshape(x.shape[:-1] + ((1,) if keepdim else ()))
+
+
+def _serial(n: int) -> bool:
+    return n < PARALLEL_MIN or get_num_threads() == 1
+
+
+def _split3(x, dim):
+    d = dim % x.ndim
+    a = int(np.prod(x.shape[:d]))
+    b = int(np.prod(x.shape[d + 1:]))
+    return x.reshape(a, x.shape[d], b), d
+
+
+def _reduce_dim(x, dim, keepdim, fn, out_dtype=None):
+    """``fn(block (a, D, b)) -> (a, b)`` over one dim, split over ``a`` or ``b``."""
+    x = as_compute(x)
+    x3, d = _split3(x, dim)
+    a, _, b = x3.shape
+    out = np.empty((a, b), out_dtype or x.dtype)
+    if _serial(x.size) or (a < 2 and b < 2):
+        out[...] = fn(x3)
+    elif a >= 2:
+        parallel_chunks(lambda s, e: out.__setitem__(slice(s, e), fn(x3[s:e])), a, max(1, MIN_CHUNK * a // x.size))
+    else:
+        parallel_chunks(lambda s, e: out.__setitem__((slice(None), slice(s, e)), fn(x3[:, :, s:e])), b,
+                        max(1, MIN_CHUNK * b // x.size))
+    shape = list(x.shape)
+    if keepdim:
+        shape[d] = 1
+    else:
+        del shape[d]
+    return out.reshape(shape)
+
+
+def _reduce_all(x, partial, combine):
+    """``combine([partial(chunk) ...])`` over contiguous chunks of the flattened operand."""
+    flat = as_compute(x).reshape(-1)
+    if _serial(flat.size):
+        return combine([partial(flat)])
+    parts = []
+    parallel_chunks(lambda s, e: parts.append((s, partial(flat[s:e]))), flat.size, MIN_CHUNK * 4)
+    return combine([p for _, p in sorted(parts, key=lambda t: t[0])])  # fixed order: deterministic sums
+
+
+def _cdt(x):
+    return np.float64 if x.dtype == np.float64 else np.float32
+
+
+def _finish(r, x, dim, keepdim):
+    r = np.asarray(r, dtype=_cdt(x))
+    if dim is None and keepdim:
+        r = r.reshape((1,) * x.ndim)
+    return r if r.dtype == x.dtype else r.astype(x.dtype)
+
+
+def _blocked_sum(blk):
+    """(a, D, b) -> (a, b).  A strided sum (b > 1) is serial in NumPy: sum blocks of 512 rows, then
+    the block sums, so the error grows like torch's cascade sum, not like D."""
+    d = blk.shape[1]
+    if blk.shape[2] == 1 or d <= 1024:
+        return blk.sum(axis=1)
+    return np.stack([blk[:, s:s + 512].sum(axis=1) for s in range(0, d, 512)], axis=1).sum(axis=1)
+
+
+def _small(x):
+    """Small float32/float64 operands: the plain NumPy call is the fast path."""
+    return x.size < PARALLEL_MIN and (x.dtype == np.float32 or x.dtype == np.float64)
+
+
+def _sum(x, dim, keepdim, sq=False):
+    if dim is None:
+        return _reduce_all(x, lambda c: _flat_k(c, sq), sum)
+    r = _last_dim(x, dim, keepdim, 1 if sq else 0)
+    if r is not None:
+        return r
+    return _reduce_dim(x, dim, keepdim, (lambda blk: _blocked_sum(np.square(blk))) if sq else _blocked_sum)
+
+
+def sum_(x: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
+    """Sum of a float array over all elements (``dim=None``) or one dim."""
+    return _finish(_sum(x, dim, keepdim), x, dim, keepdim)
+
+
+def mean(x: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
+    """Mean over all elements or one dim (NaN for an empty reduction, as torch)."""
+    n = x.size if dim is None else x.shape[dim]
+    s = np.asarray(_sum(x, dim, keepdim), _cdt(x))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _finish(s / s.dtype.type(n), x, dim, keepdim)
+
+
+def amax(x: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
+    """Max (NaN propagates) over all elements or one dim; errors on empty input like NumPy."""
+    if _small(x) and x.size:
+        return _finish(x.max() if dim is None else x.max(axis=dim, keepdims=keepdim), x, dim, keepdim)
+    r = None if dim is None else _last_dim(x, dim, keepdim, 2)
+    if r is not None:
+        return r
+    if dim is None:
+        return _finish(_reduce_all(x, np.max, lambda p: np.max(p)), x, dim, keepdim)
+    return _finish(_reduce_dim(x, dim, keepdim, lambda blk: blk.max(axis=1)), x, dim, keepdim)
+
+
+def max_dim(x: np.ndarray, dim: int, keepdim: bool = False):
+    """``(values, indices)`` of the max along ``dim`` (first occurrence; a NaN wins, as torch)."""
+    vals = amax(x, dim, keepdim)
+    idx = _reduce_dim(x, dim, keepdim, lambda blk: blk.argmax(axis=1), np.int64)
+    return vals, idx
+
+
+def _moments(c):
+    c64 = c.astype(np.float64)
+    m = c64.mean()
+    return c.size, m, float(((c64 - m) ** 2).sum())
+
+
+def _combine_moments(parts):
+    n = sum(p[0] for p in parts)
+    m = sum(p[0] * p[1] for p in parts) / n
+    return n, m, sum(p[2] + p[0] * (p[1] - m) ** 2 for p in parts)
+
+
+def var(x: np.ndarray, dim=None, correction: float = 1, keepdim: bool = False) -> np.ndarray:
+    """Variance with torch's ``correction`` (``N - correction`` in the denominator; <= 0 gives inf/NaN)."""
+    if dim is None:
+        n, _, m2 = _reduce_all(x, _moments, _combine_moments)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.float64(m2) / np.float64(max(n - correction, 0))
+        return _finish(r, x, dim, keepdim)
+    m2 = _last_dim(x, dim, keepdim, 3)
+    if m2 is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return m2 / m2.dtype.type(max(x.shape[dim] - correction, 0))
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # N - correction <= 0: inf / NaN, as torch
+        return _finish(_reduce_dim(x, dim, keepdim, lambda blk: np.var(blk, axis=1, ddof=correction)), x, dim,
+                       keepdim)
+
+
+def var_backward(grad, x, dim=None, correction: float = 1, keepdim: bool = False):
+    """``grad * 2 * (x - mean) / (N - correction)`` broadcast back to ``x``'s shape."""
+    xc = as_compute(x)
+    n = xc.size if dim is None else xc.shape[dim]
+    m = xc.mean() if dim is None else xc.mean(axis=dim, keepdims=True)
+    g = np.asarray(grad, xc.dtype)
+    if dim is not None and not keepdim:
+        g = np.expand_dims(g, dim)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (xc - m) * (g * xc.dtype.type(2.0 / (n - correction) if n - correction > 0 else np.inf))
+    return out.astype(x.dtype, copy=False)
+
+
+def norm(x: np.ndarray, p: float = 2.0, dim=None, keepdim: bool = False) -> np.ndarray:
+    """Vector p-norm (``p`` in 1, 2, inf or any positive float) over all elements or one dim."""
+    if p == 2.0:
+        return _finish(np.sqrt(np.asarray(_sum(x, dim, keepdim, sq=True), _cdt(x))), x, dim, keepdim)
+    if p == 1.0:
+        return sum_(np.abs(x), dim, keepdim)
+    if p == np.inf:
+        return amax(np.abs(x), dim, keepdim)
+    a = np.abs(as_compute(x))
+    return (sum_(a ** a.dtype.type(p), dim, keepdim) ** (1.0 / p)).astype(x.dtype, copy=False)
+
+
+def norm_backward(grad, x, y, p: float = 2.0, dim=None, keepdim: bool = False):
+    """Gradient of :func:`norm` (p = 2: ``grad * x / norm``, 0 where the norm is 0, as torch)."""
+    if p != 2.0:
+        raise NotImplementedError("norm_backward: only p=2 is fused")
+    xc = as_compute(x)
+    g = np.asarray(grad, xc.dtype)
+    yy = np.asarray(y, xc.dtype)
+    if dim is not None and not keepdim:
+        g, yy = np.expand_dims(g, dim), np.expand_dims(yy, dim)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(yy == 0, xc.dtype.type(0.0), g / yy)
+    return (xc * scale).astype(x.dtype, copy=False)
