@@ -241,7 +241,8 @@ def _norm_backward(grad, x, mean, rstd, weight, n_norm, center, want_bias):
     tot = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
     wshape = shape[len(shape) - n_norm:]
     dw = None if weight is None else tot[0].reshape(wshape).astype(weight.dtype, copy=False)
-    db = tot[1].reshape(wshape).astype(weight.dtype if weight is not None else x.dtype, copy=False) if want_bias else None
+    bdt = weight.dtype if weight is not None else x.dtype
+    db = tot[1].reshape(wshape).astype(bdt, copy=False) if want_bias else None
     return dx.reshape(shape).astype(x.dtype, copy=False), dw, db
 
 

@@ -83,17 +83,6 @@ def _floating_unary(name, np_fn, backward, node_name, uses_output=False) -> Call
     return unary_op(Unary(name, np_fn, backward, node_name, uses_output))
 
 
-def _np_sigmoid(x):
-    # split by sign so exp never overflows; keeps the dtype
-    out = np.empty_like(x)
-    pos = x >= 0
-    ex = np.exp(-np.abs(x))
-    one = x.dtype.type(1)
-    out[pos] = one / (one + ex[pos])
-    out[~pos] = ex[~pos] / (one + ex[~pos])
-    return out
-
-
 def _np_rsqrt(x):
     return x.dtype.type(1) / np.sqrt(x)
 
