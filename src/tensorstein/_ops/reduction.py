@@ -13,6 +13,7 @@ import numpy as np
 from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
+from .._kernels.lazy import kernels
 from .._tensor import Tensor, _wrap_dim
 from ._common import HALF as _HALF
 from ._registry import register
@@ -471,22 +472,37 @@ def _softmax_backward(g, y, d):
 def softmax(input, dim=None, dtype=None):
     """exp(x - max) / sum(exp(x - max)) along ``dim``; half types compute in float32."""
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "softmax")
+    fused = x.ndim and x.size
     with np.errstate(all="ignore"):
-        e = np.exp(xa - np.max(xa, axis=ax, keepdims=True)) if xa.size else xa.copy()
-        e /= np.sum(e, axis=ax, keepdims=True)
+        if fused:  # the row kernel (one pass per row, rows over the pool)
+            e = kernels("rows").softmax_forward(x, d)
+        else:
+            e = np.exp(xa - np.max(xa, axis=ax, keepdims=True)) if xa.size else xa.copy()
+            e /= np.sum(e, axis=ax, keepdims=True)
     res = Tensor._make(e.astype(x.dtype, copy=False))
     if needs_grad(input):
         y = res.detach()
-        attach(res, node_type("SoftmaxBackward0"),
-               lambda g: _softmax_backward(g, softmax(input, d) if grad_enabled() else y, d), (input,), (y,))
+
+        def backward(g):
+            if grad_enabled():  # create_graph: tensor ops on a recomputed output
+                return _softmax_backward(g, softmax(input, d), d)
+            if fused:
+                with np.errstate(all="ignore"):
+                    return (Tensor._make(kernels("rows").softmax_backward(g._data, y._data, d)),)
+            return _softmax_backward(g, y, d)
+
+        attach(res, node_type("SoftmaxBackward0"), backward, (input,), (y,))
     return res
 
 
 def log_softmax(input, dim=None, dtype=None):
     """x - logsumexp(x) along ``dim``."""
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "log_softmax")
+    fused = x.ndim and x.size
     with np.errstate(all="ignore"):
-        if xa.size:
+        if fused:
+            out = kernels("rows").log_softmax_forward(x, d)
+        elif xa.size:
             shifted = xa - np.max(xa, axis=ax, keepdims=True)
             out = shifted - np.log(np.sum(np.exp(shifted), axis=ax, keepdims=True))
         else:
@@ -494,9 +510,13 @@ def log_softmax(input, dim=None, dtype=None):
     res = Tensor._make(out.astype(x.dtype, copy=False))
     if needs_grad(input):
         y = res.detach()
-        attach(res, node_type("LogSoftmaxBackward0"),
-               lambda g: (g - exp(log_softmax(input, d) if grad_enabled() else y) * sum(g, dim=d, keepdim=True),),
-               (input,), (y,))
+        def backward(g):
+            if fused and not grad_enabled():
+                with np.errstate(all="ignore"):
+                    return (Tensor._make(kernels("rows").log_softmax_backward(g._data, y._data, d)),)
+            return (g - exp(log_softmax(input, d) if grad_enabled() else y) * sum(g, dim=d, keepdim=True),)
+
+        attach(res, node_type("LogSoftmaxBackward0"), backward, (input,), (y,))
     return res
 
 
