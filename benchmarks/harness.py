@@ -62,6 +62,7 @@ SUITES = {
     "attention": "bench_attention",
     "embed": "bench_embed",
     "elementwise": "bench_elementwise",
+    "models": "bench_models",
 }
 
 _UNSET_IN_CHILD = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
