@@ -39,6 +39,7 @@ class Unary:
     fused_backward: Callable[[np.ndarray, np.ndarray, Any], np.ndarray] | None = None
     aliases: tuple[str, ...] = ()
     dunders: tuple[str, ...] = ()  # operators that are this op (``__neg__``)
+    warns: bool = True  # NumPy may flag FP errors (run under errstate); False for Numba kernels (saves ~1.5 us)
 
 
 def unary_op(rec: Unary) -> Callable[..., Any]:
@@ -46,11 +47,14 @@ def unary_op(rec: Unary) -> Callable[..., Any]:
     cls = node_type(rec.node)
     forward, backward, fused, uses_output = rec.forward, rec.backward, rec.fused_backward, rec.uses_output
     prepare = float_input if rec.floating else _same
+    if rec.warns:
+        fwd, fused_q = forward, fused
+        forward = lambda x: _quiet(fwd, x)  # noqa: E731
+        fused = None if fused_q is None else (lambda g, x, y: _quiet(fused_q, g, x, y))
 
     def op(input, *, out=None):
         check_tensor(input, rec.name)
-        with np.errstate(all="ignore"):
-            res = Tensor._make(forward(prepare(input._data)))
+        res = Tensor._make(forward(prepare(input._data)))
         if out is not None:
             return write_out(out, res)
         if needs_grad(input):
@@ -60,8 +64,7 @@ def unary_op(rec: Unary) -> Callable[..., Any]:
             def backward_fn(g):
                 if not grad_enabled():  # no create_graph: a fused array backward may run instead
                     if fused is not None:
-                        with np.errstate(all="ignore"):
-                            return (Tensor._make(fused(g._data, x._data, None if y is None else y._data)),)
+                        return (Tensor._make(fused(g._data, x._data, None if y is None else y._data)),)
                     return (backward(g, x, y),)
                 # create_graph: the saved output is detached, so recompute it with its graph
                 return (backward(g, x, op(x) if uses_output else y),)
@@ -77,6 +80,11 @@ def unary_op(rec: Unary) -> Callable[..., Any]:
 
 def _same(x: np.ndarray) -> np.ndarray:
     return x
+
+
+def _quiet(fn, *arrays):
+    with np.errstate(all="ignore"):
+        return fn(*arrays)
 
 
 def _floating_unary(name, np_fn, backward, node_name, uses_output=False) -> Callable[..., Any]:
@@ -100,10 +108,10 @@ sin = _floating_unary("sin", np.sin, lambda g, x, y: g * x.cos(), "SinBackward0"
 cos = _floating_unary("cos", np.cos, lambda g, x, y: -g * sin(x), "CosBackward0")
 tan = _floating_unary("tan", np.tan, lambda g, x, y: g * (y * y + 1.0), "TanBackward0", uses_output=True)
 tanh = unary_op(Unary("tanh", lambda x: np.tanh(x) if x.size < PARALLEL_MIN else kernels("activations").tanh(x),
-                      lambda g, x, y: g * (1.0 - y * y), "TanhBackward0", uses_output=True,
+                      lambda g, x, y: g * (1.0 - y * y), "TanhBackward0", uses_output=True, warns=False,
                       fused_backward=lambda g, x, y: kernels("activations").tanh_backward(g, x, y)))
 sigmoid = unary_op(Unary("sigmoid", lambda x: kernels("activations").sigmoid(x), lambda g, x, y: g * y * (1.0 - y),
-                         "SigmoidBackward0", uses_output=True,
+                         "SigmoidBackward0", uses_output=True, warns=False,
                          fused_backward=lambda g, x, y: kernels("activations").sigmoid_backward(g, x, y)))
 asin = _floating_unary("asin", np.arcsin, lambda g, x, y: g * rsqrt(1.0 - x * x), "AsinBackward0")
 acos = _floating_unary("acos", np.arccos, lambda g, x, y: -g * rsqrt(1.0 - x * x), "AcosBackward0")
@@ -114,7 +122,7 @@ reciprocal = _floating_unary("reciprocal", np.reciprocal, lambda g, x, y: -g * y
 
 
 erf = unary_op(Unary("erf", lambda x: kernels("activations").erf(x),
-                     lambda g, x, y: g * exp(-x * x) * 1.1283791670955126, "ErfBackward0",
+                     lambda g, x, y: g * exp(-x * x) * 1.1283791670955126, "ErfBackward0", warns=False,
                      fused_backward=lambda g, x, y: kernels("activations").erf_backward(g, x)))
 
 
