@@ -71,7 +71,8 @@ def _leaky_relu_composite(input, negative_slope=0.01):
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
-    return _fused(input, "leaky_relu", "LeakyReluBackward0", lambda x: where(x > 0, 1.0, negative_slope),
+    return _fused(input, "leaky_relu", "LeakyReluBackward0",
+                  lambda x: (x > 0).to(x.dtype) * (1.0 - negative_slope) + negative_slope,
                   lambda x: _leaky_relu_composite(x, negative_slope), {"negative_slope": negative_slope})
 
 
