@@ -304,3 +304,36 @@ def test_reductions_on_kernels(dt):
         getattr(b, name)(1).sum().backward()
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-6)
 
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("eps", [None, 1e-5])
+def test_rms_norm_kernel(eps, affine, dt):
+    rng = np.random.default_rng(13)
+    tol = 10 * TOL[dt]
+    for shape, ns in (((4, 6, 33), (33,)), ((3, 5, 4, 7), (4, 7)), ((0, 5), (5,))):
+        xn, gn = rng.standard_normal(shape).astype(dt), rng.standard_normal(shape).astype(dt)
+        wn = rng.standard_normal(ns).astype(dt)
+        (a, b), (wa, wb) = _pair(xn), _pair(wn)
+        c, wc = ts.tensor(xn, requires_grad=True), ts.tensor(wn, requires_grad=True)
+        ya, yb = F.rms_norm(a, ns, wa if affine else None, eps), TF.rms_norm(b, ns, wb if affine else None, eps)
+        yc = FN._rms_norm_composite(c, ns, wc if affine else None, eps if eps is not None else
+                                    float(np.finfo(dt).eps))
+        ya.backward(ts.tensor(gn))
+        yb.backward(torch.tensor(gn))
+        yc.backward(ts.tensor(gn))
+        assert type(ya.grad_fn).__name__ == type(yb.grad_fn).__name__
+        _close(ya.detach().numpy(), yb.detach().numpy(), tol)
+        _close(ya.detach().numpy(), yc.detach().numpy(), tol)
+        _close(a.grad.numpy(), b.grad.numpy(), tol)
+        _close(a.grad.numpy(), c.grad.numpy(), tol)
+        if affine:
+            _close(wa.grad.numpy(), wb.grad.numpy(), tol)
+    a, b = _pair(rng.standard_normal((3, 8)))
+    gn = rng.standard_normal((3, 8))
+    ga, = ts.autograd.grad(F.rms_norm(a, (8,)), a, ts.tensor(gn), create_graph=True)
+    gb, = torch.autograd.grad(TF.rms_norm(b, (8,)), b, torch.tensor(gn), create_graph=True)
+    (ga * ga).sum().backward()
+    (gb * gb).sum().backward()
+    _close(a.grad.numpy(), b.grad.numpy(), 1e-10)
