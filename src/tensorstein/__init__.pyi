@@ -31,6 +31,7 @@ from ._ops.random import Generator, default_generator
 from ._ops.errors import broadcast_shapes
 from ._repr import set_printoptions, get_printoptions, printoptions
 from . import _allocator, _dtype, autograd, linalg
+from ._kernels.parallel import get_num_threads, set_num_threads
 def save(obj, f) -> None:
     ...
 def load(f, map_location=..., weights_only=...):
@@ -339,6 +340,7 @@ __all__ = [
     'ge',
     'ger',
     'get_default_dtype',
+    'get_num_threads',
     'get_printoptions',
     'get_rng_state',
     'greater',
@@ -450,6 +452,7 @@ __all__ = [
     'select',
     'set_default_dtype',
     'set_grad_enabled',
+    'set_num_threads',
     'set_printoptions',
     'set_rng_state',
     'short',
