@@ -494,10 +494,10 @@ def softmax(input, dim=None, dtype=None):
     """exp(x - max) / sum(exp(x - max)) along ``dim``; half types compute in float32."""
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "softmax")
     fused = x.ndim and x.size
-    with np.errstate(all="ignore"):
-        if fused:  # the row kernel (one pass per row, rows over the pool)
-            e = kernels("rows").softmax_forward(x, d)
-        else:
+    if fused:  # the row kernel (one pass per row, rows over the pool)
+        e = kernels("rows").softmax_forward(x, d)
+    else:
+        with np.errstate(all="ignore"):
             e = np.exp(xa - np.max(xa, axis=ax, keepdims=True)) if xa.size else xa.copy()
             e /= np.sum(e, axis=ax, keepdims=True)
     res = Tensor._make(e.astype(x.dtype, copy=False))
@@ -508,8 +508,7 @@ def softmax(input, dim=None, dtype=None):
             if grad_enabled():  # create_graph: tensor ops on a recomputed output
                 return _softmax_backward(g, softmax(input, d), d)
             if fused:
-                with np.errstate(all="ignore"):
-                    return (Tensor._make(kernels("rows").softmax_backward(g._data, y._data, d)),)
+                return (Tensor._make(kernels("rows").softmax_backward(g._data, y._data, d)),)
             return _softmax_backward(g, y, d)
 
         attach(res, node_type("SoftmaxBackward0"), backward, (input,), (y,))
@@ -533,8 +532,7 @@ def log_softmax(input, dim=None, dtype=None):
         y = res.detach()
         def backward(g):
             if fused and not grad_enabled():
-                with np.errstate(all="ignore"):
-                    return (Tensor._make(kernels("rows").log_softmax_backward(g._data, y._data, d)),)
+                return (Tensor._make(kernels("rows").log_softmax_backward(g._data, y._data, d)),)
             return (g - exp(log_softmax(input, d) if grad_enabled() else y) * sum(g, dim=d, keepdim=True),)
 
         attach(res, node_type("LogSoftmaxBackward0"), backward, (input,), (y,))

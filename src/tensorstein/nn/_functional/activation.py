@@ -30,8 +30,7 @@ def _fused(input, name, node, derivative, composite, kwargs):
         return composite(input)
     k = kernels("activations")
     x = input._data
-    with np.errstate(all="ignore"):
-        res = Tensor._make(getattr(k, name)(x, **kwargs))
+    res = Tensor._make(getattr(k, name)(x, **kwargs))  # Numba kernels: no NumPy FP flags, no errstate
     if needs_grad(input):
         fused_backward = getattr(k, name + "_backward")
 
@@ -39,8 +38,7 @@ def _fused(input, name, node, derivative, composite, kwargs):
             if STATE.enabled:  # create_graph: differentiable again
                 return (g * derivative(input),)
             gd = g._data if g._data.dtype == x.dtype else g._data.astype(x.dtype)
-            with np.errstate(all="ignore"):
-                return (Tensor._make(fused_backward(gd, x, None, **kwargs)),)
+            return (Tensor._make(fused_backward(gd, x, None, **kwargs)),)
 
         attach(res, node_type(node), backward, (input,), (input,))
     return res
