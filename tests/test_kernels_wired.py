@@ -337,3 +337,20 @@ def test_rms_norm_kernel(eps, affine, dt):
     (ga * ga).sum().backward()
     (gb * gb).sum().backward()
     _close(a.grad.numpy(), b.grad.numpy(), 1e-10)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_vector_norm_on_kernel(dt):
+    rng = np.random.default_rng(14)
+    for shape in ((300, 250), (5,), (40, 30, 20), ()):
+        xn = np.asarray(rng.standard_normal(shape)).astype(dt)
+        for d in [None] + list(range(len(shape))):
+            for kd in (False, True):
+                for p in (2, 1, float("inf"), 3):
+                    a, b = _pair(xn)
+                    ra, rb = ts.linalg.vector_norm(a, p, d, kd), torch.linalg.vector_norm(b, p, d, kd)
+                    assert ra.shape == tuple(rb.shape)
+                    np.testing.assert_allclose(ra.detach().numpy(), rb.detach().numpy(), rtol=2e-5)
+                    ra.sum().backward()
+                    rb.sum().backward()
+                    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-6)

@@ -367,6 +367,8 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
         p = 2
     if p == "nuc":
         raise NotImplementedError("nuclear norm is not supported")
+    if p == 2:  # before abs_: the 2-norm needs no |x| pass
+        return _l2(input, dim, keepdim)
     a = abs_(input)
     if p == float("inf"):
         return amax(a, dim if dim is not None else (), keepdim)
@@ -376,16 +378,17 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
         return sum((input != 0).to(input.dtype), dim, keepdim)
     if p == 1:
         return sum(a, dim, keepdim)
-    if p == 2:
-        return _l2(input, dim, keepdim)
     return sum(a ** p, dim, keepdim) ** (1.0 / p)
 
 
 def _l2(input, dim, keepdim):
     x = input._data
     dims = normalize_dims(dim, x.ndim)
-    xa = x.astype(np.float32) if x.dtype in _HALF else x
-    arr = np.sqrt(np.sum(xa * xa, axis=dims, keepdims=keepdim))
+    if _kernel_reduces(x, dims, _KERNEL_MIN):  # sum of squares in one pass over the pool
+        arr = kernels("reduce").norm(x, 2.0, None if dims is None else dims[0], keepdim)
+    else:
+        xa = x.astype(np.float32) if x.dtype in _HALF else x
+        arr = np.sqrt(np.sum(xa * xa, axis=dims, keepdims=keepdim))
     res = Tensor._make(np.asarray(arr).astype(x.dtype, copy=False))
     if needs_grad(input):
         shape = x.shape
