@@ -63,6 +63,7 @@ SUITES = {
     "embed": "bench_embed",
     "elementwise": "bench_elementwise",
     "layers": "bench_layers",
+    "models": "bench_models",
 }
 
 _UNSET_IN_CHILD = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")

@@ -22,6 +22,7 @@ from ._repr import set_printoptions, get_printoptions, printoptions  # noqa: F40
 from ._legacy import LEGACY_TYPES as _LEGACY_TYPES
 from ._storage import TypedStorage, UntypedStorage  # noqa: F401
 from . import _allocator, _dtype, autograd, linalg  # noqa: F401
+from ._kernels.parallel import get_num_threads, set_num_threads  # noqa: F401
 
 globals().update(_dtype.PUBLIC_NAMES)  # tensorstein.float32, .float, .bool, ...: from the dtype rows
 globals().update(_NAMESPACE)  # every registered op: tensorstein.add, tensorstein.matmul, ...

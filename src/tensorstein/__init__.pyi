@@ -34,6 +34,7 @@ from ._repr import set_printoptions, get_printoptions, printoptions
 from ._legacy import LEGACY_TYPES as _LEGACY_TYPES
 from ._storage import TypedStorage, UntypedStorage
 from . import _allocator, _dtype, autograd, linalg
+from ._kernels.parallel import get_num_threads, set_num_threads
 def save(obj, f) -> None:
     ...
 def load(f, map_location=..., weights_only=...):
@@ -356,6 +357,7 @@ __all__ = [
     'ger',
     'get_default_device',
     'get_default_dtype',
+    'get_num_threads',
     'get_printoptions',
     'get_rng_state',
     'greater',
@@ -474,6 +476,7 @@ __all__ = [
     'set_default_device',
     'set_default_dtype',
     'set_grad_enabled',
+    'set_num_threads',
     'set_printoptions',
     'set_rng_state',
     'short',

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .lazy import PARALLEL_MIN
 from .parallel import get_num_threads, parallel_chunks
 
 __all__ = ["MIN_CHUNK", "PARALLEL_MIN", "as_compute", "get_num_threads", "map_nary", "map_rows", "map_unary"]
 
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
-PARALLEL_MIN = 32768  # elements: below this, call the kernel directly
 MIN_CHUNK = 16384  # smallest chunk handed to a worker
 
 
@@ -27,7 +27,7 @@ def as_compute(x: np.ndarray) -> np.ndarray:
     """``x`` as a C-contiguous float32/float64 array (half types widen to float32)."""
     if x.dtype != np.float32 and x.dtype != np.float64:
         x = x.astype(np.float32)
-    return np.ascontiguousarray(x)
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)  # (ascontiguousarray makes 0-d 1-d)
 
 
 def _finish(out: np.ndarray, dtype) -> np.ndarray:

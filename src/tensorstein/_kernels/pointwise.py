@@ -31,11 +31,14 @@ _J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy"
 _SQ, _CUBE, _SQRT, _RSQRT, _RECIP, _RECIP_SQ, _INT64, _HALF64, _ONE = range(9)
 
 
+_SPECIAL = {2.0: _SQ, 3.0: _CUBE, 0.5: _SQRT, -0.5: _RSQRT, -1.0: _RECIP, -2.0: _RECIP_SQ, 1.0: _ONE}
+
+
 def _mode(e: float):
     """(kernel mode, integer part) for a float exponent, or None for the generic ``power``."""
-    special = {2.0: _SQ, 3.0: _CUBE, 0.5: _SQRT, -0.5: _RSQRT, -1.0: _RECIP, -2.0: _RECIP_SQ, 1.0: _ONE}
-    if e in special:
-        return special[e], 0
+    m = _SPECIAL.get(e)
+    if m is not None:
+        return m, 0
     if abs(e) <= 64 and float(e).is_integer():
         return _INT64, int(e)
     if abs(e) <= 64 and float(2 * e).is_integer():
@@ -146,7 +149,8 @@ def _pow_bwd(g, x, out, mode, n, c):
 
 def _f64_power(a, o, e):
     # float32 through float64: NumPy's float32 power is off by up to ~10 ulps at large |x|
-    o[...] = np.power(a, e) if a.dtype == np.float64 else np.power(a.astype(np.float64), e)
+    with np.errstate(all="ignore"):  # NaN / inf results as torch, silently
+        o[...] = np.power(a, e) if a.dtype == np.float64 else np.power(a.astype(np.float64), e)
 
 
 def _generic_pow(x, e):
@@ -173,8 +177,9 @@ def pow_backward(grad: np.ndarray, x: np.ndarray, y=None, exponent: float = 2.0)
     if m is None or (x.dtype == np.float64 and m[0] in (_INT64, _HALF64)):
         def k(gg, a, o):
             _f64_power(a, o, e - 1.0)
-            np.multiply(o, o.dtype.type(e), out=o)
-            np.multiply(gg, o, out=o)
+            with np.errstate(all="ignore"):
+                np.multiply(o, o.dtype.type(e), out=o)
+                np.multiply(gg, o, out=o)
 
         return map_nary(k, (grad, x))
     ct = np.float64 if x.dtype == np.float64 else np.float32

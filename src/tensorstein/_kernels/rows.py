@@ -22,10 +22,10 @@ from .elementwise_engine import (
     map_rows,
     parallel_chunks,
 )
-from .fast_exp import FASTMATH, fast_exp_neg, row_max
+from .fast_exp import FASTMATH, exp_sub_sum, fast_exp_neg, row_max
 
 __all__ = ["cross_entropy_backward", "cross_entropy_forward", "layer_norm_backward", "layer_norm_forward",
-           "log_softmax_backward", "log_softmax_forward", "rms_norm_backward", "rms_norm_forward",
+           "log_softmax_backward", "log_softmax_forward", "masked_softmax", "rms_norm_backward", "rms_norm_forward",
            "softmax_backward", "softmax_forward"]
 
 _J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
@@ -130,6 +130,29 @@ def log_softmax_forward(x: np.ndarray, dim: int = -1) -> np.ndarray:
 def log_softmax_backward(grad: np.ndarray, y: np.ndarray, dim: int = -1) -> np.ndarray:
     """``grad - exp(y) * sum(grad)`` along ``dim``, from the output ``y``."""
     return _softmax_backward(grad, y, dim, True)
+
+
+@njit(**_J)
+def masked_softmax(x, mask, out):
+    """Row softmax of (B, H, L, S) ``x`` with ``mask`` (bool, True = masked out, a broadcast view of x's
+    shape) into contiguous ``out``; masked entries are -inf, rows with every entry masked give zeros."""
+    b, h, lq, lk = x.shape
+    ninf = x.dtype.type(-np.inf)
+    for bi in range(b):
+        for hi in range(h):
+            for qi in range(lq):
+                row = out[bi, hi, qi]
+                xr = x[bi, hi, qi]
+                mr = mask[bi, hi, qi]
+                m = ninf
+                for j in range(lk):
+                    v = ninf if mr[j] else xr[j]
+                    row[j] = v
+                    m = max(m, v)
+                if m == ninf:
+                    row[:] = 0
+                    continue
+                row *= 1 / exp_sub_sum(row, m)
 
 
 # ------------------------------------------------------------------ layer_norm / rms_norm
@@ -241,7 +264,8 @@ def _norm_backward(grad, x, mean, rstd, weight, n_norm, center, want_bias):
     tot = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
     wshape = shape[len(shape) - n_norm:]
     dw = None if weight is None else tot[0].reshape(wshape).astype(weight.dtype, copy=False)
-    db = tot[1].reshape(wshape).astype(weight.dtype if weight is not None else x.dtype, copy=False) if want_bias else None
+    bdt = weight.dtype if weight is not None else x.dtype
+    db = tot[1].reshape(wshape).astype(bdt, copy=False) if want_bias else None
     return dx.reshape(shape).astype(x.dtype, copy=False), dw, db
 
 

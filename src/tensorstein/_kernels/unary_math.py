@@ -104,23 +104,27 @@ _A0, _A1, _A2, _A3, _A4, _A5, _A6 = _EA
 _B0, _B1, _B2, _B3, _B4 = _EB
 
 
+_FA = tuple(_F(c) for c in _EA)
+_FB = tuple(_F(c) for c in _EB)
+
+
 @njit(**_J)
 def _erf32(x):
-    # evaluated in float64: the rational is float32-accurate (~1.1 ulp), float32
-    # arithmetic would add ~4 ulps near |x| = 4
-    xc = min(max(np.float64(x), -4.0), 4.0)
+    # evaluated in float32 (vectorises at 16 lanes; within ~4 ulps of the exact erf near |x| = 4, ~1 ulp
+    # elsewhere): the package's one erf, also behind exact GELU
+    xc = min(max(x, _F(-4.0)), _F(4.0))
     z = xc * xc
-    p = _A0 * z + _A1
-    p = p * z + _A2
-    p = p * z + _A3
-    p = p * z + _A4
-    p = p * z + _A5
-    p = p * z + _A6
-    q = _B0 * z + _B1
-    q = q * z + _B2
-    q = q * z + _B3
-    q = q * z + _B4
-    r = _F(xc * p / q)
+    p = _FA[0] * z + _FA[1]
+    p = p * z + _FA[2]
+    p = p * z + _FA[3]
+    p = p * z + _FA[4]
+    p = p * z + _FA[5]
+    p = p * z + _FA[6]
+    q = _FB[0] * z + _FB[1]
+    q = q * z + _FB[2]
+    q = q * z + _FB[3]
+    q = q * z + _FB[4]
+    r = xc * p / q
     return x if np.isnan(x) else r
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
+from .._kernels.lazy import kernels
 from .._tensor import Tensor
 from ._common import apply_binary as _apply, as_tensor_arg, binary_operands, tensor_or_none as _t
 from ._common import write_out
@@ -196,6 +197,8 @@ def pow(input, exponent, *, out=None):
     exponent = as_tensor_arg(exponent, "exponent")
     if not isinstance(input, Tensor):
         return _scalar_pow(input, exponent)
+    if out is None and type(exponent) in (float, int) and exponent not in (2, 1) and _pow_kernel_dtype(input):
+        return _pow_scalar_kernel(input, exponent)
     x, y, rt = binary_operands(input, exponent)
     if rt._category == 1 and np.any(np.asarray(y) < 0):
         if not isinstance(exponent, Tensor):
@@ -224,6 +227,28 @@ def pow(input, exponent, *, out=None):
         return ga, gb
 
     return attach(res, PowBackward1, backward, (a, e), (a, e, saved))
+
+
+def _pow_kernel_dtype(t) -> bool:
+    dt = t._data.dtype
+    return dt == np.float32 or dt == np.float64 or dt == np.float16 or dt == D.bfloat16.np
+
+
+def _pow_scalar_kernel(a, e):
+    """Float tensor ``** e`` by the pow kernel (torch's special cases for 3, 0.5, -1, ...); the backward is
+    the fused kernel, or tensor ops under create_graph."""
+    res = Tensor._make(kernels("pointwise").pow_forward(a._data, e))  # quiet on NaN / inf, as torch
+    if not needs_grad(a):
+        return res
+    if e == 0:
+        return attach(res, PowBackward0, lambda g: (g * 0.0,), (a,), (a,))
+
+    def backward(g):
+        if grad_enabled() or g._data.dtype != a._data.dtype:
+            return (g * e * a ** (e - 1),)
+        return (Tensor._make(kernels("pointwise").pow_backward(g._data, a._data, None, e)),)
+
+    return attach(res, PowBackward0, backward, (a,), (a,))
 
 
 def _int_pow(x, y, a, b):

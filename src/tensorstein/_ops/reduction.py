@@ -12,6 +12,7 @@ import numpy as np
 from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
+from .._kernels.lazy import kernels
 from .._tensor import Tensor, _wrap_dim
 from ._common import HALF as _HALF, return_type
 from ._registry import register
@@ -59,6 +60,15 @@ def sum_to_shape(g, shape):
     return sum(g, dim=axes, keepdim=True).reshape(shape)
 
 
+_KERNEL_MIN = 8192  # elements: from here the reduce kernels beat NumPy's sum / mean / max (measured, 1 thread)
+
+
+def _kernel_reduces(x, dims, min_size):
+    """Whether the ``_kernels/reduce.py`` kernel takes this reduction: float32/float64, all dims or one."""
+    return x.size >= min_size and (x.dtype == np.float32 or x.dtype == np.float64) and (
+        dims is None or len(dims) == 1)
+
+
 def _acc_dtype(x: np.ndarray):
     return np.float32 if x.dtype in _HALF else None
 
@@ -69,7 +79,10 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
     dims = normalize_dims(dim, x.ndim)
     out_dtype = dtype.np if dtype is not None else (np.int64 if x.dtype.kind in "iub" else x.dtype)
     acc = _acc_dtype(x) if dtype is None else out_dtype
-    arr = np.sum(x, axis=dims, keepdims=keepdim, dtype=acc)
+    if dtype is None and _kernel_reduces(x, dims, _KERNEL_MIN):  # blocked sums over the pool
+        arr = kernels("reduce").sum_(x, None if dims is None else dims[0], keepdim)
+    else:
+        arr = np.sum(x, axis=dims, keepdims=keepdim, dtype=acc)
     res = Tensor._make(np.asarray(arr).astype(out_dtype, copy=False))
     if needs_grad(input):
         shape = x.shape
@@ -96,7 +109,10 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
     dims = normalize_dims(dim, x.ndim)
     count = x.size if dims is None else int(np.prod([x.shape[d] for d in dims]))
     with np.errstate(all="ignore"):
-        arr = np.mean(x, axis=dims, keepdims=keepdim, dtype=_acc_dtype(x))
+        if _kernel_reduces(x, dims, _KERNEL_MIN):
+            arr = kernels("reduce").mean(x, None if dims is None else dims[0], keepdim)
+        else:
+            arr = np.mean(x, axis=dims, keepdims=keepdim, dtype=_acc_dtype(x))
     res = Tensor._make(np.asarray(arr).astype(x.dtype, copy=False))
     if needs_grad(input):
         shape = x.shape
@@ -232,7 +248,10 @@ def _amax_amin(input, dim, keepdim, np_red, name):
     if x.size == 0 and builtins.any(x.shape[d] == 0 for d in dims):
         raise IndexError(f"{name}(): Expected reduction dim {next(d for d in dims if x.shape[d] == 0)} to have "
                          "non-zero size.")
-    res = Tensor._make(np.asarray(_nan_red(np_red, x, dims, keepdim)))
+    if np_red is np.max and _kernel_reduces(x, dims, _KERNEL_MIN):
+        res = Tensor._make(np.asarray(kernels("reduce").amax(x, None if dims is None else dims[0], keepdim)))
+    else:
+        res = Tensor._make(np.asarray(_nan_red(np_red, x, dims, keepdim)))
     if needs_grad(input):
         saved = res.detach()
         attach(res, node_type(f"{name.capitalize()}Backward0"),
@@ -299,7 +318,10 @@ def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
     dims = normalize_dims(dim, x.ndim)
     n = x.size if dims is None else int(np.prod([x.shape[d] for d in dims]))
     with np.errstate(all="ignore"):
-        v = np.var(x, axis=dims, keepdims=keepdim, ddof=correction, dtype=_acc_dtype(x) or x.dtype)
+        if n - correction > 0 and _kernel_reduces(x, dims, 1):  # one-pass moments, faster at every size
+            v = kernels("reduce").var(x, None if dims is None else dims[0], correction, keepdim)
+        else:
+            v = np.var(x, axis=dims, keepdims=keepdim, ddof=correction, dtype=_acc_dtype(x) or x.dtype)
         if n - correction <= 0:
             v = np.full(np.shape(v), np.nan if n - correction < 0 or n == 0 else np.inf, dtype=np.float64)
             if n - correction == 0 and n > 0:
@@ -340,6 +362,8 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
         p = 2
     if p == "nuc":
         raise NotImplementedError("nuclear norm is not supported")
+    if p == 2:  # before abs_: the 2-norm needs no |x| pass
+        return _l2(input, dim, keepdim)
     a = abs_(input)
     if p == float("inf"):
         return amax(a, dim if dim is not None else (), keepdim)
@@ -349,16 +373,17 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
         return sum((input != 0).to(input.dtype), dim, keepdim)
     if p == 1:
         return sum(a, dim, keepdim)
-    if p == 2:
-        return _l2(input, dim, keepdim)
     return sum(a ** p, dim, keepdim) ** (1.0 / p)
 
 
 def _l2(input, dim, keepdim):
     x = input._data
     dims = normalize_dims(dim, x.ndim)
-    xa = x.astype(np.float32) if x.dtype in _HALF else x
-    arr = np.sqrt(np.sum(xa * xa, axis=dims, keepdims=keepdim))
+    if _kernel_reduces(x, dims, _KERNEL_MIN):  # sum of squares in one pass over the pool
+        arr = kernels("reduce").norm(x, 2.0, None if dims is None else dims[0], keepdim)
+    else:
+        xa = x.astype(np.float32) if x.dtype in _HALF else x
+        arr = np.sqrt(np.sum(xa * xa, axis=dims, keepdims=keepdim))
     res = Tensor._make(np.asarray(arr).astype(x.dtype, copy=False))
     if needs_grad(input):
         shape = x.shape
@@ -469,25 +494,39 @@ def _softmax_backward(g, y, d):
 def softmax(input, dim=None, dtype=None):
     """exp(x - max) / sum(exp(x - max)) along ``dim``; half types compute in float32."""
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "softmax")
-    with np.errstate(all="ignore"):
-        if xa.size:
-            e = np.exp(xa - np.max(xa, axis=ax, keepdims=True))
-            e /= np.sum(e, axis=ax, keepdims=True)
-        else:
-            e = xa.copy()
+    fused = x.ndim and x.size
+    if fused:  # the row kernel (one pass per row, rows over the pool)
+        e = kernels("rows").softmax_forward(x, d)
+    else:
+        with np.errstate(all="ignore"):
+            if xa.size:
+                e = np.exp(xa - np.max(xa, axis=ax, keepdims=True))
+                e /= np.sum(e, axis=ax, keepdims=True)
+            else:
+                e = xa.copy()
     res = Tensor._make(e.astype(x.dtype, copy=False))
     if needs_grad(input):
         y = res.detach()
-        attach(res, node_type("SoftmaxBackward0"),
-               lambda g: _softmax_backward(g, softmax(input, d) if grad_enabled() else y, d), (input,), (y,))
+
+        def backward(g):
+            if grad_enabled():  # create_graph: tensor ops on a recomputed output
+                return _softmax_backward(g, softmax(input, d), d)
+            if fused:
+                return (Tensor._make(kernels("rows").softmax_backward(g._data, y._data, d)),)
+            return _softmax_backward(g, y, d)
+
+        attach(res, node_type("SoftmaxBackward0"), backward, (input,), (y,))
     return res
 
 
 def log_softmax(input, dim=None, dtype=None):
     """x - logsumexp(x) along ``dim``."""
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "log_softmax")
+    fused = x.ndim and x.size
     with np.errstate(all="ignore"):
-        if xa.size:
+        if fused:
+            out = kernels("rows").log_softmax_forward(x, d)
+        elif xa.size:
             shifted = xa - np.max(xa, axis=ax, keepdims=True)
             out = shifted - np.log(np.sum(np.exp(shifted), axis=ax, keepdims=True))
         else:
@@ -495,9 +534,12 @@ def log_softmax(input, dim=None, dtype=None):
     res = Tensor._make(out.astype(x.dtype, copy=False))
     if needs_grad(input):
         y = res.detach()
-        attach(res, node_type("LogSoftmaxBackward0"),
-               lambda g: (g - exp(log_softmax(input, d) if grad_enabled() else y) * sum(g, dim=d, keepdim=True),),
-               (input,), (y,))
+        def backward(g):
+            if fused and not grad_enabled():
+                return (Tensor._make(kernels("rows").log_softmax_backward(g._data, y._data, d)),)
+            return (g - exp(log_softmax(input, d) if grad_enabled() else y) * sum(g, dim=d, keepdim=True),)
+
+        attach(res, node_type("LogSoftmaxBackward0"), backward, (input,), (y,))
     return res
 
 

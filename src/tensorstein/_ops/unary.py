@@ -13,6 +13,7 @@ import numpy as np
 from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
+from .._kernels.lazy import PARALLEL_MIN, kernels
 from .._tensor import Tensor
 from ._common import binary_operands, check_tensor, float_input, write_out
 from ._registry import register
@@ -38,6 +39,7 @@ class Unary:
     fused_backward: Callable[[np.ndarray, np.ndarray, Any], np.ndarray] | None = None
     aliases: tuple[str, ...] = ()
     dunders: tuple[str, ...] = ()  # operators that are this op (``__neg__``)
+    warns: bool = True  # NumPy may flag FP errors (run under errstate); False for Numba kernels (saves ~1.5 us)
 
 
 def unary_op(rec: Unary) -> Callable[..., Any]:
@@ -45,11 +47,14 @@ def unary_op(rec: Unary) -> Callable[..., Any]:
     cls = node_type(rec.node)
     forward, backward, fused, uses_output = rec.forward, rec.backward, rec.fused_backward, rec.uses_output
     prepare = float_input if rec.floating else _same
+    if rec.warns:
+        fwd, fused_q = forward, fused
+        forward = lambda x: _quiet(fwd, x)  # noqa: E731
+        fused = None if fused_q is None else (lambda g, x, y: _quiet(fused_q, g, x, y))
 
     def op(input, *, out=None):
         check_tensor(input, rec.name)
-        with np.errstate(all="ignore"):
-            res = Tensor._make(forward(prepare(input._data)))
+        res = Tensor._make(forward(prepare(input._data)))
         if out is not None:
             return write_out(out, res)
         if needs_grad(input):
@@ -59,8 +64,7 @@ def unary_op(rec: Unary) -> Callable[..., Any]:
             def backward_fn(g):
                 if not grad_enabled():  # no create_graph: a fused array backward may run instead
                     if fused is not None:
-                        with np.errstate(all="ignore"):
-                            return (Tensor._make(fused(g._data, x._data, None if y is None else y._data)),)
+                        return (Tensor._make(fused(g._data, x._data, None if y is None else y._data)),)
                     return (backward(g, x, y),)
                 # create_graph: the saved output is detached, so recompute it with its graph
                 return (backward(g, x, op(x) if uses_output else y),)
@@ -78,19 +82,13 @@ def _same(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _quiet(fn, *arrays):
+    with np.errstate(all="ignore"):
+        return fn(*arrays)
+
+
 def _floating_unary(name, np_fn, backward, node_name, uses_output=False) -> Callable[..., Any]:
     return unary_op(Unary(name, np_fn, backward, node_name, uses_output))
-
-
-def _np_sigmoid(x):
-    # split by sign so exp never overflows; keeps the dtype
-    out = np.empty_like(x)
-    pos = x >= 0
-    ex = np.exp(-np.abs(x))
-    one = x.dtype.type(1)
-    out[pos] = one / (one + ex[pos])
-    out[~pos] = ex[~pos] / (one + ex[~pos])
-    return out
 
 
 def _np_rsqrt(x):
@@ -109,8 +107,12 @@ rsqrt = _floating_unary("rsqrt", _np_rsqrt, lambda g, x, y: g * y * y * y * -0.5
 sin = _floating_unary("sin", np.sin, lambda g, x, y: g * x.cos(), "SinBackward0")
 cos = _floating_unary("cos", np.cos, lambda g, x, y: -g * sin(x), "CosBackward0")
 tan = _floating_unary("tan", np.tan, lambda g, x, y: g * (y * y + 1.0), "TanBackward0", uses_output=True)
-tanh = _floating_unary("tanh", np.tanh, lambda g, x, y: g * (1.0 - y * y), "TanhBackward0", uses_output=True)
-sigmoid = _floating_unary("sigmoid", _np_sigmoid, lambda g, x, y: g * y * (1.0 - y), "SigmoidBackward0", True)
+tanh = unary_op(Unary("tanh", lambda x: np.tanh(x) if x.size < PARALLEL_MIN else kernels("activations").tanh(x),
+                      lambda g, x, y: g * (1.0 - y * y), "TanhBackward0", uses_output=True, warns=False,
+                      fused_backward=lambda g, x, y: kernels("activations").tanh_backward(g, x, y)))
+sigmoid = unary_op(Unary("sigmoid", lambda x: kernels("activations").sigmoid(x), lambda g, x, y: g * y * (1.0 - y),
+                         "SigmoidBackward0", uses_output=True, warns=False,
+                         fused_backward=lambda g, x, y: kernels("activations").sigmoid_backward(g, x, y)))
 asin = _floating_unary("asin", np.arcsin, lambda g, x, y: g * rsqrt(1.0 - x * x), "AsinBackward0")
 acos = _floating_unary("acos", np.arccos, lambda g, x, y: -g * rsqrt(1.0 - x * x), "AcosBackward0")
 atan = _floating_unary("atan", np.arctan, lambda g, x, y: g / (x * x + 1.0), "AtanBackward0")
@@ -119,14 +121,9 @@ cosh = _floating_unary("cosh", np.cosh, lambda g, x, y: g * sinh(x), "CoshBackwa
 reciprocal = _floating_unary("reciprocal", np.reciprocal, lambda g, x, y: -g * y * y, "ReciprocalBackward0", True)
 
 
-def _np_erf(x):
-    # exact erf from the math module, evaluated in float64
-    xd = x.astype(np.float64)
-    flat = np.frompyfunc(__import__("math").erf, 1, 1)(xd.ravel()).astype(np.float64)
-    return flat.reshape(x.shape).astype(x.dtype)
-
-
-erf = _floating_unary("erf", _np_erf, lambda g, x, y: g * exp(-x * x) * 1.1283791670955126, "ErfBackward0")
+erf = unary_op(Unary("erf", lambda x: kernels("activations").erf(x),
+                     lambda g, x, y: g * exp(-x * x) * 1.1283791670955126, "ErfBackward0", warns=False,
+                     fused_backward=lambda g, x, y: kernels("activations").erf_backward(g, x)))
 
 
 def _same_dtype_unary(name, np_fn, backward, node_name, aliases=(), dunders=()) -> Callable[..., Any]:
@@ -217,12 +214,18 @@ def relu(input):
     x = input._data
     if x.dtype == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
-    res = Tensor._make(np.maximum(x, x.dtype.type(0)))
+    big = x.size >= PARALLEL_MIN and (x.dtype == np.float32 or x.dtype == np.float64)
+    res = Tensor._make(kernels("activations").relu(x) if big else np.maximum(x, x.dtype.type(0)))
     if needs_grad(input):
         saved = res.detach()
-        # torch's threshold_backward zeroes where out <= 0, so a NaN passes its gradient through
-        attach(res, node_type("ReluBackward0"), lambda g: (g * Tensor._make(~(saved._data <= 0)),), (input,),
-               (saved,))
+
+        def backward(g):
+            if big and not grad_enabled() and g._data.dtype == x.dtype:
+                return (Tensor._make(kernels("activations").relu_backward(g._data, None, saved._data)),)
+            # torch's threshold_backward zeroes where out <= 0, so a NaN passes its gradient through
+            return (g * Tensor._make(~(saved._data <= 0)),)
+
+        attach(res, node_type("ReluBackward0"), backward, (input,), (saved,))
     return res
 
 

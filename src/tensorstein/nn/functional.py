@@ -2,7 +2,7 @@
 from ._functional.linear import linear, bilinear  # noqa: F401
 from ._functional.activation import (  # noqa: F401
     relu, relu6, leaky_relu, elu, softplus, tanh, sigmoid, hardtanh, gelu, silu, mish, softmax, log_softmax,
-    softmin, logsigmoid, normalize,
+    softmin, logsigmoid, normalize, selu, celu, hardsigmoid, hardswish,
 )
 from ._functional.normalization import layer_norm, rms_norm  # noqa: F401
 from ._functional.dropout import dropout, alpha_dropout  # noqa: F401

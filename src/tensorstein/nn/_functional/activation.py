@@ -1,64 +1,111 @@
-"""Activations: relu, gelu (exact and tanh, one op each with its own backward), silu, softmax, ...
+"""Activations: each one op with a fused forward and backward kernel (``_kernels/activations.py``).
 
-``gelu`` has a fused forward/backward on NumPy arrays; ``_gelu_composite`` (built from tensor ops)
-is its test oracle and its create_graph path.
+The ``_<name>_composite`` functions, written with tensor ops, are the test oracles of the kernels; the
+derivative written with tensor ops (``_D[name]``) is the ``create_graph`` path, so double backward is right.
 """
 from __future__ import annotations
-
 
 import numpy as np
 
 from ..._autograd.grad_mode import STATE
 from ..._autograd.graph import attach, needs_grad, node_type
+from ..._kernels.lazy import kernels
 from ..._ops import reduction as R
 from ..._ops import unary as U
 from ..._ops.indexing import where
 from ..._tensor import Tensor
 
-GeluBackward0 = node_type("GeluBackward0")
-SiluBackward0 = node_type("SiluBackward0")
-
 _SQRT1_2 = 0.7071067811865476
 _SQRT_2_OVER_PI = 0.7978845608028654
 _INV_SQRT_2PI = 0.3989422804014327
-
-def _gelu_erf(x: np.ndarray, with_cdf: bool):
-    """``(x * Phi(x), Phi(x) or None)`` for a float32/float64 array (GIL released)."""
-    from . import _fused  # Numba: compiled (or loaded from cache) on first use
-
-    flat = np.ascontiguousarray(x).reshape(-1)  # (N,)
-    out = np.empty_like(flat)
-    if flat.dtype == np.float32 and not with_cdf:
-        _fused.gelu_f32(flat, out)
-        return out.reshape(x.shape), None
-    cdf = np.empty_like(flat)
-    (_fused.gelu_cdf_f32 if flat.dtype == np.float32 else _fused.gelu_cdf_f64)(flat, out, cdf)
-    return out.reshape(x.shape), cdf.reshape(x.shape)
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_KERNEL_DTYPES = ("float32", "float64", "float16", "bfloat16")
 
 
-def _work(x):
-    return x if x.dtype == np.float32 or x.dtype == np.float64 else x.astype(np.float32)
+def _fused(input, name, node, derivative, composite, kwargs):
+    """``activations.<name>(x, **kwargs)`` as one op: fused backward without create_graph, else
+    ``g * derivative(input)`` from tensor ops. Non-float inputs take the composite (torch's errors)."""
+    if input.dtype.name not in _KERNEL_DTYPES:
+        return composite(input)
+    k = kernels("activations")
+    x = input._data
+    res = Tensor._make(getattr(k, name)(x, **kwargs))  # Numba kernels: no NumPy FP flags, no errstate
+    if needs_grad(input):
+        fused_backward = getattr(k, name + "_backward")
+
+        def backward(g):
+            if STATE.enabled:  # create_graph: differentiable again
+                return (g * derivative(input),)
+            gd = g._data if g._data.dtype == x.dtype else g._data.astype(x.dtype)
+            return (Tensor._make(fused_backward(gd, x, None, **kwargs)),)
+
+        attach(res, node_type(node), backward, (input,), (input,))
+    return res
 
 
 def relu(input, inplace: bool = False):
     return input.relu_() if inplace else U.relu(input)
 
 
+def _hardtanh_d(x, lo, hi):
+    return ((x > lo) & (x < hi)).to(x.dtype)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """``clamp(x, min_val, max_val)``; the gradient is zero at and outside the bounds (torch's rule)."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _fused(input, "hardtanh", "HardtanhBackward0", lambda x: _hardtanh_d(x, min_val, max_val),
+                  lambda x: U.clamp(x, min_val, max_val), {"min_val": min_val, "max_val": max_val})
+
+
 def relu6(input, inplace=False):
-    return U.clamp(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0)
 
 
-def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+def _leaky_relu_composite(input, negative_slope=0.01):
     return where(input > 0, input, input * negative_slope)
 
 
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    return _fused(input, "leaky_relu", "LeakyReluBackward0",
+                  lambda x: (x > 0).to(x.dtype) * (1.0 - negative_slope) + negative_slope,
+                  lambda x: _leaky_relu_composite(x, negative_slope), {"negative_slope": negative_slope})
+
+
+def _elu_composite(input, alpha=1.0, scale=1.0, input_scale=1.0):
+    return where(input > 0, input * scale, (U.exp(input * input_scale) - 1.0) * (alpha * scale))
+
+
+def _elu_d(x, alpha, scale, input_scale):
+    return where(x > 0, scale, U.exp(x * input_scale) * (alpha * scale * input_scale))
+
+
 def elu(input, alpha=1.0, inplace=False):
-    return where(input > 0, input, (U.exp(input) - 1.0) * alpha)
+    return _fused(input, "elu", "EluBackward0", lambda x: _elu_d(x, alpha, 1.0, 1.0),
+                  lambda x: _elu_composite(x, alpha), {"alpha": alpha})
+
+
+def selu(input, inplace=False):
+    return _fused(input, "selu", "EluBackward0", lambda x: _elu_d(x, _SELU_ALPHA, _SELU_SCALE, 1.0),
+                  lambda x: _elu_composite(x, _SELU_ALPHA, _SELU_SCALE), {})
+
+
+def celu(input, alpha=1.0, inplace=False):
+    return _fused(input, "celu", "CeluBackward0", lambda x: _elu_d(x, alpha, 1.0, 1.0 / alpha),
+                  lambda x: _elu_composite(x, alpha, 1.0, 1.0 / alpha), {"alpha": alpha})
+
+
+def _softplus_composite(input, beta=1.0, threshold=20.0):
+    z = input * beta
+    return where(z > threshold, input, U.log1p(U.exp(z)) / beta)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
-    z = input * beta
-    return where(z > threshold, input, U.log1p(U.exp(z)) / beta)
+    return _fused(input, "softplus", "SoftplusBackward0",
+                  lambda x: where(x * beta > threshold, 1.0, U.sigmoid(x * beta)),
+                  lambda x: _softplus_composite(x, beta, threshold), {"beta": beta, "threshold": threshold})
 
 
 def tanh(input):
@@ -69,8 +116,23 @@ def sigmoid(input):
     return U.sigmoid(input)
 
 
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    return U.clamp(input, min_val, max_val)
+def _hardsigmoid_composite(input):
+    return U.clamp(input + 3.0, 0.0, 6.0) / 6.0
+
+
+def hardsigmoid(input, inplace=False):
+    return _fused(input, "hardsigmoid", "HardsigmoidBackward0", lambda x: ((x > -3.0) & (x < 3.0)).to(x.dtype) / 6.0,
+                  _hardsigmoid_composite, {})
+
+
+def _hardswish_composite(input):
+    return input * U.clamp(input + 3.0, 0.0, 6.0) / 6.0
+
+
+def hardswish(input, inplace=False):
+    return _fused(input, "hardswish", "HardswishBackward0",
+                  lambda x: where(x <= -3.0, 0.0, where(x >= 3.0, 1.0, x / 3.0 + 0.5)),
+                  _hardswish_composite, {})
 
 
 def _gelu_composite(input, approximate: str = "none"):
@@ -81,69 +143,50 @@ def _gelu_composite(input, approximate: str = "none"):
     return input * 0.5 * (U.erf(input * _SQRT1_2) + 1.0)
 
 
+def _gelu_d(input, approximate):
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * _SQRT_2_OVER_PI
+        th = U.tanh(inner)
+        return (th + 1.0) * 0.5 + input * 0.5 * (1.0 - th * th) * _SQRT_2_OVER_PI * (
+            input * input * (3 * 0.044715) + 1.0)
+    return (U.erf(input * _SQRT1_2) + 1.0) * 0.5 + input * U.exp(input * input * -0.5) * _INV_SQRT_2PI
+
+
 def gelu(input, approximate: str = "none"):
     """x * Phi(x) (``approximate='none'``, exact erf) or its tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
     if not input.is_floating_point():
         raise RuntimeError(f"\"GeluKernelImpl\" not implemented for '{input.dtype}'")
-    x = input._data
-    xw = _work(x)
-    one = xw.dtype.type(1)
-    half = xw.dtype.type(0.5)
-    if approximate == "tanh":
-        k = xw.dtype.type(_SQRT_2_OVER_PI)
-        c = xw.dtype.type(0.044715)
-        x2 = xw * xw
-        t = np.tanh(k * xw * (one + c * x2))
-        out = half * xw * (one + t)
-    else:
-        out, cdf = _gelu_erf(xw, needs_grad(input))
-    res = Tensor._make(out.astype(x.dtype, copy=False))
-    if needs_grad(input):
-        def backward(g):
-            if STATE.enabled:  # create_graph: the derivative from tensor ops (differentiable again)
-                if approximate == "tanh":
-                    inner = (input + input * input * input * 0.044715) * _SQRT_2_OVER_PI
-                    th = U.tanh(inner)
-                    dd = (th + 1.0) * 0.5 + input * 0.5 * (1.0 - th * th) * _SQRT_2_OVER_PI * (
-                        input * input * (3 * 0.044715) + 1.0)
-                else:
-                    dd = (U.erf(input * _SQRT1_2) + 1.0) * 0.5 + input * U.exp(input * input * -0.5) * _INV_SQRT_2PI
-                return (g * dd,)
-            gd = g._data
-            if approximate == "tanh":
-                dt = one - t * t
-                d = half * (one + t) + half * xw * dt * k * (one + xw.dtype.type(3) * c * x2)
-            else:
-                d = cdf + xw * np.exp(-half * xw * xw) * xw.dtype.type(_INV_SQRT_2PI)
-            return (Tensor._make((gd * d).astype(x.dtype, copy=False)),)
+    return _fused(input, "gelu", "GeluBackward0", lambda x: _gelu_d(x, approximate),
+                  lambda x: _gelu_composite(x, approximate), {"approximate": approximate})
 
-        attach(res, GeluBackward0, backward, (input,), (input,))
-    return res
+
+def _silu_composite(input):
+    return input * U.sigmoid(input)
+
+
+def _silu_d(x):
+    s = U.sigmoid(x)
+    return s * (1.0 + x * (1.0 - s))
 
 
 def silu(input, inplace: bool = False):
     """x * sigmoid(x)."""
-    x = input._data
-    if x.dtype != np.float32 and x.dtype != np.float64:
-        return input * U.sigmoid(input)
-    s = U._np_sigmoid(x)
-    res = Tensor._make(x * s)
-    if needs_grad(input):
-        def backward(g):
-            if STATE.enabled:
-                sg = U.sigmoid(input)
-                return (g * (sg * (1.0 + input * (1.0 - sg))),)
-            one = x.dtype.type(1)
-            return (Tensor._make(g._data * (s * (one + x * (one - s)))),)
+    return _fused(input, "silu", "SiluBackward0", _silu_d, _silu_composite, {})
 
-        attach(res, SiluBackward0, backward, (input,), (input,))
-    return res
+
+def _mish_composite(input):
+    return input * U.tanh(_softplus_composite(input))
+
+
+def _mish_d(x):
+    t = U.tanh(_softplus_composite(x))
+    return t + x * U.sigmoid(x) * (1.0 - t * t)
 
 
 def mish(input, inplace=False):
-    return input * U.tanh(softplus(input))
+    return _fused(input, "mish", "MishBackward0", _mish_d, _mish_composite, {})
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
@@ -168,11 +211,9 @@ def _masked_softmax(input, mask, dim=None, mask_type=None):
         dead = Tensor._make(m.all(axis=d, keepdims=True))
         y = R.softmax(input.masked_fill(Tensor._make(m), float("-inf")), d)
         return y.masked_fill(dead, 0.0)
-    from . import _fused
-
     lead = (1,) * (4 - x.ndim)
     out = np.empty(x.shape, x.dtype)
-    _fused.masked_softmax(x.reshape(lead + x.shape), m.reshape(lead + m.shape), out.reshape(lead + x.shape))
+    kernels("rows").masked_softmax(x.reshape(lead + x.shape), m.reshape(lead + m.shape), out.reshape(lead + x.shape))
     return Tensor._make(out)
 
 

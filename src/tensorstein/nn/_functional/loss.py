@@ -7,6 +7,7 @@ import numpy as np
 
 from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
+from ..._kernels.lazy import kernels
 from ..._ops import reduction as R
 from ..._ops import unary as U
 from ..._ops.indexing import gather, where
@@ -169,51 +170,32 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     x = input._data
     if not target.is_floating_point():
         _check_nll(input, target)
-        if x.ndim == 2 and weight is None and label_smoothing == 0.0 and reduction != "none" and \
-                (x.dtype == np.float32 or x.dtype == np.float64):
-            return _cross_entropy_fused(input, target, ignore_index, reduction)
+        if x.ndim == 2 and weight is None and (x.dtype == np.float32 or x.dtype == np.float64):
+            return _cross_entropy_fused(input, target, ignore_index, reduction, label_smoothing)
     elif x.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
     return _cross_entropy_composite(input, target, weight, ignore_index, reduction, label_smoothing)
 
 
-def _cross_entropy_fused(input, target, ignore_index, reduction):
-    """(N, C) logits, class indices, no weight: one op; backward ``(softmax - onehot) * scale``."""
+def _cross_entropy_fused(input, target, ignore_index, reduction, label_smoothing=0.0):
+    """(N, C) logits, class indices, no weight: one op by the row kernel (``_kernels/rows.py``); the backward
+    ``(softmax - onehot) * scale`` is one pass, or the composite's gradient under create_graph."""
     x = input._data
-    n, c = x.shape
-    t = target._data.astype(np.int64, copy=False)
-    valid = _check_targets(t, c, ignore_index)
-    all_valid = bool(valid.all())
-    safe = t if all_valid else np.where(valid, t, 0)
-    shifted = x - x.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    s = e.sum(axis=1, keepdims=True)
-    rows = np.arange(n)
-    logp_t = shifted[rows, safe] - np.log(s[:, 0])
-    count = n if all_valid else int(valid.sum())
-    if not all_valid:
-        logp_t = np.where(valid, logp_t, 0.0).astype(x.dtype, copy=False)
-    total = -logp_t.sum(dtype=x.dtype)
-    if reduction == "mean":
-        value = total / x.dtype.type(count) if count else x.dtype.type(np.nan)
-    else:
-        value = total
-    res = Tensor._make(np.asarray(value, dtype=x.dtype))
+    rk = kernels("rows")
+    with np.errstate(all="ignore"):
+        loss, lse = rk.cross_entropy_forward(x, target._data, ignore_index, reduction, label_smoothing)
+    res = Tensor._make(loss)
     if STATE.enabled and input.requires_grad:
         def backward(g):
             if STATE.enabled:  # create_graph: differentiate the composite
                 from ..._autograd.graph import run_backward
                 from ..._autograd.grad_mode import enable_grad
                 with enable_grad():
-                    out = _cross_entropy_composite(input, target, None, ignore_index, reduction, 0.0)
+                    out = _cross_entropy_composite(input, target, None, ignore_index, reduction, label_smoothing)
                 return run_backward((out,), (g,), True, True, inputs=[input])
-            scale = g._data if reduction == "sum" else g._data / x.dtype.type(count)
-            grad = e / s
-            grad[rows, safe] -= 1
-            if not all_valid:  # ``* valid`` keeps torch's NaN gradient for an ignored all -inf row
-                grad *= valid[:, None]
-            grad *= scale
-            return (Tensor._make(grad),)
+            with np.errstate(all="ignore"):
+                return (Tensor._make(rk.cross_entropy_backward(g._data, x, target._data, lse, ignore_index,
+                                                               reduction, label_smoothing)),)
 
         attach(res, NllLossBackward0, backward, (input,))
     return res

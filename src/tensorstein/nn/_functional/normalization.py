@@ -6,11 +6,13 @@ import numpy as np
 from ... import _dtype as D
 from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
+from ..._kernels.lazy import kernels
 from ..._ops import reduction as R
 from ..._ops import unary as U
 from ..._tensor import Tensor
 
 NativeLayerNormBackward0 = node_type("NativeLayerNormBackward0")
+MulBackward0 = node_type("MulBackward0")
 
 
 def _check_shape(x_shape, normalized_shape, weight, bias):
@@ -48,58 +50,27 @@ def _layer_norm_composite(input, normalized_shape, weight=None, bias=None, eps=1
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
-    """Normalise over the trailing ``normalized_shape`` dims, then scale by ``weight`` and shift by ``bias``."""
+    """Normalise over the trailing ``normalized_shape`` dims, then scale by ``weight`` and shift by ``bias``.
+
+    One pass per row by the row kernel (``_kernels/rows.py``; half types in float32); the backward is the
+    kernel's one pass too, or the composite's gradient under create_graph."""
     normalized_shape = _check_shape(input._data.shape, normalized_shape, weight, bias)
     x = input._data
-    if x.dtype != np.float32 and x.dtype != np.float64:
-        if x.dtype == np.float16 or x.dtype == D.bfloat16.np:
-            out = layer_norm(input.float(), normalized_shape,
-                             weight.float() if weight is not None else None,
-                             bias.float() if bias is not None else None, eps)
-            return out.to(input.dtype)
+    if input.dtype.name not in ("float32", "float64", "float16", "bfloat16"):
         raise RuntimeError(f"\"LayerNormKernelImpl\" not implemented for '{input.dtype}'")
-    n = int(np.prod(normalized_shape))
-    needs = STATE.enabled and (input.requires_grad or (weight is not None and weight.requires_grad)
-                               or (bias is not None and bias.requires_grad))
-    if not needs and x.size:  # inference: one fused pass per row
-        return _layer_norm_rows(x, None, None, n, weight, bias, eps)
-    rows = x.reshape(-1, n) if x.size else x.reshape(0, n)
-    mean = rows.mean(axis=1, keepdims=True)
-    xc = rows - mean
-    var = np.einsum("ij,ij->i", xc, xc)[:, None] / x.dtype.type(n) if rows.shape[0] else mean
-    rstd = 1.0 / np.sqrt(var + x.dtype.type(eps))
-    xhat = xc
-    xhat *= rstd
-    w = weight._data.reshape(-1) if weight is not None else None
-    b = bias._data.reshape(-1) if bias is not None else None
-    if w is not None:
-        out = xhat * w
-        if b is not None:
-            out += b
-    elif b is not None:
-        out = xhat + b
-    else:
-        out = xhat.copy()
-    res = Tensor._make(out.reshape(x.shape))
-    if needs:
+    w = weight._data if weight is not None else None
+    b = bias._data if bias is not None else None
+    rk = kernels("rows")
+    y, mean, rstd = rk.layer_norm_forward(x, normalized_shape, w, b, eps)
+    res = Tensor._make(y)
+    if STATE.enabled and any(t is not None and t.requires_grad for t in (input, weight, bias)):
         def backward(g):
             if STATE.enabled:  # create_graph: differentiate the composite
                 return _composite_backward(input, normalized_shape, weight, bias, eps, g)
-            gd = g._data.reshape(-1, n)
-            gx = gw = gb = None
-            if bias is not None and bias.requires_grad:
-                gb = Tensor._make(gd.sum(axis=0).reshape(bias._data.shape))
-            if weight is not None and weight.requires_grad:
-                gw = Tensor._make(np.einsum("ij,ij->j", gd, xhat).reshape(weight._data.shape))
-            if input.requires_grad:
-                dxhat = gd * w if w is not None else gd
-                m1 = dxhat.mean(axis=1, keepdims=True)
-                m2 = np.einsum("ij,ij->i", dxhat, xhat)[:, None] / x.dtype.type(n)
-                gxa = dxhat - m1
-                gxa -= xhat * m2
-                gxa *= rstd
-                gx = Tensor._make(gxa.reshape(x.shape))
-            return gx, gw, gb
+            dx, dw, db = rk.layer_norm_backward(g._data, x, mean, rstd, normalized_shape, w, b)
+            return (Tensor._make(dx) if input.requires_grad else None,
+                    Tensor._make(dw) if weight is not None and weight.requires_grad else None,
+                    Tensor._make(db) if bias is not None and bias.requires_grad else None)
 
         attach(res, NativeLayerNormBackward0, backward, (input, weight, bias),
                tuple(t for t in (input, weight, bias) if t is not None))
@@ -107,17 +78,15 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
 
 
 def _layer_norm_rows(x, x_bias, residual, n, weight, bias, eps):
-    """The no-autograd kernel: LayerNorm(x + x_bias + residual) over rows of ``n`` (arrays or None)."""
-    from . import _fused
-
-    rows = np.ascontiguousarray(x).reshape(-1, n)
-    res = np.ascontiguousarray(residual, dtype=x.dtype).reshape(-1, n) if residual is not None else rows[:0]
-    w = weight._data.reshape(-1).astype(x.dtype, copy=False) if weight is not None else np.ones(n, x.dtype)
-    b = bias._data.reshape(-1).astype(x.dtype, copy=False) if bias is not None else np.zeros(n, x.dtype)
-    xb = x_bias.reshape(-1).astype(x.dtype, copy=False) if x_bias is not None else np.zeros(n, x.dtype)
-    out = np.empty_like(rows)
-    _fused.layer_norm_rows(rows, xb, res, w, b, x.dtype.type(eps), out)
-    return Tensor._make(out.reshape(x.shape))
+    """The no-autograd path: LayerNorm(x + x_bias + residual) over rows of ``n`` (arrays or None)."""
+    h = x if x_bias is None else x + x_bias.astype(x.dtype, copy=False)
+    if residual is not None:
+        h = h + residual.astype(x.dtype, copy=False)
+    w = weight._data if weight is not None else None
+    b = bias._data if bias is not None else None
+    y = kernels("rows").layer_norm_forward(h.reshape(-1, n), (n,), w if w is None else w.reshape(-1),
+                                           b if b is None else b.reshape(-1), eps)[0]
+    return Tensor._make(y.reshape(x.shape))
 
 
 def _add_layer_norm(input, input_bias, residual, normalized_shape, weight, bias, eps):
@@ -167,6 +136,34 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     if eps is None:
         eps = float(np.finfo(input._data.dtype if input._data.dtype != D.bfloat16.np else np.float32).eps) \
             if input._data.dtype != D.bfloat16.np else 0.0078125
-    dims = tuple(range(-k, 0))
+    if input.dtype.name not in ("float32", "float64", "float16", "bfloat16"):
+        return _rms_norm_composite(input, normalized_shape, weight, eps)
+    x = input._data
+    w = weight._data if weight is not None else None
+    rk = kernels("rows")
+    y, rstd = rk.rms_norm_forward(x, normalized_shape, w, eps)
+    res = Tensor._make(y)
+    if STATE.enabled and (input.requires_grad or (weight is not None and weight.requires_grad)):
+        def backward(g):
+            if STATE.enabled:  # create_graph: differentiate the composite
+                from ..._autograd.graph import run_backward
+                from ..._autograd.grad_mode import enable_grad
+                with enable_grad():
+                    out = _rms_norm_composite(input, normalized_shape, weight, eps)
+                wanted = [t for t in (input, weight) if t is not None and t.requires_grad]
+                grads = iter(run_backward((out,), (g,), True, True, inputs=wanted, allow_unused=True))
+                return tuple(next(grads) if t is not None and t.requires_grad else None for t in (input, weight))
+            dx, dw = rk.rms_norm_backward(g._data, x, rstd, normalized_shape, w)
+            return (Tensor._make(dx) if input.requires_grad else None,
+                    Tensor._make(dw) if weight is not None and weight.requires_grad else None)
+
+        # torch's CPU rms_norm is a composite whose last op is a multiply: the same grad_fn name
+        attach(res, MulBackward0, backward, (input, weight), tuple(t for t in (input, weight) if t is not None))
+    return res
+
+
+def _rms_norm_composite(input, normalized_shape, weight, eps):
+    """rms_norm from tensor ops (the oracle of the row kernel, and the create_graph path)."""
+    dims = tuple(range(-len(normalized_shape), 0))
     y = input * U.rsqrt(R.mean(input * input, dims, keepdim=True) + eps)
     return y * weight if weight is not None else y

@@ -1,0 +1,18 @@
+"""Kernel modules loaded on first use, so ``import tensorstein`` never imports Numba.
+
+>>> kernels("activations").__name__
+'tensorstein._kernels.activations'
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+from types import ModuleType
+
+PARALLEL_MIN = 32768  # elements: the pool pays off above this (mirrors elementwise_engine.PARALLEL_MIN)
+
+
+@functools.cache
+def kernels(name: str) -> ModuleType:
+    """The module ``tensorstein._kernels.<name>`` (imported, and its Numba kernels loaded, once)."""
+    return importlib.import_module(f"{__package__}.{name}")
