@@ -36,6 +36,12 @@ def _gelu_erf(x: np.ndarray, with_cdf: bool):
     return out.reshape(x.shape), cdf.reshape(x.shape)
 
 
+def _float_only(input, kernel):
+    """torch's dtype check of a floating-point-only activation kernel."""
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{input.dtype.scalar_name}'")
+
+
 def _work(x):
     return x if x.dtype == np.float32 or x.dtype == np.float64 else x.astype(np.float32)
 
@@ -45,18 +51,21 @@ def relu(input, inplace: bool = False):
 
 
 def relu6(input, inplace=False):
-    return U.clamp(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0)
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    _float_only(input, "leaky_relu_cpu")
     return where(input > 0, input, input * negative_slope)
 
 
 def elu(input, alpha=1.0, inplace=False):
+    _float_only(input, "elu_cpu")
     return where(input > 0, input, (U.exp(input) - 1.0) * alpha)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
+    _float_only(input, "softplus_cpu")
     z = input * beta
     return where(z > threshold, input, U.log1p(U.exp(z)) / beta)
 
@@ -70,6 +79,10 @@ def sigmoid(input):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if input.dtype.name == "bool":
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    if not input.dtype.is_floating_point:  # torch casts the bounds to the integer dtype
+        min_val, max_val = int(min_val), int(max_val)
     return U.clamp(input, min_val, max_val)
 
 
@@ -85,8 +98,7 @@ def gelu(input, approximate: str = "none"):
     """x * Phi(x) (``approximate='none'``, exact erf) or its tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
-    if not input.is_floating_point():
-        raise RuntimeError(f"\"GeluKernelImpl\" not implemented for '{input.dtype}'")
+    _float_only(input, "GeluKernelImpl")
     x = input._data
     xw = _work(x)
     one = xw.dtype.type(1)
@@ -125,6 +137,7 @@ def gelu(input, approximate: str = "none"):
 
 def silu(input, inplace: bool = False):
     """x * sigmoid(x)."""
+    _float_only(input, "silu_cpu")
     x = input._data
     if x.dtype != np.float32 and x.dtype != np.float64:
         return input * U.sigmoid(input)
@@ -143,6 +156,7 @@ def silu(input, inplace: bool = False):
 
 
 def mish(input, inplace=False):
+    _float_only(input, "mish_cpu")
     return input * U.tanh(softplus(input))
 
 
@@ -185,6 +199,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def logsigmoid(input):
+    _float_only(input, "log_sigmoid_cpu")
     return -softplus(-input)
 
 
