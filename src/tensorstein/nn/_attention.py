@@ -112,7 +112,7 @@ def _check_inputs(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa
         raise RuntimeError(
             f"Expected query and key to have the same head dimension, but got query: "
             f"{query.shape[-1]} and key: {key.shape[-1]}")
-    if key.shape[-2] != value.shape[-2]:
+    if key.shape[-2] != value.shape[-2] and value._data.size:  # an empty value: torch returns zeros unchecked
         raise RuntimeError(
             f"Expected key and value to have the same sequence length, but got key: "
             f"{key.shape[-2]} and value: {value.shape[-2]}")
@@ -380,7 +380,9 @@ def select_path(query, key, value, attn_mask=None, dropout_p=0.0, score_mod=None
                   or (attn_mask is not None and attn_mask.requires_grad)
                   or not query.dtype.is_floating_point)
     empty = not (query._data.size and key._data.size and value._data.size)  # torch: zeros/empty, via math
-    if fused_ok and not needs_math and not empty:
+    # torch's fused CPU kernel takes 4-D inputs only: other ranks get the math path's NaN/inf semantics
+    nonfinite = query.dim() != 4 and not (np.isfinite(query._data).all() and np.isfinite(key._data).all())
+    if fused_ok and not needs_math and not empty and not nonfinite:
         return "flash"
     if SDPBackend.MATH in allowed:
         return "math"
@@ -411,6 +413,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if len(window) != 2:
             raise ValueError("window must be a pair (left, right)")
     dropout_p = float(dropout_p)
+    if value._data.size == 0 and query._data.size:  # torch: zeros (*query batch, L, Ev), no further checks
+        return Tensor._make(np.zeros(query.shape[:-1] + (value.shape[-1],), query._data.dtype))
     if attn_mask is not None and is_causal and SDPBackend.MATH in _enabled[0] and not (
             _enabled[0] & {SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION}):
         # torch combines mask and causal pattern in its fused CPU kernel only; its math backend refuses
