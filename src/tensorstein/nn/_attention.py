@@ -108,11 +108,13 @@ def _check_inputs(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa
                 f"attn_mask.dtype: {_c10(attn_mask)} and  query.dtype: {_c10(query)} instead.")
     if not 0.0 <= float(dropout_p) <= 1.0:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+    if value._data.size == 0:  # torch returns early (see scaled_dot_product_attention)
+        return
     if query.shape[-1] != key.shape[-1]:
         raise RuntimeError(
             f"Expected query and key to have the same head dimension, but got query: "
             f"{query.shape[-1]} and key: {key.shape[-1]}")
-    if key.shape[-2] != value.shape[-2] and value._data.size:  # an empty value: torch returns zeros unchecked
+    if key.shape[-2] != value.shape[-2]:
         raise RuntimeError(
             f"Expected key and value to have the same sequence length, but got key: "
             f"{key.shape[-2]} and value: {value.shape[-2]}")
@@ -405,6 +407,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     ``(..., L)``, without gradient).  Fully masked rows give zeros.
     """
     _check_inputs(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
+    if value._data.size == 0:  # torch, without shape checks: (*query batch, L, Ev) zeros, NaN if q or k is not finite
+        bad = not (np.isfinite(query._data).all() and np.isfinite(key._data).all())
+        return Tensor._make(np.full(query.shape[:-1] + (value.shape[-1],), np.nan if bad else 0.0, query._data.dtype))
     if causal_alignment not in ("top_left", "bottom_right"):
         raise ValueError(f"causal_alignment must be 'top_left' or 'bottom_right', got "
                          f"{causal_alignment!r}")
@@ -413,8 +418,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if len(window) != 2:
             raise ValueError("window must be a pair (left, right)")
     dropout_p = float(dropout_p)
-    if value._data.size == 0 and query._data.size:  # torch: zeros (*query batch, L, Ev), no further checks
-        return Tensor._make(np.zeros(query.shape[:-1] + (value.shape[-1],), query._data.dtype))
     if attn_mask is not None and is_causal and SDPBackend.MATH in _enabled[0] and not (
             _enabled[0] & {SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION}):
         # torch combines mask and causal pattern in its fused CPU kernel only; its math backend refuses

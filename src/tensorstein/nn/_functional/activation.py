@@ -83,6 +83,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         raise RuntimeError("Bool inputs not supported for hardtanh")
     if not input.dtype.is_floating_point:  # torch casts the bounds to the integer dtype
         min_val, max_val = int(min_val), int(max_val)
+        if input.dtype.name == "uint8" and (min_val < 0 or max_val < 0):
+            raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
     return U.clamp(input, min_val, max_val)
 
 

@@ -33,6 +33,9 @@ def linear(input, weight, bias=None):
             out = input.matmul(weight)
             if bias is None:
                 return out
+            if x.ndim == 2 or (x.ndim == 3 and input.is_contiguous()) or (
+                    x.ndim == 1 and bias.dim() == 1 and bias.is_contiguous()):  # torch's addmm paths
+                raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
             full = np.broadcast_shapes(out._data.shape, bias._data.shape)
             if full != out._data.shape:  # torch adds the bias in place
                 raise RuntimeError(f"output with shape {list(out._data.shape)} doesn't match the broadcast shape "

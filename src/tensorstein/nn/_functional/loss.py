@@ -51,27 +51,24 @@ def _class_last(input):
 
 
 def _check_nll(input, target):
-    """torch's ``nll_loss_nd`` checks, in its order: dims, batch sizes, target shape, target dtype, input dtype."""
+    """torch's ``nll_loss_nd`` checks, in its order: dims, batch sizes, target rank, target dtype, shapes,
+    input dtype."""
     x, t = input._data, target._data
     if x.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
-    if x.ndim == 1 and t.ndim == 1 and t.shape[0] != 1:
-        raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]}")
-    if x.ndim == 1:
-        if t.ndim > 1:
-            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-    else:
-        tb = t.shape[0] if t.ndim else 0  # torch reads sizes()[0] of a 0-d target as 0
-        if x.shape[0] != tb:
-            raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size ({tb}).")
-        if t.ndim == 0:
-            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
-        if x.ndim == 2 and t.ndim != 1:
-            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-        if x.ndim > 2 and tuple(t.shape[1:]) != tuple(x.shape[2:]):
-            raise RuntimeError(f"Expected target size {list((x.shape[0],) + x.shape[2:])}, got {list(t.shape)}")
+    tb = t.shape[0] if t.ndim else 0  # torch reads sizes()[0] of a 0-d target as 0
+    if x.ndim != 1 and x.shape[0] != tb:
+        raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size ({tb}).")
+    if x.ndim <= 2 and t.ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if target.dtype is not D.int64 and target.dtype is not D.uint8:
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_scalar_name(target)}")
+    if x.ndim == 1 and t.ndim == 1 and t.shape[0] != 1:
+        raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]}")
+    if x.ndim >= 2 and t.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    if x.ndim > 2 and tuple(t.shape[1:]) != tuple(x.shape[2:]):
+        raise RuntimeError(f"Expected target size {list((x.shape[0],) + x.shape[2:])}, got {list(t.shape)}")
     if x.ndim > 2 and target.dtype is not D.int64:
         raise RuntimeError(f"expected scalar type Long but found {_scalar_name(target)}")
     if not input.dtype.is_floating_point:
@@ -110,8 +107,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     loss = -(picked * w_t)
     if not valid.all():  # an ignored row's -inf (or NaN) must not leak through ``* 0`` (torch skips it)
         loss = loss.masked_fill(Tensor._make(~valid), 0.0)
-    if reduction == "none":
-        return loss.reshape(target._data.shape)
+    if reduction == "none":  # a 1-D input gives a 0-d loss (torch squeezes its one target)
+        return loss.reshape(() if x.ndim == 1 else target._data.shape)
     if reduction == "sum":
         return R.sum(loss)
     return R.sum(loss) / R.sum(w_t)

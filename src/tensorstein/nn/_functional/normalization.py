@@ -43,11 +43,11 @@ def _check_param_dtypes(input, params, kernel):
                 raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
         if xd is not D.float16 and xd is not D.bfloat16:
             raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+    if not xd.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{xd.scalar_name}'")
     for p in ps[1:]:
         if p.dtype is not ps[0].dtype:
             raise RuntimeError(f"expected scalar type {ps[0].dtype.scalar_name} but found {p.dtype.scalar_name}")
-    if not xd.is_floating_point:
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{xd.scalar_name}'")
 
 
 def _layer_norm_composite(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -178,6 +178,9 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
     x_shape = tuple(input._data.shape)
+    if weight is not None and tuple(weight._data.shape) != normalized_shape:
+        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
+                           f"{list(weight._data.shape)} and normalized_shape = {list(normalized_shape)}")
     if not x_shape:
         raise ValueError("Input tensor must have at least 1 dimensions, but got 0")
     k = len(normalized_shape)
@@ -185,9 +188,6 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
                            f"[*{', '.join(str(s) for s in normalized_shape)}], but got input of size"
                            f"{list(x_shape)}")
-    if weight is not None and tuple(weight._data.shape) != normalized_shape:
-        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
-                           f"{list(weight._data.shape)} and normalized_shape = {list(normalized_shape)}")
     if not input.dtype.is_floating_point:
         raise NotImplementedError(f"\"rms_norm\" not implemented for '{input.dtype.scalar_name}'")
     if eps is None:
