@@ -1,5 +1,6 @@
 """Fuzz differential against torch: every op of the sample table (tests/op_samples, which covers every
-registered op and the nn.functional samples) called on mutated inputs, in both libraries, on fixed seeds with a bounded budget.
+registered op and the nn.functional samples) called on mutated inputs, in both libraries, on fixed seeds with
+a bounded budget.
 
 A case is one op's sample with each tensor argument mutated: another dtype, NaN/+-inf/-0/extreme values,
 an empty dim, 0-d, a non-contiguous (transposed or strided) or broadcast (0-stride) view, a dim added or

@@ -131,7 +131,8 @@ def _nn(ops):
          S(_x(2, 4, dtype="float16"), (4,), _x(4, dtype="float64"))])
     _op(ops, "F_group_norm_dtypes", _F("group_norm"),
         [S(_a([[[1, 2], [3, 4]]], "int8"), 2), S(_x(2, 4, 3, dtype="bfloat16"), 2),
-         S(_x(2, 4, 3, dtype="float16"), 2, _x(4, dtype="float16"), _x(4)), S(_x(2, 4, 3), 2, _a([1, 0, 1, 0], "bool"))])
+         S(_x(2, 4, 3, dtype="float16"), 2, _x(4, dtype="float16"), _x(4)),
+         S(_x(2, 4, 3), 2, _a([1, 0, 1, 0], "bool"))])
     _op(ops, "F_rms_norm_checks", _F("rms_norm"),
         [S(_x(), (4,)), S(_a([[True, False]], "bool"), (2,)), S(_x(3, 4), (4,), _x()), S(_x(3), (4,))])
     t4 = _a([0, 3, 4, 1], "int64")
@@ -152,7 +153,8 @@ def _nn(ops):
         [S(_x(2), _a([True, False], "bool")), S(_x(3), _a(2.0, "float64")),
          S(_a([1, 2], "int32"), _a([1, 3], "int32"), reduction="none")])
     _op(ops, "F_smooth_l1_loss_dtypes", _F("smooth_l1_loss"),
-        [S(_x(3), _a(2.0, "float64")), S(_a([1, 2], "int32"), _a([1, 3], "int32")), S(_x(2), _a([True, False], "bool"))])
+        [S(_x(3), _a(2.0, "float64")), S(_a([1, 2], "int32"), _a([1, 3], "int32")),
+         S(_x(2), _a([True, False], "bool"))])
     _op(ops, "F_huber_loss_dtypes", _F("huber_loss"),
         [S(_x(3, dtype="float16"), _x(3)), S(_x(3), _x(3, dtype="float16")), S(_x(3), _a(2.0, "float64")),
          S(_a([1, 2], "int32"), _x(2)), S(_a([1, 2], "int32"), _a([1, 3], "int32"))])
@@ -164,7 +166,7 @@ def _nn(ops):
         [S(_x(3), _a([0.5, 1.0, 0.0], "float16")), S(_x(3, dtype="float64"), half),
          S(_x(3), _a([0, 1, 1], "int32")), S(_a([0, 1, 1], "int32"), half), S(_x(2), _a([True, False], "bool"))])
     _op(ops, "F_kl_div_checks", _F("kl_div"),
-        [S(_x(3, 4), half.__class__(np.full((3, 4), 0.3), "float32", grad=False), reduction="batchmean"),
+        [S(_x(3, 4), T(np.full((3, 4), 0.3), "float32", grad=False), reduction="batchmean"),
          S(_x(), _x(3), reduction="batchmean"), S(_a([1, 2], "int32"), _x(2)), S(_x(2), _a([1, 2], "int64")),
          S(_x(3), _a([0.5, -0.5, 0.0])), S(_x(3), _a([0.5, 0.5, 0.0]), reduction="xx")])
     _op(ops, "F_embedding_checks", _F("embedding"),
@@ -175,7 +177,8 @@ def _nn(ops):
         [S(_x(4), _x(4), _x(2)), S(_x(4), _x(4), _x(1)), S(_x(4), _x(2, 4), _x(0)), S(_x(3, 4), _x(2, 4), _x(1))])
     _op(ops, "F_bilinear_checks", _F("bilinear"),
         [S(_x(3, 4), _x(3, 2), _x(5, 4, 2), _a([1, 0, 1, 0, 1], "bool")), S(_x(), _x(), _x(5, 4, 2)),
-         S(_x(3, 4), _x(3, 2), _x(), _x()), S(_x(4), _x(2), _x(5, 4, 2), _x(5)), S(_x(2, 3, 4), _x(2, 3, 2), _x(5, 4, 2)),
+         S(_x(3, 4), _x(3, 2), _x(), _x()), S(_x(4), _x(2), _x(5, 4, 2), _x(5)),
+         S(_x(2, 3, 4), _x(2, 3, 2), _x(5, 4, 2)),
          S(_x(3, 4), _x(2, 2), _x(5, 4, 2)), S(_x(3, 4), _x(3, 2), _x(5, 4, 2, dtype="float64"))])
     _op(ops, "F_pad_modes", _F("pad"),
         [S(_x(1, 2, 3, 4), (2, 1), mode="replicate"), S(_x(0, 0, 4), (1, 1), mode="reflect"),
