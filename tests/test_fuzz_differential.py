@@ -1,5 +1,6 @@
-"""Fuzz differential against torch: every core op of the sample table (tests/op_samples, which covers every
-registered op) called on mutated inputs, in both libraries, on fixed seeds with a bounded budget.
+"""Fuzz differential against torch: every op of the sample table (tests/op_samples, which covers every
+registered op and the nn.functional samples) called on mutated inputs, in both libraries, on fixed seeds with
+a bounded budget.
 
 A case is one op's sample with each tensor argument mutated: another dtype, NaN/+-inf/-0/extreme values,
 an empty dim, 0-d, a non-contiguous (transposed or strided) or broadcast (0-stride) view, a dim added or
@@ -8,16 +9,14 @@ dropped. Both libraries get bit-identical inputs. Agreement means: both raise, w
 table itself), or both return the same structure, shapes, dtypes and values (NaN positions included).
 
 Not covered: gradients, ``out=``, non-tensor arguments (dims, sizes, scalars stay as in the samples), random
-ops, memory/aliasing (which outputs are views), the indexing machinery (``DEFERRED``) and the nn.functional
-samples (``F.*``): on the same seeds those still give about 120 disagreements (integer/bool inputs that torch
-refuses, dtype promotion of the losses, 0-d checks), left for the nn owners; remove ``"F."`` from
-``SKIP_PREFIXES`` to see them.
+ops, memory/aliasing (which outputs are views) and the indexing machinery (``DEFERRED``).
 
 The draws are per op (seeded from the op name), so adding an op to the table does not change other ops'
 cases. ``ALLOWED`` lists the disagreements kept on purpose, each with its reason.
 """
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 import zlib
@@ -31,7 +30,7 @@ SEEDS = (0, 1, 2)
 CASES_PER_OP = 12
 BUDGET_S = 40.0  # the whole run stops drawing new cases after this (a safety net; normally ~10 s)
 
-SKIP_PREFIXES = ("F.", "rand", "normal", "multinomial", "bernoulli", "manual_seed", "initial_seed", "seed",
+SKIP_PREFIXES = ("rand", "normal", "multinomial", "bernoulli", "manual_seed", "initial_seed", "seed",
                  "get_rng_state", "set_rng_state", "Tensor.normal_", "Tensor.uniform_", "Tensor.random_",
                  "Tensor.bernoulli_", "Tensor.exponential_", "empty", "Tensor.new_empty")
 
@@ -54,6 +53,13 @@ ALLOWED: list[tuple[str, str, str]] = [
      "median(tensor([[1.5], [2.5]]).expand(2, 3), 1) gives [1.5, 0.0178]"),
     (r"index_fill|Tensor\.index_fill_", r"setStorage",
      "torch fails inside its kernel (setStorage) when the filled dim has size 0; tensorstein returns the input"),
+    (r"F\.gelu", r"out \(float32\) nan location mismatch",
+     "torch's float32 GELU gives gelu(+inf) = NaN in its vectorised loop but +inf for a lone element (and in "
+     "float64); tensorstein gives +inf"),
+    (r"F\.scaled_dot_product_attention", r"out \(float32\) nan location mismatch",
+     "NaN/inf in 4-D q/k: torch's result depends on the backend it picks (its CPU flash kernel leaves rows of a "
+     "NaN query finite under is_causal, its math backend, on the same inputs, gives NaN rows); tensorstein "
+     "follows the math backend's rule for 3-D inputs and its own flash rule for 4-D ones"),
     (r"edge\.addmm_int_beta", r"Arrays are not equal out \(int64\)",
      "int64 overflow: torch's wrapped result depends on its kernel's evaluation order (signed overflow is "
      "undefined in C++)"),
@@ -213,8 +219,14 @@ def run(seeds=SEEDS, per_op=CASES_PER_OP, budget=BUDGET_S):
     return n, found
 
 
+@functools.lru_cache(maxsize=1)
+def _default_run():
+    """The run over the fixed seeds, shared by the tests below (one pass over ~3,000 cases)."""
+    return run()
+
+
 def test_fuzz_differential_agrees_with_torch():
-    n, found = run()
+    n, found = _default_run()
     bad = {k: v for k, v in found.items() if allowed(k, v) is None}
     assert n > 1000, f"only {n} cases ran within the budget"
     assert not bad, f"{len(bad)} of {n} cases disagree with torch:\n" + \
@@ -224,7 +236,7 @@ def test_fuzz_differential_agrees_with_torch():
 def test_allow_list_entries_still_occur():
     """An allow-list entry that no longer disagrees must be removed."""
     import re
-    _, found = run()
+    _, found = _default_run()
     stale = [e[0] for e in ALLOWED
              if not any(re.fullmatch(e[0], k.split("|")[0]) and re.search(e[1], v) for k, v in found.items())]
     assert not stale, stale

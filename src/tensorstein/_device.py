@@ -55,6 +55,8 @@ def check_device(dev) -> device:
     if dev is None:
         return CPU
     d = dev if isinstance(dev, device) else device(dev)
+    if d.type == "cuda":  # torch's own error on a build without CUDA
+        raise AssertionError("Torch not compiled with CUDA enabled")
     if d.type != "cpu":
         raise RuntimeError(
             f"Device '{d}' is not available: tensorstein computes on the CPU only "

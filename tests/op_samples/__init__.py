@@ -39,8 +39,4 @@ def all_cases():
 # "kind|case id" -> reason; the tests mark these xfail(strict=True), so a fix shows up as XPASS and the
 # entry must be removed. Generated from a run against torch 2.13; each reason is the first line of the
 # mismatch. See the report in the commit message for the grouped list.
-_KL = "F.kl_div:float32[3x4],float32[3x4],reduction='batchmean'"
-KNOWN_FAILURES: dict[str, str] = {
-    **{f"{kind}|{_KL}": "nn.functional.kl_div rejects reduction='batchmean' (ValueError); torch accepts it"
-       for kind in ("forward", "grad", "gradcheck")},
-}
+KNOWN_FAILURES: dict[str, str] = {}

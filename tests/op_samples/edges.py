@@ -111,4 +111,79 @@ def _edge_ops():
     ops: list[OpInfo] = []
     _values(ops)
     _errors(ops)
+    _nn(ops)
     return ops
+
+
+def _F(name):
+    return lambda L, *a, **kw: getattr(L.nn.functional, name)(*a, **kw)
+
+
+def _nn(ops):
+    """nn.functional: torch's dtype rules and checks (found by tests/test_fuzz_differential.py)."""
+    ints = [S(_a([1, -2, 8], "int32")), S(_a([7, 0], "uint8")), S(_a([True, False], "bool"))]
+    for name in ("hardtanh", "relu6", "leaky_relu", "softplus", "logsigmoid", "mish", "gelu", "silu", "elu"):
+        _op(ops, f"F_{name}_int", _F(name), ints)
+    _op(ops, "F_normalize_half", _F("normalize"), [S(_x(4, 3, dtype="float16"), p=1.0)])
+    _op(ops, "F_layer_norm_dtypes", _F("layer_norm"),
+        [S(_a([[1, 2]], "uint8"), (2,)), S(_x(2, 4), (4,), _a([1, 2, 3, 4], "int16")),
+         S(_x(2, 4, dtype="float64"), (4,), _x(4)), S(_x(2, 4, dtype="bfloat16"), (4,), _x(4), _x(4)),
+         S(_x(2, 4, dtype="float16"), (4,), _x(4, dtype="float64"))])
+    _op(ops, "F_group_norm_dtypes", _F("group_norm"),
+        [S(_a([[[1, 2], [3, 4]]], "int8"), 2), S(_x(2, 4, 3, dtype="bfloat16"), 2),
+         S(_x(2, 4, 3, dtype="float16"), 2, _x(4, dtype="float16"), _x(4)),
+         S(_x(2, 4, 3), 2, _a([1, 0, 1, 0], "bool"))])
+    _op(ops, "F_rms_norm_checks", _F("rms_norm"),
+        [S(_x(), (4,)), S(_a([[True, False]], "bool"), (2,)), S(_x(3, 4), (4,), _x()), S(_x(3), (4,))])
+    t4 = _a([0, 3, 4, 1], "int64")
+    _op(ops, "F_cross_entropy_checks", _F("cross_entropy"),
+        [S(_x(), _a([[0, 1]], "int64")), S(_x(), _a(0, "int64")), S(_x(), _x()), S(_x(4, 5), _a([0, 3, 4, 1], "int16")),
+         S(_x(4, 5), _a([0, 3, 4, 1], "uint8")), S(_a(np.ones((1, 2, 5, 3)), "int8"), _a(np.zeros((2, 0)), "int64")),
+         S(_x(5), t4), S(_x(5), _a([2], "int64"), reduction="none"), S(_x(4, 5), _x(4, 3)),
+         S(_a(np.ones((2, 5, 0)), "int16"), _a([1, 2, 3], "int64"))])
+    _op(ops, "F_nll_loss_checks", _F("nll_loss"),
+        [S(_x(0, 5), _a(0, "int64"), reduction="sum"), S(_x(2, 5), _a(0, "int64")),
+         S(_x(4, 5), _a([0, 1, 2, 3], "float16")), S(_a(np.ones((2, 5, 3)), "int16"), _a(np.zeros((2, 3)), "int64")),
+         S(_a(np.ones((2, 5)), "int16"), _a([0, 1], "int64")), S(_x(2, 5, 3), _a(np.zeros((2, 3)), "uint8")),
+         S(_x(2, 5), _a([0, 1], "int32")), S(_x(5), t4)])
+    _op(ops, "F_mse_loss_dtypes", _F("mse_loss"),
+        [S(_a([1, 2], "int32"), _a([1, 3], "int32")), S(_x(3), _a(2.0, "float64")), S(_x(2), _a([True, False], "bool")),
+         S(_x(2, dtype="float16"), _x(2))])
+    _op(ops, "F_l1_loss_dtypes", _F("l1_loss"),
+        [S(_x(2), _a([True, False], "bool")), S(_x(3), _a(2.0, "float64")),
+         S(_a([1, 2], "int32"), _a([1, 3], "int32"), reduction="none")])
+    _op(ops, "F_smooth_l1_loss_dtypes", _F("smooth_l1_loss"),
+        [S(_x(3), _a(2.0, "float64")), S(_a([1, 2], "int32"), _a([1, 3], "int32")),
+         S(_x(2), _a([True, False], "bool"))])
+    _op(ops, "F_huber_loss_dtypes", _F("huber_loss"),
+        [S(_x(3, dtype="float16"), _x(3)), S(_x(3), _x(3, dtype="float16")), S(_x(3), _a(2.0, "float64")),
+         S(_a([1, 2], "int32"), _x(2)), S(_a([1, 2], "int32"), _a([1, 3], "int32"))])
+    half = _a([0.25, 0.5, 0.75], "float32")
+    _op(ops, "F_binary_cross_entropy_checks", _F("binary_cross_entropy"),
+        [S(half, _a([0.5, 2.0, 0.0])), S(half, _a([0.5, np.nan, 0.0])), S(_a([0.5, np.nan, 0.1]), half),
+         S(half, _a([0.5, 1.0, 0.0], "float16")), S(_a([0, 1, 1], "int32"), _a([0, 1, 1], "int32"))])
+    _op(ops, "F_bce_with_logits_dtypes", _F("binary_cross_entropy_with_logits"),
+        [S(_x(3), _a([0.5, 1.0, 0.0], "float16")), S(_x(3, dtype="float64"), half),
+         S(_x(3), _a([0, 1, 1], "int32")), S(_a([0, 1, 1], "int32"), half), S(_x(2), _a([True, False], "bool"))])
+    _op(ops, "F_kl_div_checks", _F("kl_div"),
+        [S(_x(3, 4), T(np.full((3, 4), 0.3), "float32", grad=False), reduction="batchmean"),
+         S(_x(), _x(3), reduction="batchmean"), S(_a([1, 2], "int32"), _x(2)), S(_x(2), _a([1, 2], "int64")),
+         S(_x(3), _a([0.5, -0.5, 0.0])), S(_x(3), _a([0.5, 0.5, 0.0]), reduction="xx")])
+    _op(ops, "F_embedding_checks", _F("embedding"),
+        [S(_a([0, 1], "int64"), _x(3)), S(_a([0, 1], "int64"), _x()), S(_a([0, 1], "int16"), _x(5, 3)),
+         S(_a([0, 1], "int32"), _x(5, 3)), S(_a([0, 1], "bool"), _x(5, 3)), S(_a([1], "int64"), _x(0, 3)),
+         S(_a([6], "int64"), _x(5, 0)), S(_a([6], "int64"), _x(5, 3))])
+    _op(ops, "F_linear_bias", _F("linear"),
+        [S(_x(4), _x(4), _x(2)), S(_x(4), _x(4), _x(1)), S(_x(4), _x(2, 4), _x(0)), S(_x(3, 4), _x(2, 4), _x(1))])
+    _op(ops, "F_bilinear_checks", _F("bilinear"),
+        [S(_x(3, 4), _x(3, 2), _x(5, 4, 2), _a([1, 0, 1, 0, 1], "bool")), S(_x(), _x(), _x(5, 4, 2)),
+         S(_x(3, 4), _x(3, 2), _x(), _x()), S(_x(4), _x(2), _x(5, 4, 2), _x(5)),
+         S(_x(2, 3, 4), _x(2, 3, 2), _x(5, 4, 2)),
+         S(_x(3, 4), _x(2, 2), _x(5, 4, 2)), S(_x(3, 4), _x(3, 2), _x(5, 4, 2, dtype="float64"))])
+    _op(ops, "F_pad_modes", _F("pad"),
+        [S(_x(1, 2, 3, 4), (2, 1), mode="replicate"), S(_x(0, 0, 4), (1, 1), mode="reflect"),
+         S(_x(0, 3, 4), (1, 1), mode="reflect"), S(_x(2, 3), (1, 1), mode="reflect", value=1.0),
+         S(_a([[True, False]], "bool"), (1, 1), mode="replicate"), S(_x(2, 3), (4, 1), mode="circular"),
+         S(_x(4), (1, 1), mode="reflect")])
+    _op(ops, "F_sdpa_empty_value", _F("scaled_dot_product_attention"),
+        [S(_x(3, 4), _x(1, 2, 5, 4), _x(2, 0, 6)), S(_x(2, 3, 4), _x(2, 5, 4), _x(0, 5, 6))])

@@ -173,7 +173,10 @@ def _norm_k(r0, r1, x, w, b, eps, out, mean, rstd, center):
         for j in range(c):
             d = xr[j] - mu
             ss += d * d
-        r = t(1.0) / np.sqrt(ss * inv_c + eps)
+        v = ss * inv_c + eps
+        # rms_norm: an overflowing sum of squares gives rstd 0 (torch's x * rsqrt(inf)) where the fast-math rsqrt
+        # gives NaN; layer_norm keeps NaN there, as torch's does
+        r = t(0.0) if not center and v == np.inf else t(1.0) / np.sqrt(v)
         mean[i] = mu
         rstd[i] = r
         if w.shape[0] and b.shape[0]:

@@ -293,6 +293,8 @@ def clamp(input, min=None, max=None, *, out=None):
         arr = np.maximum(arr, lo)
     if hi is not None:
         arr = np.minimum(arr, hi)
+    if arr.dtype != rt.np:  # a float16 input with a float32 bound (see ``binary_operands``) stays float16
+        arr = arr.astype(rt.np)
     if arr is x:
         arr = x.copy()
     isnan_x = np.isnan(x) if x.dtype.kind == "f" else None

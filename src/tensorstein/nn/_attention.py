@@ -109,6 +109,8 @@ def _check_inputs(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa
                 f"attn_mask.dtype: {_c10(attn_mask)} and  query.dtype: {_c10(query)} instead.")
     if not 0.0 <= float(dropout_p) <= 1.0:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+    if value._data.size == 0:  # torch returns early (see scaled_dot_product_attention)
+        return
     if query.shape[-1] != key.shape[-1]:
         raise RuntimeError(
             f"Expected query and key to have the same head dimension, but got query: "
@@ -381,7 +383,9 @@ def select_path(query, key, value, attn_mask=None, dropout_p=0.0, score_mod=None
                   or (attn_mask is not None and attn_mask.requires_grad)
                   or not query.dtype.is_floating_point)
     empty = not (query._data.size and key._data.size and value._data.size)  # torch: zeros/empty, via math
-    if fused_ok and not needs_math and not empty:
+    # torch's fused CPU kernel takes 4-D inputs only: other ranks get the math path's NaN/inf semantics
+    nonfinite = query.dim() != 4 and not (np.isfinite(query._data).all() and np.isfinite(key._data).all())
+    if fused_ok and not needs_math and not empty and not nonfinite:
         return "flash"
     if SDPBackend.MATH in allowed:
         return "math"
@@ -406,6 +410,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if _autocast.enabled:
         query, key, value, attn_mask = lower_precision(query, key, value, attn_mask)
     _check_inputs(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
+    if value._data.size == 0:  # torch, without shape checks: (*query batch, L, Ev) zeros, NaN if q or k is not finite
+        bad = not (np.isfinite(query._data).all() and np.isfinite(key._data).all())
+        return Tensor._make(np.full(query.shape[:-1] + (value.shape[-1],), np.nan if bad else 0.0, query._data.dtype))
     if causal_alignment not in ("top_left", "bottom_right"):
         raise ValueError(f"causal_alignment must be 'top_left' or 'bottom_right', got "
                          f"{causal_alignment!r}")

@@ -23,6 +23,12 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 _KERNEL_DTYPES = ("float32", "float64", "float16", "bfloat16")
 
 
+def _float_only(input, kernel):
+    """torch's dtype check of a floating-point-only activation kernel."""
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{input.dtype.scalar_name}'")
+
+
 def _fused(input, name, node, derivative, composite, kwargs):
     """``activations.<name>(x, **kwargs)`` as one op: fused backward without create_graph, else
     ``g * derivative(input)`` from tensor ops. Non-float inputs take the composite (torch's errors)."""
@@ -56,6 +62,12 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """``clamp(x, min_val, max_val)``; the gradient is zero at and outside the bounds (torch's rule)."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if input.dtype.name == "bool":
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    if not input.dtype.is_floating_point:  # torch casts the bounds to the integer dtype
+        min_val, max_val = int(min_val), int(max_val)
+        if input.dtype.name == "uint8" and (min_val < 0 or max_val < 0):
+            raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
     return _fused(input, "hardtanh", "HardtanhBackward0", lambda x: _hardtanh_d(x, min_val, max_val),
                   lambda x: U.clamp(x, min_val, max_val), {"min_val": min_val, "max_val": max_val})
 
@@ -69,6 +81,7 @@ def _leaky_relu_composite(input, negative_slope=0.01):
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    _float_only(input, "leaky_relu_cpu")
     return _fused(input, "leaky_relu", "LeakyReluBackward0",
                   lambda x: (x > 0).to(x.dtype) * (1.0 - negative_slope) + negative_slope,
                   lambda x: _leaky_relu_composite(x, negative_slope), {"negative_slope": negative_slope})
@@ -83,6 +96,7 @@ def _elu_d(x, alpha, scale, input_scale):
 
 
 def elu(input, alpha=1.0, inplace=False):
+    _float_only(input, "elu_cpu")
     return _fused(input, "elu", "EluBackward0", lambda x: _elu_d(x, alpha, 1.0, 1.0),
                   lambda x: _elu_composite(x, alpha), {"alpha": alpha})
 
@@ -103,6 +117,7 @@ def _softplus_composite(input, beta=1.0, threshold=20.0):
 
 
 def softplus(input, beta=1.0, threshold=20.0):
+    _float_only(input, "softplus_cpu")
     return _fused(input, "softplus", "SoftplusBackward0",
                   lambda x: where(x * beta > threshold, 1.0, U.sigmoid(x * beta)),
                   lambda x: _softplus_composite(x, beta, threshold), {"beta": beta, "threshold": threshold})
@@ -156,8 +171,7 @@ def gelu(input, approximate: str = "none"):
     """x * Phi(x) (``approximate='none'``, exact erf) or its tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
-    if not input.is_floating_point():
-        raise RuntimeError(f"\"GeluKernelImpl\" not implemented for '{input.dtype}'")
+    _float_only(input, "GeluKernelImpl")
     return _fused(input, "gelu", "GeluBackward0", lambda x: _gelu_d(x, approximate),
                   lambda x: _gelu_composite(x, approximate), {"approximate": approximate})
 
@@ -173,6 +187,7 @@ def _silu_d(x):
 
 def silu(input, inplace: bool = False):
     """x * sigmoid(x)."""
+    _float_only(input, "silu_cpu")
     return _fused(input, "silu", "SiluBackward0", _silu_d, _silu_composite, {})
 
 
@@ -186,6 +201,7 @@ def _mish_d(x):
 
 
 def mish(input, inplace=False):
+    _float_only(input, "mish_cpu")
     return _fused(input, "mish", "MishBackward0", _mish_d, _mish_composite, {})
 
 
@@ -226,6 +242,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def logsigmoid(input):
+    _float_only(input, "log_sigmoid_cpu")
     return -softplus(-input)
 
 

@@ -12,6 +12,7 @@ from ..._autograd.graph import attach, node_type
 from ..._ops import reduction as R
 from ..._ops import unary as U
 from ..._tensor import Size, Tensor
+from .normalization import _check_param_dtypes
 
 NativeBatchNormBackward0 = node_type("NativeBatchNormBackward0")
 NativeGroupNormBackward0 = node_type("NativeGroupNormBackward0")
@@ -163,6 +164,10 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         if t is not None and (t._data.ndim != 1 or t._data.size != c):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, "
                                f"but got {name} of shape {list(t._data.shape)} and input of shape {list(x.shape)}")
+    _check_param_dtypes(input, (weight, bias), "GroupNormKernelImpl")
+    if x.dtype.itemsize == 2:  # float16/bfloat16: computed in float32, returned in the input's dtype (as torch)
+        w, b = (None if t is None else t.float() for t in (weight, bias))
+        return group_norm(input.float(), num_groups, w, b, eps).to(input.dtype)
     xg = x.reshape(n, num_groups, -1)
     _, _, rstd, xhat = _normalize(xg, (2,), eps)
     shape = (1, c) + (1,) * (x.ndim - 2)

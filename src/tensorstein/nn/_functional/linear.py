@@ -34,7 +34,16 @@ def linear(input, weight, bias=None):
     if w.ndim != 2:
         if w.ndim == 1:  # torch allows a 1-D weight: a dot with the last dim
             out = input.matmul(weight)
-            return out + bias if bias is not None else out
+            if bias is None:
+                return out
+            if x.ndim == 2 or (x.ndim == 3 and input.is_contiguous()) or (
+                    x.ndim == 1 and bias.dim() == 1 and bias.is_contiguous()):  # torch's addmm paths
+                raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
+            full = np.broadcast_shapes(out._data.shape, bias._data.shape)
+            if full != out._data.shape:  # torch adds the bias in place
+                raise RuntimeError(f"output with shape {list(out._data.shape)} doesn't match the broadcast shape "
+                                   f"{list(full)}")
+            return out + bias
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {w.ndim}D")
     if x.ndim == 0 or x.shape[-1] != w.shape[1]:
         rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
@@ -42,6 +51,8 @@ def linear(input, weight, bias=None):
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {w.shape[1]}x{w.shape[0]})")
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+    if bias is not None and bias._data.shape != (w.shape[0],):
+        bias.expand(x2.shape[0], w.shape[0])  # torch's error for a bias that does not expand to (rows, out)
     if _half(x2):
         out = (x2.astype(np.float32) @ w.astype(np.float32).T)
         if bias is not None:
@@ -77,7 +88,41 @@ def linear(input, weight, bias=None):
     return res
 
 
+def _size(a, d):
+    """``a.shape[d]`` with torch's IndexError for a 0-d tensor or a dim out of range."""
+    if a.ndim == 0:
+        raise IndexError(f"Dimension specified as {d} but tensor has no dimensions")
+    if not -a.ndim <= d < a.ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-a.ndim}, {a.ndim - 1}], but got {d})")
+    return a.shape[d]
+
+
 def bilinear(input1, input2, weight, bias=None):
+    """``x1 @ W[o] @ x2`` for each output feature ``o``: (*, I), (*, J), (O, I, J) -> (*, O).
+
+    >>> tuple(bilinear(torch.ones(2, 3), torch.ones(2, 4), torch.ones(5, 3, 4)).shape)
+    (2, 5)
+    """
     from ..._ops.einsum import einsum
-    out = einsum("bi,oij,bj->bo", input1, weight, input2)
+    args = [input1, input2, weight] + ([bias] if bias is not None else [])
+    if any(t.dtype is not input1.dtype for t in args):
+        got = ", ".join(f"{n}: {t.dtype.cpp_name}" for n, t in zip(("input1", "input2", "weight", "bias"), args))
+        raise RuntimeError(f"All tensors must have the same dtype, got {got}")
+    x1, x2, w = input1._data, input2._data, weight._data
+    if x1.ndim != x2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {x1.ndim} and {x2.ndim}")
+    for i in range(x1.ndim - 1):
+        if x1.shape[i] != x2.shape[i]:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {i}: got {x1.shape[i]} and "
+                               f"{x2.shape[i]}")
+    for k, (a, d) in enumerate(((x1, 1), (x2, 2)), 1):
+        if _size(a, -1) != _size(w, d):
+            raise RuntimeError(f"bilinear(): input{k} size does not match weight size: got {a.shape[-1]} but "
+                               f"expected {w.shape[d]}")
+    if bias is not None and _size(bias._data, 0) != w.shape[0]:
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got {bias._data.shape[0]} but "
+                           f"expected {w.shape[0]}")
+    lead = x1.shape[:-1]
+    out = einsum("bi,oij,bj->bo", input1.reshape(-1, x1.shape[-1]), weight, input2.reshape(-1, x2.shape[-1]))
+    out = out.reshape(lead + (w.shape[0],))  # (*, O)
     return out + bias if bias is not None else out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _dtype as D
 from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
 from ..._kernels.lazy import kernels
@@ -51,22 +52,29 @@ def _class_last(input):
 
 
 def _check_nll(input, target):
+    """torch's ``nll_loss_nd`` checks, in its order: dims, batch sizes, target rank, target dtype, shapes,
+    input dtype."""
     x, t = input._data, target._data
-    if t.dtype.kind not in "iu":
-        raise RuntimeError(f"expected scalar type Long but found {_scalar_name(target)}")
     if x.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
-    if x.ndim == 1:
-        if t.ndim > 1:
-            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-    else:
-        if t.ndim == 0 or x.shape[0] != t.shape[0]:
-            raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size "
-                             f"({t.shape[0] if t.ndim else 1}).")
-        if x.ndim == 2 and t.ndim != 1:
-            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-        if x.ndim > 2 and tuple(t.shape[1:]) != tuple(x.shape[2:]):
-            raise RuntimeError(f"Expected target size {list((x.shape[0],) + x.shape[2:])}, got {list(t.shape)}")
+    tb = t.shape[0] if t.ndim else 0  # torch reads sizes()[0] of a 0-d target as 0
+    if x.ndim != 1 and x.shape[0] != tb:
+        raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size ({tb}).")
+    if x.ndim <= 2 and t.ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if target.dtype is not D.int64 and target.dtype is not D.uint8:
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_scalar_name(target)}")
+    if x.ndim == 1 and t.ndim == 1 and t.shape[0] != 1:
+        raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]}")
+    if x.ndim >= 2 and t.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    if x.ndim > 2 and tuple(t.shape[1:]) != tuple(x.shape[2:]):
+        raise RuntimeError(f"Expected target size {list((x.shape[0],) + x.shape[2:])}, got {list(t.shape)}")
+    if x.ndim > 2 and target.dtype is not D.int64:
+        raise RuntimeError(f"expected scalar type Long but found {_scalar_name(target)}")
+    if not input.dtype.is_floating_point:
+        kernel = "nll_loss2d_forward_out_frame" if x.ndim > 2 else "nll_loss_out_frame"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_scalar_name(input)}'")
 
 
 def _check_targets(t, n_classes, ignore_index):
@@ -100,8 +108,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     loss = -(picked * w_t)
     if not valid.all():  # an ignored row's -inf (or NaN) must not leak through ``* 0`` (torch skips it)
         loss = loss.masked_fill(Tensor._make(~valid), 0.0)
-    if reduction == "none":
-        return loss.reshape(target._data.shape)
+    if reduction == "none":  # a 1-D input gives a 0-d loss (torch squeezes its one target)
+        return loss.reshape(() if x.ndim == 1 else target._data.shape)
     if reduction == "sum":
         return R.sum(loss)
     return R.sum(loss) / R.sum(w_t)
@@ -118,7 +126,7 @@ def _cross_entropy_composite(input, target, weight=None, ignore_index=-100, redu
     class_dim = 1 if x.ndim >= 2 else 0
     c = x.shape[class_dim]
     logp = R.log_softmax(input, class_dim)
-    if target.is_floating_point():  # class probabilities
+    if tuple(target._data.shape) == tuple(x.shape):  # class probabilities
         if tuple(target._data.shape) != tuple(x.shape):
             raise RuntimeError(f"Expected target size {list(x.shape)}, got {list(target._data.shape)}")
         tgt = target
@@ -168,12 +176,21 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     if not (0.0 <= label_smoothing <= 1.0):
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     x = input._data
-    if not target.is_floating_point():
+    if tuple(target._data.shape) == tuple(x.shape):  # torch: same shapes mean class probabilities
+        if not target.dtype.is_floating_point:
+            raise RuntimeError(f"Expected floating point type for target with class probabilities, got "
+                               f"{_scalar_name(target)}")
+        if x.ndim == 0:
+            raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+    else:
+        if x.ndim == 0:
+            raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
+        if not input.dtype.is_floating_point and x.size:  # (an empty input skips the log_softmax kernel)
+            kernel = "log_softmax_lastdim_kernel_impl" if x.ndim <= 2 else "log_softmax_kernel_impl"
+            raise NotImplementedError(f"\"{kernel}\" not implemented for '{_scalar_name(input)}'")
         _check_nll(input, target)
         if x.ndim == 2 and weight is None and (x.dtype == np.float32 or x.dtype == np.float64):
             return _cross_entropy_fused(input, target, ignore_index, reduction, label_smoothing)
-    elif x.ndim < 1:
-        raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
     return _cross_entropy_composite(input, target, weight, ignore_index, reduction, label_smoothing)
 
 
@@ -202,6 +219,15 @@ def _cross_entropy_fused(input, target, ignore_index, reduction, label_smoothing
 
 
 # ---------------------------------------------------------------- regression losses
+def _promoted(input, target, kernel=None):
+    """Both operands in their promoted dtype (torch broadcasts them first, so a 0-d operand promotes like a
+    dimensioned one); ``kernel``: the name of torch's float-only kernel, raised for integer results."""
+    rt = D.promote_types(input.dtype, target.dtype)
+    if kernel is not None and not rt.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{rt.scalar_name}'")
+    return (input if input.dtype is rt else input.to(rt)), (target if target.dtype is rt else target.to(rt))
+
+
 def _check_same_size(input, target, name):
     if tuple(input._data.shape) != tuple(target._data.shape):
         import warnings
@@ -213,6 +239,7 @@ def _check_same_size(input, target, name):
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
     reduction = _reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "mse_loss")
+    input, target = _promoted(input, target, "mse_cpu")
     d = input - target
     loss = d * d
     if weight is not None:
@@ -223,6 +250,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
     reduction = _reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "l1_loss")
+    if input.dtype is not D.bool_ and target.dtype is not D.bool_:  # torch subtracts first: bool is an error
+        input, target = _promoted(input, target)
     loss = U.abs(input - target)
     if weight is not None:
         loss = loss * weight
@@ -231,6 +260,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     reduction = _reduction(size_average, reduce, reduction)
+    input, target = _promoted(input, target, "smooth_l1_cpu")
     d = U.abs(input - target)
     if beta == 0:
         return _reduce(d, reduction)
@@ -239,9 +269,14 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    out_dtype = input.dtype  # torch writes the loss into a tensor like ``input``
+    input, target = _promoted(input, target, "huber_cpu")
+    if not out_dtype.is_floating_point:
+        raise RuntimeError(f"result type {input.dtype.scalar_name} can't be cast to the desired output type "
+                           f"{out_dtype.scalar_name}")
     d = U.abs(input - target)
     loss = where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction).to(out_dtype)
 
 
 # ---------------------------------------------------------------- binary losses
@@ -251,9 +286,16 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if tuple(target._data.shape) != tuple(input._data.shape):
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    if target.dtype is not input.dtype:
+        raise RuntimeError(f"Found dtype {_scalar_name(target)} but expected {_scalar_name(input)}")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"binary_cross_entropy\" not implemented for '{_scalar_name(input)}'")
     x = input._data
-    if x.size and (np.nanmin(x) < 0 or np.nanmax(x) > 1):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    with np.errstate(invalid="ignore"):  # NaN is out of range too
+        if not ((x >= 0) & (x <= 1)).all():
+            raise RuntimeError("all elements of input should be between 0 and 1")
+        if not ((target._data >= 0) & (target._data <= 1)).all():
+            raise RuntimeError("all elements of target should be between 0 and 1")
     log_p = U.clamp_min(U.log(input), -100.0)
     log_1p = U.clamp_min(U.log(1.0 - input), -100.0)
     loss = -(target * log_p + (1.0 - target) * log_1p)
@@ -268,6 +310,15 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     reduction = _reduction(size_average, reduce, reduction)
     if tuple(target._data.shape) != tuple(input._data.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{_scalar_name(input)}'")
+    if target.dtype is D.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.")
+    out_dtype = target.dtype  # torch computes the loss in place on ``1 - target``
+    if not out_dtype.is_floating_point:
+        raise RuntimeError(f"result type {D.result_type(input, target).scalar_name} can't be cast to the desired "
+                           f"output type {out_dtype.scalar_name}")
     # log(1 + exp(-x)) = max(-x, 0) + log1p(exp(-|x|))
     softplus_neg = U.clamp_min(-input, 0.0) + U.log1p(U.exp(-U.abs(input)))
     if pos_weight is not None:
@@ -277,15 +328,20 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         loss = (1.0 - target) * input + softplus_neg
     if weight is not None:
         loss = loss * weight
-    return _reduce(loss, reduction)
+    loss = _reduce(loss, reduction)
+    return loss if loss.dtype is out_dtype else loss.to(out_dtype)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
-    reduction = _reduction(size_average, reduce, reduction)
+    if reduction != "batchmean" or size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    if not input.dtype.is_floating_point or not target.dtype.is_floating_point:
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if log_target:
         loss = U.exp(target) * (target - input)
     else:
-        loss = where(target > 0, target * (U.log(where(target > 0, target, 1.0)) - input), 0.0 * input)
-    if reduction == "batchmean":
-        return R.sum(loss) / float(input._data.shape[0])
+        # torch: xlogy(t, t) - t * x, so a negative (or NaN) target gives NaN, a zero target 0 * x
+        loss = where(target != 0, target * (U.log(where(target != 0, target, 1.0)) - input), 0.0 * input)
+    if reduction == "batchmean":  # torch: the sum over the batch size (a 0-d input: the sum)
+        return R.sum(loss) / float(input._data.shape[0]) if input._data.ndim else R.sum(loss)
     return _reduce(loss, reduction)

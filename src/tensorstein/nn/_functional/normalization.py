@@ -34,6 +34,24 @@ def _check_shape(x_shape, normalized_shape, weight, bias):
     return normalized_shape
 
 
+def _check_param_dtypes(input, params, kernel):
+    """torch's CPU dtype checks of a normalisation kernel: parameters share the input's dtype, or are float32
+    for a float16/bfloat16 input (mixed type); the kernel takes floating inputs only."""
+    xd = input.dtype
+    ps = [p for p in params if p is not None]
+    if ps and ps[0].dtype is not xd:
+        for p in ps:
+            if p.dtype is not D.float32:
+                raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+        if xd is not D.float16 and xd is not D.bfloat16:
+            raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+    if not xd.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{xd.scalar_name}'")
+    for p in ps[1:]:
+        if p.dtype is not ps[0].dtype:
+            raise RuntimeError(f"expected scalar type {ps[0].dtype.scalar_name} but found {p.dtype.scalar_name}")
+
+
 def _layer_norm_composite(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """layer_norm from tensor ops (the oracle, and the create_graph path)."""
     normalized_shape = _check_shape(input._data.shape, normalized_shape, weight, bias)
@@ -55,6 +73,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     One pass per row by the row kernel (``_kernels/rows.py``; half types in float32); the backward is the
     kernel's one pass too, or the composite's gradient under create_graph."""
     normalized_shape = _check_shape(input._data.shape, normalized_shape, weight, bias)
+    _check_param_dtypes(input, (weight, bias), "LayerNormKernelImpl")
     x = input._data
     if input.dtype.name not in ("float32", "float64", "float16", "bfloat16"):
         raise RuntimeError(f"\"LayerNormKernelImpl\" not implemented for '{input.dtype}'")
@@ -128,11 +147,18 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
     x_shape = tuple(input._data.shape)
+    if weight is not None and tuple(weight._data.shape) != normalized_shape:
+        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
+                           f"{list(weight._data.shape)} and normalized_shape = {list(normalized_shape)}")
+    if not x_shape:
+        raise ValueError("Input tensor must have at least 1 dimensions, but got 0")
     k = len(normalized_shape)
     if len(x_shape) < k or x_shape[len(x_shape) - k:] != normalized_shape:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
-                           f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
+                           f"[*{', '.join(str(s) for s in normalized_shape)}], but got input of size"
                            f"{list(x_shape)}")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"rms_norm\" not implemented for '{input.dtype.scalar_name}'")
     if eps is None:
         eps = float(np.finfo(input._data.dtype if input._data.dtype != D.bfloat16.np else np.float32).eps) \
             if input._data.dtype != D.bfloat16.np else 0.0078125

@@ -27,8 +27,18 @@ def pad(input, pad, mode: str = "constant", value=None):
     if mode not in _NP_MODES:
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if value is not None and value != 0:
-        raise AssertionError('Padding value causes a non-trivial change. The value must be 0 for mode '
-                             f'"{mode}"')
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    k = len(pad) // 2
+    if x.ndim not in (k + 1, k + 2):  # torch: 1-3 padded dims of an unbatched or batched input
+        raise NotImplementedError(f"Padding size {len(pad)} is not supported for {x.ndim}D input tensor.")
+    if mode != "circular" and 0 in (x.shape[1:] if x.ndim == k + 2 else x.shape):
+        raise RuntimeError(f"Expected {k + 1}D or {k + 2}D (batch mode) tensor with possibly 0 batch size and other "
+                           f"non-zero dimensions for input, but got: {list(x.shape)}")
+    if mode != "circular" and x.dtype == np.bool_:
+        kernel = ("reflection" if mode == "reflect" else "replication") + f"_pad{k}d"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+    if mode == "circular" and any(lo > x.shape[d] or hi > x.shape[d] for d, (lo, hi) in enumerate(widths)):
+        raise RuntimeError("Padding value causes wrapping around more than once.")
     # non-constant modes: an index_select per padded dim (differentiable through index_select)
     from ..._ops.indexing import index_select
     out = input

@@ -14,12 +14,10 @@ EmbeddingBackward0 = node_type("EmbeddingBackward0")
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
     """Rows of ``weight`` picked by the integer ``input``; the ``padding_idx`` row gets no gradient."""
-    if not isinstance(input, Tensor) or input._data.dtype.kind not in "iu":
-        got = _SCALAR[input.dtype.name] if isinstance(input, Tensor) else type(input).__name__
-        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
-                           f"Long, Int; but got torch.{got}Tensor instead (while checking arguments for embedding)")
     w = weight._data
-    n = w.shape[0]
+    if padding_idx is not None and w.ndim == 0:  # torch reads weight.size(0) first
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    n = w.shape[0] if w.ndim else 0
     if padding_idx is not None:
         if padding_idx > 0:
             if padding_idx >= n:
@@ -28,8 +26,20 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             if padding_idx < -n:
                 raise AssertionError("Padding_idx must be within num_embeddings")
             padding_idx = n + padding_idx
+    if w.ndim != 2:
+        raise RuntimeError("'weight' must be 2-D")
+    if not isinstance(input, Tensor) or input._data.dtype not in (np.int64, np.int32):
+        got = (("CPUBoolType" if input.dtype.name == "bool" else f"torch.{_SCALAR[input.dtype.name]}Tensor")
+               if isinstance(input, Tensor) else type(input).__name__)
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {got} instead (while checking arguments for embedding)")
     idx = input._data
+    if idx.size and n == 0:
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     if idx.size and (idx.min() < 0 or idx.max() >= n):
+        if w.shape[1] == 0:  # torch's empty-row kernel reports the first bad index
+            bad = int(idx.reshape(-1)[(idx.reshape(-1) < 0) | (idx.reshape(-1) >= n)][0])
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={n}")
         raise IndexError("index out of range in self")
     if max_norm is not None:
         _renorm_rows(weight, idx, max_norm, norm_type)
