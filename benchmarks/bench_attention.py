@@ -11,6 +11,7 @@ counts 2.5x the forward.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -130,11 +131,11 @@ def cases(lib, quick):
         flops = fwd_flops(1, 12, n, 64, causal) * (1 if kind == "fwd" else 2.5)
         if kind == "fwd":
             q, k, v = (to_input(a) for a in arrs[:3])
-            fn = (lambda q=q, k=k, v=v, c=causal: fwd(q, k, v, c))
+            fn = functools.partial(fwd, q, k, v, causal)
         else:
             q, k, v = (to_input(a, grad=lib != "numpy") for a in arrs[:3])
             do = to_input(arrs[3])
-            fn = (lambda q=q, k=k, v=v, do=do, c=causal: fwdbwd(q, k, v, do, c))
+            fn = functools.partial(fwdbwd, q, k, v, do, causal)
         reps = 3 if n >= 8192 else None
         out.append(harness.Case(_name(kind, n, causal), fn, repeats=reps, work=flops,
                                 unit="GFLOP/s", scale=1e-9))

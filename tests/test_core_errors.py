@@ -112,7 +112,8 @@ def test_broadcast_error_hint_second_line():
 
 def test_cuda_errors_are_clear():
     for lib in (torch, ts):  # torch's AssertionError on a build without CUDA
-        for make in (lambda: lib.ones(2).to("cuda"), lambda: lib.ones(2).cuda(), lambda: lib.nn.Linear(2, 2).cuda()):
+        for make in (lambda m=lib: m.ones(2).to("cuda"), lambda m=lib: m.ones(2).cuda(),
+                     lambda m=lib: m.nn.Linear(2, 2).cuda()):
             with pytest.raises(AssertionError, match="^Torch not compiled with CUDA enabled$"):
                 make()
 

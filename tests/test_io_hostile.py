@@ -1,6 +1,6 @@
 """Hostile checkpoints: each is loaded in its own (forked) subprocess under a memory limit (200 MB above the
-interpreter's baseline address space) and a 1 s budget for ``load`` itself. Each must either be rejected with the documented
-error (:class:`tensorstein.io.CheckpointError`, naming the file) or load exactly as torch / the safetensors
+interpreter's baseline address space) and a 1 s budget for ``load`` itself. Each must either be rejected with the
+documented error (:class:`tensorstein.io.CheckpointError`, naming the file) or load exactly as torch / the safetensors
 library loads it. The files are built here from pickle opcodes and zipfile.
 """
 

@@ -42,7 +42,9 @@ def test_geometry_validation(kwargs, msg):
 
 
 def _inputs(rng, B, H, Hkv, L, S, E, Ev):
-    f = lambda *s: rng.standard_normal(s).astype(np.float32)
+    def f(*s):
+        return rng.standard_normal(s).astype(np.float32)
+
     return f(B, H, L, E), f(B, Hkv, S, E), f(B, Hkv, S, Ev), f(B, H, L, Ev)
 
 

@@ -139,11 +139,13 @@ def test_rows_parallel_equals_serial(monkeypatch):
     x = _data((600, 250), np.float32)
     g = _data(x.shape, np.float32, 1)
     w = _data((250,), np.float32, 2)
-    par = [R.softmax_forward(x), *R.layer_norm_forward(x, (250,), w, w), *R.layer_norm_backward(g, x, *R.layer_norm_forward(x, (250,), w, w)[1:], (250,), w, w)]
+    par = [R.softmax_forward(x), *R.layer_norm_forward(x, (250,), w, w),
+           *R.layer_norm_backward(g, x, *R.layer_norm_forward(x, (250,), w, w)[1:], (250,), w, w)]
     monkeypatch.setattr(E, "PARALLEL_MIN", 10 ** 12)
     monkeypatch.setattr(E, "get_num_threads", lambda: 1)
     monkeypatch.setattr(R, "get_num_threads", lambda: 1)
-    ser = [R.softmax_forward(x), *R.layer_norm_forward(x, (250,), w, w), *R.layer_norm_backward(g, x, *R.layer_norm_forward(x, (250,), w, w)[1:], (250,), w, w)]
+    ser = [R.softmax_forward(x), *R.layer_norm_forward(x, (250,), w, w),
+           *R.layer_norm_backward(g, x, *R.layer_norm_forward(x, (250,), w, w)[1:], (250,), w, w)]
     for a, b in zip(par[:5], ser[:5]):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(par[5], ser[5], rtol=1e-5, atol=1e-4)  # dweight: partial sums per chunk

@@ -191,7 +191,8 @@ def test_batchnorm_train_eval_against_torch(cls, shape, kw):
 
 def test_batchnorm_errors_match_torch():
     cases = [(lambda n, lib: n.BatchNorm1d(3)(lib.randn(1, 3))), (lambda n, lib: n.BatchNorm2d(3)(lib.randn(2, 3, 4))),
-             (lambda n, lib: n.BatchNorm1d(3)(lib.randn(2, 4))), (lambda n, lib: n.BatchNorm1d(3)(lib.randn(2, 3, 4, 5))),
+             (lambda n, lib: n.BatchNorm1d(3)(lib.randn(2, 4))),
+             (lambda n, lib: n.BatchNorm1d(3)(lib.randn(2, 3, 4, 5))),
              (lambda n, lib: n.GroupNorm(3, 4))]
     for call in cases:
         with pytest.raises(Exception) as te:
@@ -237,7 +238,8 @@ def test_norm_double_backward_matches_torch():
 
 
 # ---------------------------------------------------------------- pad / one_hot / interpolate
-@pytest.mark.parametrize("shape,pad,mode", [((2, 3, 4, 5), (1, 2, 0, 3), "constant"), ((2, 3, 4, 5), (2, 1, 1, 3), "reflect"),
+@pytest.mark.parametrize("shape,pad,mode", [((2, 3, 4, 5), (1, 2, 0, 3), "constant"),
+                                           ((2, 3, 4, 5), (2, 1, 1, 3), "reflect"),
                                            ((2, 3, 5), (2, 3), "replicate"), ((1, 2, 4, 5), (3, 1, 2, 2), "circular"),
                                            ((2, 3, 4), (-1, 2), "constant")])
 def test_pad_against_torch(shape, pad, mode):

@@ -36,7 +36,8 @@ class RNNBase(Module):
                              "element being zeroed")
         if dropout > 0 and num_layers == 1:
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
-                          f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}")
+                          f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
+                          stacklevel=2)
         if not isinstance(hidden_size, int):
             raise TypeError(f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
         if hidden_size <= 0:
@@ -159,7 +160,8 @@ class RNNBase(Module):
             if not batched:
                 states = [s.unsqueeze(1) for s in states]
             for i, s in enumerate(states):
-                msg = f"Expected hidden[{i}] size {{}}, got {{}}" if n_states == 2 else "Expected hidden size {}, got {}"
+                msg = (f"Expected hidden[{i}] size {{}}, got {{}}" if n_states == 2
+                       else "Expected hidden size {}, got {}")
                 self._check_hidden(s, expected, msg)
         out, finals = self._run(input, states)
         if not batched:
