@@ -18,6 +18,14 @@ NativeBatchNormBackward0 = node_type("NativeBatchNormBackward0")
 NativeGroupNormBackward0 = node_type("NativeGroupNormBackward0")
 
 
+def _affine(xhat, weight, bias, shape):
+    """``xhat * weight + bias`` with the per-channel parameters reshaped to ``shape`` (a fresh array)."""
+    out = xhat * weight._data.reshape(shape) if weight is not None else xhat.copy()
+    if bias is not None:
+        out += bias._data.reshape(shape)
+    return out
+
+
 def _wants_grad(*ts):
     return STATE.enabled and any(t is not None and t.requires_grad for t in ts)
 
@@ -107,9 +115,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         running_mean._version[0] += 1
         running_var._version[0] += 1
     if kern is None:
-        out = xhat * weight._data.reshape(shape) if weight is not None else xhat.copy()
-        if bias is not None:
-            out += bias._data.reshape(shape)
+        out = _affine(xhat, weight, bias, shape)
     res = Tensor._make(out)
     if not _wants_grad(input, weight, bias):
         return res
@@ -172,9 +178,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     _, _, rstd, xhat = _normalize(xg, (2,), eps)
     shape = (1, c) + (1,) * (x.ndim - 2)
     xhat = xhat.reshape(x.shape)
-    out = xhat * weight._data.reshape(shape) if weight is not None else xhat.copy()
-    if bias is not None:
-        out += bias._data.reshape(shape)
+    out = _affine(xhat, weight, bias, shape)
     res = Tensor._make(out)
     if not _wants_grad(input, weight, bias):
         return res
