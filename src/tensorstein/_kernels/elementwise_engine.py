@@ -1,10 +1,11 @@
 """Chunked, multi-threaded dispatch of element-wise and row kernels.
 
-Large operands are split into contiguous chunks run on the package's thread
-pool (``parallel.parallel_chunks``); Numba kernels are ``nogil`` and NumPy
-ufuncs release the GIL, so chunks really run side by side.  Below
-:data:`PARALLEL_MIN` elements the kernel is called directly (no dispatch
-cost on small tensors).  float16 / bfloat16 operands compute in float32.
+Large operands are split into contiguous chunks, one per thread: a Numba
+kernel runs on the native team (:mod:`.native_parallel`, ~1 µs per launch),
+any other callable (a NumPy ufunc) on the package's thread pool
+(``parallel.parallel_chunks``).  Below :data:`PARALLEL_MIN` elements the
+kernel is called directly (no dispatch cost on small tensors).  float16 /
+bfloat16 operands compute in float32.
 
 >>> import numpy as np
 >>> map_unary(lambda a, o: np.negative(a, out=o), np.ones(3, np.float32))
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import native_parallel
 from .lazy import PARALLEL_MIN
 from .parallel import get_num_threads, parallel_chunks
 
-__all__ = ["MIN_CHUNK", "PARALLEL_MIN", "as_compute", "get_num_threads", "map_nary", "map_rows", "map_unary"]
+__all__ = ["MIN_CHUNK", "PARALLEL_MIN", "as_compute", "get_num_threads", "map_nary", "map_rows", "map_sliced",
+           "map_unary"]
 
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 MIN_CHUNK = 16384  # smallest chunk handed to a worker
@@ -51,10 +54,10 @@ def map_nary(kernel, arrays, *params, out=None):
     flat = [a.reshape(-1) for a in xs]
     of = o.reshape(-1)
     n = of.shape[0]
-    if n < PARALLEL_MIN or get_num_threads() == 1:
+    if n < PARALLEL_MIN:
         kernel(*flat, of, *params)
     else:
-        parallel_chunks(lambda a, b: kernel(*[f[a:b] for f in flat], of[a:b], *params), n, MIN_CHUNK)
+        map_sliced(kernel, (*flat, of), params, MIN_CHUNK)
     if out is not None and o is not out:
         out[...] = o
         return out
@@ -70,9 +73,33 @@ def map_unary(kernel, x: np.ndarray, *params, out=None) -> np.ndarray:
     return map_nary(kernel, (x,), *params, out=out)
 
 
+def map_sliced(kernel, arrays, params=(), min_chunk: int = MIN_CHUNK) -> None:
+    """``kernel(*[a[lo:hi] for a in arrays], *params)`` over slices of axis 0, one per thread.
+
+    No slice is shorter than ``min_chunk`` (one slice: the plain call)."""
+    n = arrays[0].shape[0]
+    chunks = _chunks(n, min_chunk)
+    if chunks == 1:
+        kernel(*arrays, *params)
+    elif not (_native(kernel) and native_parallel.launch(kernel, chunks, *arrays, *params, n_arrays=len(arrays))):
+        parallel_chunks(lambda a, b: kernel(*[f[a:b] for f in arrays], *params), n, min_chunk)
+
+
 def map_rows(kernel, n_rows: int, row_len: int, *args):
     """``kernel(r0, r1, *args)`` over row ranges, parallel when the work is large."""
-    if n_rows * row_len < PARALLEL_MIN or n_rows < 2 or get_num_threads() == 1:
+    min_rows = max(1, MIN_CHUNK // max(1, row_len))
+    chunks = _chunks(n_rows, min_rows) if n_rows * row_len >= PARALLEL_MIN else 1
+    if chunks == 1:
         kernel(0, n_rows, *args)
-        return
-    parallel_chunks(lambda a, b: kernel(a, b, *args), n_rows, max(1, MIN_CHUNK // max(1, row_len)))
+    elif not (_native(kernel) and native_parallel.launch_rows(kernel, chunks, n_rows, *args)):
+        parallel_chunks(lambda a, b: kernel(a, b, *args), n_rows, min_rows)
+
+
+def _chunks(n: int, min_chunk: int) -> int:
+    """How many chunks ``n`` items split into: one per thread, none under ``min_chunk`` items."""
+    return max(1, min(get_num_threads(), n // min_chunk))
+
+
+def _native(kernel) -> bool:
+    """Whether ``kernel`` (a Numba dispatcher) can run on the native team from here."""
+    return hasattr(kernel, "py_func") and native_parallel.available()

@@ -1,8 +1,10 @@
-"""The one thread pool of tensorstein.
+"""The thread pool of tensorstein and its width.
 
 Persistent daemon worker threads (created on first use, never per call) run
 Python callables; the work is useful when the callables release the GIL
 (Numba ``nogil`` kernels, NumPy ufuncs and BLAS calls on large arrays).
+Element-wise and row kernels of Numba take a cheaper road to the same cores,
+a native team (:mod:`.native_parallel`); its width is this module's too.
 
 * :func:`get_num_threads` / :func:`set_num_threads`: the pool's width, the
   calling thread included.  ``set_num_threads`` also sets BLAS's thread count
@@ -49,7 +51,8 @@ import threading
 from collections.abc import Callable
 from queue import SimpleQueue
 
-__all__ = ["blas_threads", "get_num_threads", "parallel_chunks", "parallel_for", "set_num_threads"]
+__all__ = ["blas_threads", "get_num_threads", "in_pool_task", "parallel_chunks", "parallel_for", "refresh_blas",
+           "set_num_threads"]
 
 _tls = threading.local()  # .inside: this thread is a worker or inside parallel_for
 _busy = threading.Lock()  # held by the thread currently driving the pool
@@ -104,6 +107,18 @@ def set_num_threads(n: int) -> None:
         _blas_limit = _blas_controller().limit(limits=n, user_api="blas")
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         pass
+
+
+def refresh_blas() -> None:
+    """Rescan the loaded BLAS libraries (call after loading code that may bring its own BLAS) and give any
+    new one the thread count set by :func:`set_num_threads`.
+
+    >>> refresh_blas()
+    """
+    global _controller
+    _controller = None
+    if _blas_limit is not None:
+        set_num_threads(get_num_threads())
 
 
 def _blas_controller():
@@ -177,6 +192,15 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def in_pool_task() -> bool:
+    """Whether this thread is a pool worker or inside :func:`parallel_for` (nested work runs inline).
+
+    >>> in_pool_task()
+    False
+    """
+    return getattr(_tls, "inside", False)
 
 
 def _inline(fn: Callable[[int], None], n_tasks: int) -> None:

@@ -21,6 +21,7 @@ from .elementwise_engine import (
     PARALLEL_MIN,
     as_compute,
     get_num_threads,
+    map_sliced,
     parallel_chunks,
 )
 from .fast_exp import FASTMATH, row_max
@@ -92,8 +93,7 @@ def _last_dim(x, dim, keepdim, op):
     if _serial(x.size) or x2.shape[0] < 2:
         _rows_k(x2, out, op)
     else:
-        parallel_chunks(lambda s, e: _rows_k(x2[s:e], out[s:e], op), x2.shape[0],
-                        max(1, MIN_CHUNK // x2.shape[1]))
+        map_sliced(_rows_k, (x2, out), (op,), max(1, MIN_CHUNK // x2.shape[1]))
     return out.reshape(x.shape[:-1] + ((1,) if keepdim else ()))
 
 

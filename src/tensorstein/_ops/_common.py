@@ -14,6 +14,7 @@ import numpy as np
 from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import needs_grad
+from .._kernels.lazy import PARALLEL_MIN, kernels
 from .._tensor import Tensor
 from .errors import broadcast_error
 
@@ -110,7 +111,11 @@ def apply_binary(np_fn, x, y, a, b):
     """``np_fn(x, y)``; a broadcast failure becomes torch's message naming the shapes of ``a`` and ``b``.
     A float16 operand computed in float32 with a scalar (see ``binary_operands``) is rounded back to float16."""
     try:
-        r = np_fn(x, y)
+        if (x.size if type(x) is np.ndarray else 0) < PARALLEL_MIN and (y.size if type(y) is np.ndarray else 0) < \
+                PARALLEL_MIN:
+            r = np_fn(x, y)
+        else:  # large: on all cores
+            r = kernels("binary").apply(np_fn, x, y)
         if (type(y) is np.float32 or type(x) is np.float32) and r.dtype is _F32 and _is_f16(a, b):
             with np.errstate(over="ignore"):
                 r = r.astype(np.float16)

@@ -1,0 +1,171 @@
+"""Numba kernels split over all cores by a native (OpenMP) thread team.
+
+:mod:`.parallel`'s pool runs Python callables: each task needs the GIL, so a
+wake-up costs ~10-20 µs.  A Numba kernel can instead be launched from a
+``prange`` loop, whose team lives in native code: ~1 µs per launch, which makes
+splitting pay off from ~3e4 elements, as torch's ``at::parallel_for`` does.
+
+:func:`launch` ``(kernel, n_chunks, *arrays_then_params)`` runs the chunked
+variant of a serial kernel.  The variant is generated once per kernel from a
+template (``kernel(a0[lo:hi], a1[lo:hi], ..., p0, ...)`` over ``n_chunks``
+near-equal slices of axis 0 of ``a0``), and Numba caches it beside the kernel
+(same source file, name ``<kernel>_par``), so edits of the kernel invalidate it.
+Row kernels (``kernel(r0, r1, *args)``) get a variant that passes row ranges.
+
+:func:`available` says whether the native team can be used here; it is not:
+
+* when no thread-safe Numba threading layer loads (OpenMP or TBB; the
+  ``workqueue`` fallback aborts on concurrent launches), or
+* in a child process forked after the team started (GNU OpenMP is not
+  fork-safe: the child would abort), or
+* inside a task of :mod:`.parallel`'s pool (no nested teams).
+
+Callers then use :mod:`.parallel`'s pool or the serial kernel.
+
+>>> import numpy as np
+>>> from numba import njit
+>>> @njit(nogil=True)
+... def twice(x, out):
+...     for i in range(x.shape[0]):
+...         out[i] = 2 * x[i]
+>>> x = np.arange(6.0); out = np.empty_like(x)
+>>> if not (available() and launch(twice, 2, x, out, n_arrays=2)):
+...     twice(x, out)
+>>> out
+array([ 0.,  2.,  4.,  6.,  8., 10.])
+"""
+from __future__ import annotations
+
+import os
+import threading
+import types
+
+from . import parallel
+
+__all__ = ["available", "launch", "launch_rows"]
+
+_state: bool | None = None  # None: not tried yet; True: usable; False: unavailable in this process
+_variants: dict = {}
+_primed: set = set()
+_tls = threading.local()  # .numba_threads: the team size Numba was last given on this thread
+_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    global _state, _tls
+    _tls = threading.local()
+    if _state is not None:  # the team may have started in the parent: never touch it here
+        _state = False
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def available() -> bool:
+    """Whether :func:`launch` may be called from this thread now."""
+    return _state is not False and not parallel.in_pool_task()
+
+
+def _template(n_arrays: int, n_params: int, rows: bool) -> str:
+    arrays = [f"a{i}" for i in range(n_arrays)]
+    params = [f"p{i}" for i in range(n_params)]
+    if rows:  # kernel(r0, r1, *args): every argument passes whole, the rows split
+        head, size, call = ["n"] + params, "n", ", ".join(["lo", "hi"] + params)
+    else:
+        head, size = arrays + params, "a0.shape[0]"
+        call = ", ".join([f"{a}[lo:hi]" for a in arrays] + params)
+    return (f"def variant(n_chunks, {', '.join(head)}):\n"
+            f"    size = {size}\n"
+            f"    for c in prange(n_chunks):\n"
+            f"        lo = c * size // n_chunks\n"
+            f"        hi = (c + 1) * size // n_chunks\n"
+            f"        KERNEL({call})\n")
+
+
+def _variant(kernel, n_arrays: int, n_params: int, rows: bool):
+    key = (kernel, n_arrays, n_params, rows)
+    v = _variants.get(key)
+    if v is None:
+        from numba import njit, prange
+
+        py = kernel.py_func
+        namespace = {"prange": prange}
+        exec(_template(n_arrays, n_params, rows), namespace)  # noqa: S102 - a fixed template
+        name = f"{py.__name__}_par{n_arrays}_{n_params}{'r' if rows else ''}"
+        qualname = py.__qualname__.rsplit(".", 1)[0] + "." + name if "." in py.__qualname__ else name
+        code = namespace["variant"].__code__
+        replace = {"co_filename": py.__code__.co_filename, "co_name": name,
+                   "co_firstlineno": py.__code__.co_firstlineno}
+        if hasattr(code, "co_qualname"):
+            replace["co_qualname"] = qualname
+        fn = types.FunctionType(code.replace(**replace), {**py.__globals__, "KERNEL": kernel, "prange": prange},
+                                name)
+        fn.__qualname__ = qualname
+        fn.__module__ = py.__module__
+        same = {k: kernel.targetoptions[k] for k in ("fastmath", "error_model", "boundscheck")
+                if k in kernel.targetoptions}  # the variant compiles as its kernel does
+        cached = type(getattr(kernel, "_cache", None)).__name__ not in ("NullCache", "NoneType")
+        v = njit(parallel=True, nogil=True, cache=cached, **same)(fn)  # cached beside a cached kernel
+        _variants[key] = v
+    return v
+
+
+def _start() -> bool:
+    """Load a thread-safe threading layer (unless the user chose one) before the first launch."""
+    global _state
+    with _lock:
+        if _state is None:
+            try:
+                import numba
+                from numba.np.ufunc.parallel import _launch_threads
+
+                if not os.environ.get("NUMBA_THREADING_LAYER"):
+                    numba.config.THREADING_LAYER = "threadsafe"
+                _launch_threads()
+                _state = numba.threading_layer() in ("omp", "tbb")
+                parallel.refresh_blas()  # loading the layer can load another BLAS
+            except (ImportError, ValueError):  # no thread-safe layer loads here
+                _state = False
+    return _state
+
+
+def _run(variant, n_chunks: int, args) -> bool:
+    n = parallel.get_num_threads()
+    if getattr(_tls, "numba_threads", None) != n:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        _tls.numba_threads = n
+    variant(n_chunks, *args)
+    return True
+
+
+def _prime(kernel, key, empty_call) -> None:
+    """Load ``kernel`` itself (an empty call) before its variant first runs in this process.
+
+    A variant loaded from Numba's cache while its kernel is not yet loaded rounds some results differently
+    (seen on softmax rows: last-bit differences); with the kernel loaded first, parallel results equal serial
+    ones bit for bit."""
+    if key not in _primed:
+        empty_call()
+        _primed.add(key)
+
+
+def launch(kernel, n_chunks: int, *args, n_arrays: int) -> bool:
+    """``kernel`` over ``n_chunks`` slices of the first ``n_arrays`` arguments (the rest pass whole).
+
+    Returns False (nothing ran) when the native team cannot be used: take the serial path then."""
+    if _state is not True and (_state is False or not _start()):
+        return False
+    arrays, params = args[:n_arrays], args[n_arrays:]
+    _prime(kernel, (kernel, n_arrays, tuple(a.dtype for a in arrays), arrays[0].ndim),
+           lambda: kernel(*[a[:0] for a in arrays], *params))
+    return _run(_variant(kernel, n_arrays, len(params), False), n_chunks, args)
+
+
+def launch_rows(kernel, n_chunks: int, n_rows: int, *args) -> bool:
+    """``kernel(r0, r1, *args)`` over ``n_chunks`` near-equal row ranges of ``range(n_rows)``."""
+    if _state is not True and (_state is False or not _start()):
+        return False
+    _prime(kernel, (kernel, None, tuple(getattr(a, "dtype", type(a)) for a in args)), lambda: kernel(0, 0, *args))
+    return _run(_variant(kernel, 0, len(args), True), n_chunks, (n_rows,) + args)
