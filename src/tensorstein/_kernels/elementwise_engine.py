@@ -17,10 +17,10 @@ import numpy as np
 
 from . import native_parallel
 from .lazy import PARALLEL_MIN
-from .parallel import get_num_threads, parallel_chunks
+from .parallel import get_num_threads, parallel_chunks, parallel_for
 
-__all__ = ["MIN_CHUNK", "PARALLEL_MIN", "as_compute", "get_num_threads", "map_nary", "map_rows", "map_sliced",
-           "map_unary"]
+__all__ = ["MIN_CHUNK", "PARALLEL_MIN", "as_compute", "get_num_threads", "map_nary", "map_rows", "map_rows_indexed",
+           "map_sliced", "map_unary", "row_chunks"]
 
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 MIN_CHUNK = 16384  # smallest chunk handed to a worker
@@ -93,6 +93,23 @@ def map_rows(kernel, n_rows: int, row_len: int, *args):
         kernel(0, n_rows, *args)
     elif not (_native(kernel) and native_parallel.launch_rows(kernel, chunks, n_rows, *args)):
         parallel_chunks(lambda a, b: kernel(a, b, *args), n_rows, min_rows)
+
+
+def row_chunks(n_rows: int, row_len: int) -> int:
+    """How many chunks :func:`map_rows_indexed` splits ``n_rows`` rows of ``row_len`` items into."""
+    if n_rows * row_len < PARALLEL_MIN:
+        return 1
+    return _chunks(n_rows, max(1, MIN_CHUNK // max(1, row_len)))
+
+
+def map_rows_indexed(kernel, n_chunks: int, n_rows: int, *args) -> None:
+    """``kernel(chunk, r0, r1, *args)`` for each of ``n_chunks`` near-equal row ranges (from
+    :func:`row_chunks`): each chunk can write its own partial result."""
+    if n_chunks == 1:
+        kernel(0, 0, n_rows, *args)
+    elif not (_native(kernel) and native_parallel.launch_rows(kernel, n_chunks, n_rows, *args, indexed=True)):
+        bounds = [c * n_rows // n_chunks for c in range(n_chunks + 1)]
+        parallel_for(lambda c: kernel(c, bounds[c], bounds[c + 1], *args), n_chunks)
 
 
 def _chunks(n: int, min_chunk: int) -> int:

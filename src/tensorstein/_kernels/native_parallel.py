@@ -10,7 +10,8 @@ variant of a serial kernel.  The variant is generated once per kernel from a
 template (``kernel(a0[lo:hi], a1[lo:hi], ..., p0, ...)`` over ``n_chunks``
 near-equal slices of axis 0 of ``a0``), and Numba caches it beside the kernel
 (same source file, name ``<kernel>_par``), so edits of the kernel invalidate it.
-Row kernels (``kernel(r0, r1, *args)``) get a variant that passes row ranges.
+Row kernels (``kernel(r0, r1, *args)``, or ``kernel(chunk, r0, r1, *args)``)
+get a variant that passes row ranges.
 
 :func:`available` says whether the native team can be used here; it is not:
 
@@ -66,14 +67,17 @@ def available() -> bool:
     return _state is not False and not parallel.in_pool_task()
 
 
-def _template(n_arrays: int, n_params: int, rows: bool) -> str:
+def _template(n_arrays: int, n_params: int, kind: str) -> str:
+    """The variant's source: ``kind`` "slices" (arrays sliced), "rows" (``lo, hi`` first) or "indexed"
+    (``c, lo, hi`` first: the chunk's index, e.g. for per-chunk partial results)."""
     arrays = [f"a{i}" for i in range(n_arrays)]
     params = [f"p{i}" for i in range(n_params)]
-    if rows:  # kernel(r0, r1, *args): every argument passes whole, the rows split
-        head, size, call = ["n"] + params, "n", ", ".join(["lo", "hi"] + params)
-    else:
+    if kind == "slices":
         head, size = arrays + params, "a0.shape[0]"
         call = ", ".join([f"{a}[lo:hi]" for a in arrays] + params)
+    else:  # every argument passes whole, the row range splits
+        head, size = ["n"] + params, "n"
+        call = ", ".join((["c"] if kind == "indexed" else []) + ["lo", "hi"] + params)
     return (f"def variant(n_chunks, {', '.join(head)}):\n"
             f"    size = {size}\n"
             f"    for c in prange(n_chunks):\n"
@@ -82,16 +86,16 @@ def _template(n_arrays: int, n_params: int, rows: bool) -> str:
             f"        KERNEL({call})\n")
 
 
-def _variant(kernel, n_arrays: int, n_params: int, rows: bool):
-    key = (kernel, n_arrays, n_params, rows)
+def _variant(kernel, n_arrays: int, n_params: int, kind: str):
+    key = (kernel, n_arrays, n_params, kind)
     v = _variants.get(key)
     if v is None:
         from numba import njit, prange
 
         py = kernel.py_func
         namespace = {"prange": prange}
-        exec(_template(n_arrays, n_params, rows), namespace)  # noqa: S102 - a fixed template
-        name = f"{py.__name__}_par{n_arrays}_{n_params}{'r' if rows else ''}"
+        exec(_template(n_arrays, n_params, kind), namespace)  # noqa: S102 - a fixed template
+        name = f"{py.__name__}_par_{kind}{n_arrays}_{n_params}"
         qualname = py.__qualname__.rsplit(".", 1)[0] + "." + name if "." in py.__qualname__ else name
         code = namespace["variant"].__code__
         replace = {"co_filename": py.__code__.co_filename, "co_name": name,
@@ -160,12 +164,14 @@ def launch(kernel, n_chunks: int, *args, n_arrays: int) -> bool:
     arrays, params = args[:n_arrays], args[n_arrays:]
     _prime(kernel, (kernel, n_arrays, tuple(a.dtype for a in arrays), arrays[0].ndim),
            lambda: kernel(*[a[:0] for a in arrays], *params))
-    return _run(_variant(kernel, n_arrays, len(params), False), n_chunks, args)
+    return _run(_variant(kernel, n_arrays, len(params), "slices"), n_chunks, args)
 
 
-def launch_rows(kernel, n_chunks: int, n_rows: int, *args) -> bool:
-    """``kernel(r0, r1, *args)`` over ``n_chunks`` near-equal row ranges of ``range(n_rows)``."""
+def launch_rows(kernel, n_chunks: int, n_rows: int, *args, indexed: bool = False) -> bool:
+    """``kernel(r0, r1, *args)`` over ``n_chunks`` near-equal row ranges of ``range(n_rows)``
+    (``indexed``: ``kernel(chunk, r0, r1, *args)``)."""
     if _state is not True and (_state is False or not _start()):
         return False
-    _prime(kernel, (kernel, None, tuple(getattr(a, "dtype", type(a)) for a in args)), lambda: kernel(0, 0, *args))
-    return _run(_variant(kernel, 0, len(args), True), n_chunks, (n_rows,) + args)
+    _prime(kernel, (kernel, indexed, tuple(getattr(a, "dtype", type(a)) for a in args)),
+           lambda: kernel(*((0,) if indexed else ()), 0, 0, *args))
+    return _run(_variant(kernel, 0, len(args), "indexed" if indexed else "rows"), n_chunks, (n_rows,) + args)

@@ -21,8 +21,10 @@ from .elementwise_engine import (
     PARALLEL_MIN,
     as_compute,
     get_num_threads,
+    map_rows_indexed,
     map_sliced,
     parallel_chunks,
+    row_chunks,
 )
 from .fast_exp import FASTMATH, row_max
 
@@ -49,11 +51,6 @@ def _blocked(r, sq):
                 acc += blk[j]
         tot += acc
     return tot
-
-
-@njit(**_J)
-def _flat_k(x, sq):
-    return _blocked(x, sq)
 
 
 @njit(**_J)
@@ -164,9 +161,19 @@ def _small(x):
     return x.size < PARALLEL_MIN and (x.dtype == np.float32 or x.dtype == np.float64)
 
 
+@njit(**_J)
+def _flat_part(k, lo, hi, flat, parts, sq):
+    parts[k] = _blocked(flat[lo:hi], sq)
+
+
 def _sum(x, dim, keepdim, sq=False):
     if dim is None:
-        return _reduce_all(x, lambda c: _flat_k(c, sq), sum)
+        flat = as_compute(x).reshape(-1)
+        chunks = row_chunks(flat.size, 1)
+        parts = np.zeros(chunks)  # float64 partial sums, added in chunk order: deterministic
+        if flat.size:
+            map_rows_indexed(_flat_part, chunks, flat.size, flat, parts, sq)
+        return sum(parts.tolist())
     r = _last_dim(x, dim, keepdim, 1 if sq else 0)
     if r is not None:
         return r

@@ -16,11 +16,10 @@ import numpy as np
 from numba import njit
 
 from .elementwise_engine import (
-    MIN_CHUNK,
     as_compute,
-    get_num_threads,
     map_rows,
-    parallel_chunks,
+    map_rows_indexed,
+    row_chunks,
 )
 from .fast_exp import FASTMATH, exp_sub_sum, fast_exp_neg, row_max
 
@@ -240,6 +239,11 @@ def _norm_forward(x, n_norm, weight, bias, eps, center):
     return (y if y.dtype == dtype else y.astype(dtype)), mean.reshape(stat_shape), rstd.reshape(stat_shape)
 
 
+@njit(**_J)
+def _norm_bk_part(k, r0, r1, g, x, w, mean, rstd, dx, parts, center):
+    _norm_bk(r0, r1, g, x, w, mean, rstd, dx, parts[k], center)
+
+
 def _norm_backward(grad, x, mean, rstd, weight, n_norm, center, want_bias):
     shape = x.shape
     c = int(np.prod(shape[len(shape) - n_norm:])) if n_norm else 1
@@ -250,21 +254,12 @@ def _norm_backward(grad, x, mean, rstd, weight, n_norm, center, want_bias):
     m = np.ascontiguousarray(mean, ct).reshape(-1)
     r = np.ascontiguousarray(rstd, ct).reshape(-1)
     dx = np.empty_like(x2)
-    parts = []
     n = x2.shape[0]
-
-    def run(a, b_):
-        p = np.zeros((2, c), ct)
-        _norm_bk(a, b_, g2, x2, w, m, r, dx, p, center)
-        parts.append(p)
-
-    if x2.size == 0:
-        parts.append(np.zeros((2, c), ct))
-    elif n * c < 32768 or n < 2 or get_num_threads() == 1:
-        run(0, n)
-    else:
-        parallel_chunks(run, n, max(1, MIN_CHUNK // c))
-    tot = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
+    chunks = row_chunks(n, c)
+    parts = np.zeros((chunks, 2, c), ct)  # per chunk: dweight, dbias partial sums
+    if x2.size:
+        map_rows_indexed(_norm_bk_part, chunks, n, g2, x2, w, m, r, dx, parts, center)
+    tot = parts[0] if chunks == 1 else parts.sum(axis=0)
     wshape = shape[len(shape) - n_norm:]
     dw = None if weight is None else tot[0].reshape(wshape).astype(weight.dtype, copy=False)
     bdt = weight.dtype if weight is not None else x.dtype
