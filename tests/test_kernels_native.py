@@ -1,0 +1,136 @@
+"""The native (OpenMP) team behind large element-wise, binary, row and reduction kernels:
+results equal the serial kernels bit for bit, from many threads at once, and in forked children."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+
+import numpy as np
+import pytest
+
+import tensorstein as ts
+from tensorstein._kernels import activations as A
+from tensorstein._kernels import binary as B
+from tensorstein._kernels import elementwise_engine as E
+from tensorstein._kernels import native_parallel as NP
+from tensorstein._kernels import reduce as K
+from tensorstein._kernels import rows as R
+
+SHAPE = (301, 257)  # 77,357 elements: above PARALLEL_MIN, rows and chunks of unequal sizes
+
+
+@pytest.fixture
+def two_threads():
+    old = ts.get_num_threads()
+    ts.set_num_threads(2)
+    yield
+    ts.set_num_threads(old)
+
+
+def _serial(monkeypatch):
+    monkeypatch.setattr(E, "get_num_threads", lambda: 1)
+    monkeypatch.setattr(B, "get_num_threads", lambda: 1)
+
+
+def _data(dtype=np.float32, seed=0):
+    return np.random.default_rng(seed).standard_normal(SHAPE).astype(dtype)
+
+
+def _all_kernels(x, g):
+    w = _data(x.dtype, 3)[0]
+    y, mean, rstd = R.layer_norm_forward(x, (SHAPE[1],), w, w)
+    return [A.gelu(x), A.silu_backward(g, x), A.hardtanh(x, -0.5, 0.5), R.softmax_forward(x),
+            R.log_softmax_backward(g, R.log_softmax_forward(x)), y,
+            *R.layer_norm_backward(g, x, mean, rstd, (SHAPE[1],), w, w)[:1], K.amax(x, -1), K.sum_(x, -1),
+            np.asarray(K.sum_(x)), B.apply(np.add, x, g), B.apply(np.divide, x, g), B.apply(np.subtract, 2.5, x),
+            B.apply(np.multiply, x, 3)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_native_team_equals_serial_bit_for_bit(dtype, two_threads, monkeypatch):
+    assert NP.available()
+    x, g = _data(dtype), _data(dtype, 1)
+    calls = []
+    real = NP._run
+    monkeypatch.setattr(NP, "_run", lambda *a: calls.append(1) or real(*a))
+    par = _all_kernels(x, g)
+    assert len(calls) >= 12  # the team ran them
+    _serial(monkeypatch)
+    ser = _all_kernels(x, g)
+    for i, (a, b) in enumerate(zip(par, ser)):
+        assert a.dtype == b.dtype, i
+        if i == 9:  # the full sum adds per-chunk partials: equal to rounding
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=str(i))
+
+
+def test_binary_matches_numpy_dtype_and_value(two_threads):
+    x, y = _data(), _data(seed=1)
+    x64 = x.astype(np.float64)
+    cases = [(np.add, x, y), (np.subtract, x, y), (np.multiply, x, y), (np.divide, x, y), (np.add, x, 2.5),
+             (np.subtract, 7, x), (np.divide, 1.0, x), (np.multiply, x, np.float32(0.1)), (np.add, x, np.float64(0.1)),
+             (np.multiply, x, 10 ** 30), (np.add, x, y[0]), (np.add, x, x64), (np.multiply, x64, x64),
+             (np.maximum, x, y), (np.add, x[:, ::2], y[:, ::2])]
+    for ufunc, a, b in cases:
+        want = ufunc(a, b)
+        got = B.apply(ufunc, a, b)
+        assert got.dtype == want.dtype and got.shape == want.shape, (ufunc, type(b))
+        np.testing.assert_array_equal(got, want)
+
+
+def test_public_ops_use_all_cores_and_match_one_thread(two_threads):
+    x = ts.randn(*SHAPE, requires_grad=True)
+    g = ts.randn(*SHAPE)
+
+    def run():
+        y = ts.nn.functional.gelu(x * 2.0 + x) / 3.0
+        z = ts.nn.functional.layer_norm(y, (SHAPE[1],)).softmax(-1)
+        x.grad = None
+        z.backward(g)
+        return z.detach().numpy().copy(), x.grad.numpy().copy()
+
+    par = run()
+    ts.set_num_threads(1)
+    ser = run()
+    for a, b in zip(par, ser):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-7)  # dweight-free path: only sum order differs
+
+
+def test_concurrent_launches_from_many_threads(two_threads):
+    x = _data()
+    want = A.gelu(x)
+    errors = []
+
+    def work():
+        for _ in range(20):
+            if not np.array_equal(A.gelu(x), want):
+                errors.append("mismatch")
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def _child_sum(_):
+    x = ts.ones(*SHAPE)
+    return float((ts.relu(x) * 2.0).sum())
+
+
+def test_forked_child_after_the_team_started_runs_serially(two_threads):
+    ts.relu(ts.randn(*SHAPE))  # the parent's team is running
+    assert NP._state is True
+    with mp.get_context("fork").Pool(2) as pool:
+        assert pool.map(_child_sum, [0, 1]) == [2.0 * SHAPE[0] * SHAPE[1]] * 2
+
+
+def test_pool_tasks_do_not_nest_teams(two_threads):
+    from tensorstein._kernels.parallel import parallel_for
+
+    seen = []
+    parallel_for(lambda i: seen.append(NP.available()), 2)
+    assert seen == [False, False]
+    assert NP.available()
