@@ -42,22 +42,25 @@ def map_nary(kernel, arrays, *params, out=None):
 
     The result has the dtype of ``arrays[0]`` (computed in float32 for half types)."""
     dtype = arrays[0].dtype
-    if out is None and arrays[0].size < PARALLEL_MIN and dtype in _NATIVE and \
-            all(a.dtype == dtype and a.flags.c_contiguous for a in arrays):
-        o = np.empty_like(arrays[0])  # the small-tensor fast path
-        kernel(*[a.reshape(-1) for a in arrays], o.reshape(-1), *params)
+    if out is None and dtype in _NATIVE and all(a.dtype == dtype and a.flags.c_contiguous for a in arrays):
+        o = np.empty_like(arrays[0])  # the common case: no copies
+        flat = [a.reshape(-1) for a in arrays]
+        flat.append(o.reshape(-1))
+        if o.size < PARALLEL_MIN:
+            kernel(*flat, *params)
+        else:
+            map_sliced(kernel, flat, params, MIN_CHUNK)
         return o
     xs = [as_compute(a) for a in arrays]
     ct = xs[0].dtype
     xs = [a if a.dtype == ct else a.astype(ct) for a in xs]
     o = np.empty(xs[0].shape, ct) if out is None or out.dtype != ct or not out.flags.c_contiguous else out
     flat = [a.reshape(-1) for a in xs]
-    of = o.reshape(-1)
-    n = of.shape[0]
-    if n < PARALLEL_MIN:
-        kernel(*flat, of, *params)
+    flat.append(o.reshape(-1))
+    if o.size < PARALLEL_MIN:
+        kernel(*flat, *params)
     else:
-        map_sliced(kernel, (*flat, of), params, MIN_CHUNK)
+        map_sliced(kernel, flat, params, MIN_CHUNK)
     if out is not None and o is not out:
         out[...] = o
         return out
@@ -66,9 +69,14 @@ def map_nary(kernel, arrays, *params, out=None):
 
 def map_unary(kernel, x: np.ndarray, *params, out=None) -> np.ndarray:
     """``kernel(flat_x, flat_out, *params)`` over ``x``, chunked over the pool."""
-    if out is None and x.size < PARALLEL_MIN and x.flags.c_contiguous and x.dtype in _NATIVE:
-        o = np.empty_like(x)  # the small-tensor fast path: no copies, no pool
-        kernel(x.reshape(-1), o.reshape(-1), *params)
+    if out is None and x.dtype in _NATIVE and x.flags.c_contiguous:
+        o = np.empty_like(x)  # the common case: no copies
+        xf = x.reshape(-1)
+        of = o.reshape(-1)
+        if xf.shape[0] < PARALLEL_MIN:
+            kernel(xf, of, *params)
+        else:
+            map_sliced(kernel, (xf, of), params, MIN_CHUNK)
         return o
     return map_nary(kernel, (x,), *params, out=out)
 
@@ -81,7 +89,7 @@ def map_sliced(kernel, arrays, params=(), min_chunk: int = MIN_CHUNK) -> None:
     chunks = _chunks(n, min_chunk)
     if chunks == 1:
         kernel(*arrays, *params)
-    elif not (_native(kernel) and native_parallel.launch(kernel, chunks, *arrays, *params, n_arrays=len(arrays))):
+    elif not native_parallel.launch(kernel, chunks, arrays, params):
         parallel_chunks(lambda a, b: kernel(*[f[a:b] for f in arrays], *params), n, min_chunk)
 
 
@@ -91,7 +99,7 @@ def map_rows(kernel, n_rows: int, row_len: int, *args):
     chunks = _chunks(n_rows, min_rows) if n_rows * row_len >= PARALLEL_MIN else 1
     if chunks == 1:
         kernel(0, n_rows, *args)
-    elif not (_native(kernel) and native_parallel.launch_rows(kernel, chunks, n_rows, *args)):
+    elif not native_parallel.launch_rows(kernel, chunks, n_rows, args):
         parallel_chunks(lambda a, b: kernel(a, b, *args), n_rows, min_rows)
 
 
@@ -107,7 +115,7 @@ def map_rows_indexed(kernel, n_chunks: int, n_rows: int, *args) -> None:
     :func:`row_chunks`): each chunk can write its own partial result."""
     if n_chunks == 1:
         kernel(0, 0, n_rows, *args)
-    elif not (_native(kernel) and native_parallel.launch_rows(kernel, n_chunks, n_rows, *args, indexed=True)):
+    elif not native_parallel.launch_rows(kernel, n_chunks, n_rows, args, indexed=True):
         bounds = [c * n_rows // n_chunks for c in range(n_chunks + 1)]
         parallel_for(lambda c: kernel(c, bounds[c], bounds[c + 1], *args), n_chunks)
 
@@ -115,8 +123,3 @@ def map_rows_indexed(kernel, n_chunks: int, n_rows: int, *args) -> None:
 def _chunks(n: int, min_chunk: int) -> int:
     """How many chunks ``n`` items split into: one per thread, none under ``min_chunk`` items."""
     return max(1, min(get_num_threads(), n // min_chunk))
-
-
-def _native(kernel) -> bool:
-    """Whether ``kernel`` (a Numba dispatcher) can run on the native team from here."""
-    return hasattr(kernel, "py_func") and native_parallel.available()

@@ -5,7 +5,7 @@ wake-up costs ~10-20 µs.  A Numba kernel can instead be launched from a
 ``prange`` loop, whose team lives in native code: ~1 µs per launch, which makes
 splitting pay off from ~3e4 elements, as torch's ``at::parallel_for`` does.
 
-:func:`launch` ``(kernel, n_chunks, *arrays_then_params)`` runs the chunked
+:func:`launch` ``(kernel, n_chunks, arrays, params)`` runs the chunked
 variant of a serial kernel.  The variant is generated once per kernel from a
 template (``kernel(a0[lo:hi], a1[lo:hi], ..., p0, ...)`` over ``n_chunks``
 near-equal slices of axis 0 of ``a0``), and Numba caches it beside the kernel
@@ -13,7 +13,7 @@ near-equal slices of axis 0 of ``a0``), and Numba caches it beside the kernel
 Row kernels (``kernel(r0, r1, *args)``, or ``kernel(chunk, r0, r1, *args)``)
 get a variant that passes row ranges.
 
-:func:`available` says whether the native team can be used here; it is not:
+The launchers return False, having run nothing, where the team cannot be used:
 
 * when no thread-safe Numba threading layer loads (OpenMP or TBB; the
   ``workqueue`` fallback aborts on concurrent launches), or
@@ -21,7 +21,8 @@ get a variant that passes row ranges.
   fork-safe: the child would abort), or
 * inside a task of :mod:`.parallel`'s pool (no nested teams).
 
-Callers then use :mod:`.parallel`'s pool or the serial kernel.
+Callers then use :mod:`.parallel`'s pool or the serial kernel.  A kernel that
+is not a Numba dispatcher also gets False.
 
 >>> import numpy as np
 >>> from numba import njit
@@ -30,7 +31,7 @@ Callers then use :mod:`.parallel`'s pool or the serial kernel.
 ...     for i in range(x.shape[0]):
 ...         out[i] = 2 * x[i]
 >>> x = np.arange(6.0); out = np.empty_like(x)
->>> if not (available() and launch(twice, 2, x, out, n_arrays=2)):
+>>> if not launch(twice, 2, (x, out)):
 ...     twice(x, out)
 >>> out
 array([ 0.,  2.,  4.,  6.,  8., 10.])
@@ -43,28 +44,24 @@ import types
 
 from . import parallel
 
-__all__ = ["available", "launch", "launch_rows"]
+__all__ = ["launch", "launch_rows"]
 
 _state: bool | None = None  # None: not tried yet; True: usable; False: unavailable in this process
 _variants: dict = {}
-_primed: set = set()
+_primed: dict = {}  # (kernel, kind, arity, argument dtypes) -> its variant, kernel loaded
+_fast: dict = {}  # (kernel, n_arrays, n_params, first dtype) -> a variant already primed (the quick lookup)
 _tls = threading.local()  # .numba_threads: the team size Numba was last given on this thread
 _lock = threading.Lock()
 
 
 def _after_fork_in_child() -> None:
-    global _state, _tls
-    _tls = threading.local()
+    global _state, _tls, _fast
+    _tls, _fast = threading.local(), {}
     if _state is not None:  # the team may have started in the parent: never touch it here
         _state = False
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def available() -> bool:
-    """Whether :func:`launch` may be called from this thread now."""
-    return _state is not False and not parallel.in_pool_task()
 
 
 def _template(n_arrays: int, n_params: int, kind: str) -> str:
@@ -127,51 +124,63 @@ def _start() -> bool:
                     numba.config.THREADING_LAYER = "threadsafe"
                 _launch_threads()
                 _state = numba.threading_layer() in ("omp", "tbb")
-                parallel.refresh_blas()  # loading the layer can load another BLAS
             except (ImportError, ValueError):  # no thread-safe layer loads here
                 _state = False
     return _state
 
 
-def _run(variant, n_chunks: int, args) -> bool:
+def _ready(kernel, kind: str, arrays, params):
+    """The variant of ``kernel`` for these arguments, or None where the team cannot run it.
+
+    A variant loaded from Numba's cache while its kernel is not yet loaded rounds some results differently
+    (seen on softmax rows: last-bit differences); so ``kernel`` itself is loaded first, with an empty call,
+    and parallel results equal serial ones bit for bit."""
+    if _state is False or not hasattr(kernel, "py_func") or (_state is None and not _start()):
+        return None
+    key = (kernel, kind, len(arrays), len(params), tuple(getattr(a, "dtype", None) for a in (*arrays, *params)))
+    v = _primed.get(key)
+    if v is None:
+        if kind == "slices":
+            kernel(*[a[:0] for a in arrays], *params)
+        else:
+            kernel(*((0,) if kind == "indexed" else ()), 0, 0, *params)
+        v = _primed[key] = _variant(kernel, len(arrays), len(params), kind)
+    return v
+
+
+def _threads() -> int:
+    """The pool's width, given to Numba for this thread (0 when the team must not be used here)."""
     n = parallel.get_num_threads()
-    if getattr(_tls, "numba_threads", None) != n:
+    tls = _tls.__dict__
+    if tls.get("numba_threads") != n:
         import numba
 
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-        _tls.numba_threads = n
-    variant(n_chunks, *args)
+        tls["numba_threads"] = n
+    return 0 if parallel.in_pool_task() else n
+
+
+def launch(kernel, n_chunks: int, arrays, params=()) -> bool:
+    """``kernel(*[a[lo:hi] for a in arrays], *params)`` over ``n_chunks`` slices of axis 0 of ``arrays``.
+
+    Returns False (nothing ran) when the team cannot run it: take another path then."""
+    v = _fast.get((kernel, len(arrays), len(params), arrays[0].dtype))
+    if v is None:
+        v = _ready(kernel, "slices", arrays, params)
+        if v is None:
+            return False
+        _fast[(kernel, len(arrays), len(params), arrays[0].dtype)] = v
+    if _state is not True or not _threads():
+        return False
+    v(n_chunks, *arrays, *params)
     return True
 
 
-def _prime(kernel, key, empty_call) -> None:
-    """Load ``kernel`` itself (an empty call) before its variant first runs in this process.
-
-    A variant loaded from Numba's cache while its kernel is not yet loaded rounds some results differently
-    (seen on softmax rows: last-bit differences); with the kernel loaded first, parallel results equal serial
-    ones bit for bit."""
-    if key not in _primed:
-        empty_call()
-        _primed.add(key)
-
-
-def launch(kernel, n_chunks: int, *args, n_arrays: int) -> bool:
-    """``kernel`` over ``n_chunks`` slices of the first ``n_arrays`` arguments (the rest pass whole).
-
-    Returns False (nothing ran) when the native team cannot be used: take the serial path then."""
-    if _state is not True and (_state is False or not _start()):
-        return False
-    arrays, params = args[:n_arrays], args[n_arrays:]
-    _prime(kernel, (kernel, n_arrays, tuple(a.dtype for a in arrays), arrays[0].ndim),
-           lambda: kernel(*[a[:0] for a in arrays], *params))
-    return _run(_variant(kernel, n_arrays, len(params), "slices"), n_chunks, args)
-
-
-def launch_rows(kernel, n_chunks: int, n_rows: int, *args, indexed: bool = False) -> bool:
+def launch_rows(kernel, n_chunks: int, n_rows: int, args, indexed: bool = False) -> bool:
     """``kernel(r0, r1, *args)`` over ``n_chunks`` near-equal row ranges of ``range(n_rows)``
-    (``indexed``: ``kernel(chunk, r0, r1, *args)``)."""
-    if _state is not True and (_state is False or not _start()):
+    (``indexed``: ``kernel(chunk, r0, r1, *args)``); False when the team cannot run it."""
+    v = _ready(kernel, "indexed" if indexed else "rows", (), args)
+    if v is None or not _threads():
         return False
-    _prime(kernel, (kernel, indexed, tuple(getattr(a, "dtype", type(a)) for a in args)),
-           lambda: kernel(*((0,) if indexed else ()), 0, 0, *args))
-    return _run(_variant(kernel, 0, len(args), "indexed" if indexed else "rows"), n_chunks, (n_rows,) + args)
+    v(n_chunks, n_rows, *args)
+    return True

@@ -51,8 +51,7 @@ import threading
 from collections.abc import Callable
 from queue import SimpleQueue
 
-__all__ = ["blas_threads", "get_num_threads", "in_pool_task", "parallel_chunks", "parallel_for", "refresh_blas",
-           "set_num_threads"]
+__all__ = ["blas_threads", "get_num_threads", "in_pool_task", "parallel_chunks", "parallel_for", "set_num_threads"]
 
 _tls = threading.local()  # .inside: this thread is a worker or inside parallel_for
 _busy = threading.Lock()  # held by the thread currently driving the pool
@@ -93,7 +92,7 @@ def set_num_threads(n: int) -> None:
 
     >>> set_num_threads(get_num_threads())
     """
-    global _nthreads, _blas_limit
+    global _nthreads, _blas_limit, _controller
     if isinstance(n, float):
         raise RuntimeError("set_num_threads expects an int, but got float")  # noqa: TRY004 - torch's type
     try:
@@ -103,22 +102,11 @@ def set_num_threads(n: int) -> None:
     if n <= 0:
         raise RuntimeError("set_num_threads expects a positive integer")
     _nthreads = n
+    _controller = None  # rescan: Numba can load a BLAS of its own after the first scan
     try:
         _blas_limit = _blas_controller().limit(limits=n, user_api="blas")
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         pass
-
-
-def refresh_blas() -> None:
-    """Rescan the loaded BLAS libraries (call after loading code that may bring its own BLAS) and give any
-    new one the thread count set by :func:`set_num_threads`.
-
-    >>> refresh_blas()
-    """
-    global _controller
-    _controller = None
-    if _blas_limit is not None:
-        set_num_threads(get_num_threads())
 
 
 def _blas_controller():
