@@ -38,6 +38,7 @@ array([ 0.,  2.,  4.,  6.,  8., 10.])
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import types
@@ -46,6 +47,7 @@ from . import parallel
 
 __all__ = ["launch", "launch_rows"]
 
+SPIN_COUNT = int(os.environ.get("TENSORSTEIN_SPIN_COUNT", "1000"))  # see _short_spin
 _state: bool | None = None  # None: not tried yet; True: usable; False: unavailable in this process
 _variants: dict = {}
 _primed: dict = {}  # (kernel, kind, arity, argument dtypes) -> its variant, kernel loaded
@@ -111,6 +113,24 @@ def _variant(kernel, n_arrays: int, n_params: int, kind: str):
     return v
 
 
+@contextlib.contextmanager
+def _short_spin():
+    """GNU OpenMP reads its environment when it loads: unless the user chose a wait policy, its idle threads
+    spin for ~SPIN_COUNT polls (a few µs) before they sleep, not its default ~300,000 (milliseconds).
+
+    A spinning team thread holds a core that NumPy's OpenBLAS threads need for the matmul that usually
+    follows an element-wise op; with two cores that stalls every such matmul for a scheduler slice."""
+    keys = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+    if any(k in os.environ for k in keys):
+        yield
+        return
+    os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
+    try:
+        yield
+    finally:
+        os.environ.pop("GOMP_SPINCOUNT", None)  # not passed on to child processes
+
+
 def _start() -> bool:
     """Load a thread-safe threading layer (unless the user chose one) before the first launch."""
     global _state
@@ -122,7 +142,8 @@ def _start() -> bool:
 
                 if not os.environ.get("NUMBA_THREADING_LAYER"):
                     numba.config.THREADING_LAYER = "threadsafe"
-                _launch_threads()
+                with _short_spin():
+                    _launch_threads()
                 _state = numba.threading_layer() in ("omp", "tbb")
             except (ImportError, ValueError):  # no thread-safe layer loads here
                 _state = False
