@@ -72,7 +72,9 @@ def test_binary_matches_numpy_dtype_and_value(two_threads):
     cases = [(np.add, x, y), (np.subtract, x, y), (np.multiply, x, y), (np.divide, x, y), (np.add, x, 2.5),
              (np.subtract, 7, x), (np.divide, 1.0, x), (np.multiply, x, np.float32(0.1)), (np.add, x, np.float64(0.1)),
              (np.multiply, x, 10 ** 30), (np.add, x, y[0]), (np.add, x, x64), (np.multiply, x64, x64),
-             (np.maximum, x, y), (np.add, x[:, ::2], y[:, ::2])]
+             (np.maximum, x, y), (np.add, x[:, ::2], y[:, ::2]), (np.subtract, y[0], x), (np.divide, x, y[:1]),
+             (np.divide, y[3], x), (np.multiply, x.reshape(7, 43, 257), y[:43]), (np.add, x, y[0, :1]),
+             (np.add, x[None], y[0][None, None]), (np.add, y[0][None, None], x)]
     for ufunc, a, b in cases:
         want = ufunc(a, b)
         got = B.apply(ufunc, a, b)

@@ -2,8 +2,9 @@
 
 NumPy's ufuncs run on one core.  For operands of at least ``PARALLEL_MIN``
 elements, :func:`apply` runs the same IEEE operation in Numba kernels on the
-native team (two same-shape arrays, or an array and a scalar, one float
-dtype), or the ufunc over chunks of the broadcast result on the pool
+native team (two same-shape arrays, an array and the trailing-dims array
+broadcast over its rows, or an array and a scalar; one float dtype), or the
+ufunc over chunks of the broadcast result on the pool
 (:func:`.pointwise.map_ufunc`).  Results are bit-identical to the ufunc's:
 no fast-math, one rounding per element.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .elementwise_engine import MIN_CHUNK, map_nary
+from .elementwise_engine import MIN_CHUNK, map_nary, map_sliced
 from .parallel import get_num_threads
 from .pointwise import map_ufunc
 
@@ -82,8 +83,45 @@ def _div_s(x, out, s, swap):
             out[i] = x[i] / s
 
 
+@njit(**_J)
+def _add_r(x, out, y, _swap):
+    for r in range(out.shape[0]):
+        for j in range(y.shape[0]):
+            out[r, j] = x[r, j] + y[j]
+
+
+@njit(**_J)
+def _sub_r(x, out, y, swap):
+    for r in range(out.shape[0]):
+        if swap:
+            for j in range(y.shape[0]):
+                out[r, j] = y[j] - x[r, j]
+        else:
+            for j in range(y.shape[0]):
+                out[r, j] = x[r, j] - y[j]
+
+
+@njit(**_J)
+def _mul_r(x, out, y, _swap):
+    for r in range(out.shape[0]):
+        for j in range(y.shape[0]):
+            out[r, j] = x[r, j] * y[j]
+
+
+@njit(**_J)
+def _div_r(x, out, y, swap):
+    for r in range(out.shape[0]):
+        if swap:
+            for j in range(y.shape[0]):
+                out[r, j] = y[j] / x[r, j]
+        else:
+            for j in range(y.shape[0]):
+                out[r, j] = x[r, j] / y[j]
+
+
 _ARRAY_KERNELS = {np.add: _add_k, np.subtract: _sub_k, np.multiply: _mul_k, np.divide: _div_k}
 _SCALAR_KERNELS = {np.add: _add_s, np.subtract: _sub_s, np.multiply: _mul_s, np.divide: _div_s}
+_ROW_KERNELS = {np.add: _add_r, np.subtract: _sub_r, np.multiply: _mul_r, np.divide: _div_r}  # trailing broadcast
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -97,6 +135,14 @@ def apply(ufunc, x, y):
         return ufunc(x, y)
     if _plain(x) and _plain(y) and x.shape == y.shape and x.dtype == y.dtype and ufunc in _ARRAY_KERNELS:
         return map_nary(_ARRAY_KERNELS[ufunc], (x, y))
+    if _plain(x) and _plain(y) and x.dtype == y.dtype and ufunc in _ROW_KERNELS:
+        big, small, swap = (x, y, False) if x.size >= y.size else (y, x, True)
+        k = small.size
+        if 0 < small.ndim <= big.ndim and big.shape[big.ndim - small.ndim:] == small.shape and k:
+            out = np.empty_like(big)  # e.g. (B, T, C) + (C,) or (B, T, C) + (T, C): one operand's rows repeat
+            map_sliced(_ROW_KERNELS[ufunc], (big.reshape(-1, k), out.reshape(-1, k)), (small.reshape(-1), swap),
+                       max(1, MIN_CHUNK // k))
+            return out
     for arr, s, swap in ((x, y, False), (y, x, True)):
         if _plain(arr) and ufunc in _SCALAR_KERNELS and _same_type_scalar(s, arr.dtype):
             return map_nary(_SCALAR_KERNELS[ufunc], (arr,), arr.dtype.type(s), swap)
