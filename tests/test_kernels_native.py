@@ -139,3 +139,22 @@ def test_pool_tasks_do_not_nest_teams(two_threads):
     parallel_for(lambda i: seen.append(NP.launch(A._relu_k, 2, (x, out))), 2)
     assert seen == [False, False]
     assert NP.launch(A._relu_k, 2, (x, out)) and np.array_equal(out, np.maximum(x, 0))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_masked_fill_kernel_matches_numpy_where(threads):
+    old = ts.get_num_threads()
+    ts.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((8, 4, 64, 64)).astype(np.float32)
+        causal = np.triu(np.ones((1, 1, 80, 80), bool), 1)[:, :, :64, :64]  # sliced: not contiguous
+        for mask in (causal, rng.random((64, 64)) > 0.5, rng.random(x.shape) > 0.5, rng.random((1, 64)) > 0.5):
+            for value in (-np.inf, 0.0, np.nan):
+                got = B.masked_fill(x, mask, np.float32(value))
+                np.testing.assert_array_equal(got, np.where(mask, np.float32(value), x))
+                assert got.dtype == np.float32
+        assert B.masked_fill(x, rng.random((8, 1, 64, 64)) > 0.5, 0.0) is None  # not a trailing-dims mask
+        assert B.masked_fill(x.astype(np.float16), causal, 0.0) is None
+    finally:
+        ts.set_num_threads(old)

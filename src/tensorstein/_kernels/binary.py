@@ -22,7 +22,7 @@ from .elementwise_engine import MIN_CHUNK, map_nary, map_sliced
 from .parallel import get_num_threads
 from .pointwise import map_ufunc
 
-__all__ = ["apply"]
+__all__ = ["apply", "masked_fill"]
 
 _J = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
 
@@ -119,6 +119,19 @@ def _div_r(x, out, y, swap):
                 out[r, j] = x[r, j] / y[j]
 
 
+@njit(**_J)
+def _fill_k(x, m, out, value):
+    for i in range(out.shape[0]):
+        out[i] = value if m[i] else x[i]
+
+
+@njit(**_J)
+def _fill_r(x, out, m, value):
+    for r in range(out.shape[0]):
+        for j in range(m.shape[0]):
+            out[r, j] = value if m[j] else x[r, j]
+
+
 _ARRAY_KERNELS = {np.add: _add_k, np.subtract: _sub_k, np.multiply: _mul_k, np.divide: _div_k}
 _SCALAR_KERNELS = {np.add: _add_s, np.subtract: _sub_s, np.multiply: _mul_s, np.divide: _div_s}
 _ROW_KERNELS = {np.add: _add_r, np.subtract: _sub_r, np.multiply: _mul_r, np.divide: _div_r}  # trailing broadcast
@@ -159,3 +172,23 @@ def _same_type_scalar(s, dtype) -> bool:
     if t is int:
         return -(2 ** 24) <= s <= 2 ** 24  # exact in float32 and float64
     return (t is np.float32 or t is np.float64) and s.dtype == dtype
+
+
+def masked_fill(x, mask, value):
+    """``np.where(mask, value, x)`` for a float array ``x`` and a bool ``mask`` of ``x``'s shape or of its
+    trailing dims (``(T, T)`` over ``(B, H, T, T)``); None where that does not apply."""
+    if not (_plain(x) and type(mask) is np.ndarray and mask.dtype == np.bool_ and mask.size):
+        return None
+    while mask.ndim > 1 and mask.shape[0] == 1:  # (1, 1, T, T) -> (T, T)
+        mask = mask[0]
+    if not (mask.ndim <= x.ndim and x.shape[x.ndim - mask.ndim:] == mask.shape):
+        return None
+    mask = np.ascontiguousarray(mask)  # e.g. a causal mask sliced from a larger buffer
+    v = x.dtype.type(value)
+    out = np.empty_like(x)
+    if mask.shape == x.shape:
+        map_sliced(_fill_k, (x.reshape(-1), mask.reshape(-1), out.reshape(-1)), (v,))
+    else:
+        k = mask.size
+        map_sliced(_fill_r, (x.reshape(-1, k), out.reshape(-1, k)), (mask.reshape(-1), v), max(1, MIN_CHUNK // k))
+    return out

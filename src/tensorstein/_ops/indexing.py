@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._autograd.graph import attach, node_type, needs_grad
+from .._kernels.lazy import kernels
 from .._tensor import Tensor, _wrap_dim
 from ._common import cast_scalar, check_fill, inplace
 from ._registry import register
@@ -476,7 +477,10 @@ def masked_fill(input, mask, value):
     x = input._data
     check_fill(value, input.dtype)
     try:
-        res_arr = np.where(mask._data, cast_scalar(value, input.dtype), x)
+        fill = cast_scalar(value, input.dtype)
+        res_arr = kernels("binary").masked_fill(x, mask._data, fill) if x.size >= 4096 else None
+        if res_arr is None:
+            res_arr = np.where(mask._data, fill, x)
     except ValueError:
         raise broadcast_error(x.shape, mask._data.shape) from None
     if res_arr.shape != x.shape:
@@ -484,7 +488,7 @@ def masked_fill(input, mask, value):
                            f"({mask._data.shape[-1]}) at non-singleton dimension {max(mask._data.ndim - 1, 0)}")
     res = Tensor._make(res_arr)
     if needs_grad(input):
-        attach(res, node_type("MaskedFillBackward0"), lambda g: (where(mask, 0.0, g),), (input,))
+        attach(res, node_type("MaskedFillBackward0"), lambda g: (masked_fill(g, mask, 0.0),), (input,))
     return res
 
 
