@@ -42,6 +42,7 @@ import contextlib
 import os
 import threading
 import types
+import zlib
 
 from . import parallel
 
@@ -93,8 +94,10 @@ def _variant(kernel, n_arrays: int, n_params: int, kind: str):
 
         py = kernel.py_func
         namespace = {"prange": prange}
-        exec(_template(n_arrays, n_params, kind), namespace)  # noqa: S102 - a fixed template
-        name = f"{py.__name__}_par_{kind}{n_arrays}_{n_params}"
+        source = _template(n_arrays, n_params, kind)
+        exec(source, namespace)  # noqa: S102 - a fixed template
+        # the template's checksum in the name: Numba's cache checks only the kernel file's time stamp
+        name = f"{py.__name__}_par_{kind}{n_arrays}_{n_params}_{zlib.crc32(source.encode()):08x}"
         qualname = py.__qualname__.rsplit(".", 1)[0] + "." + name if "." in py.__qualname__ else name
         code = namespace["variant"].__code__
         replace = {"co_filename": py.__code__.co_filename, "co_name": name,
