@@ -158,3 +158,17 @@ def test_masked_fill_kernel_matches_numpy_where(threads):
         assert B.masked_fill(x.astype(np.float16), causal, 0.0) is None
     finally:
         ts.set_num_threads(old)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(512, 64), (2000, 40), (1030, 77), (3000, 3, 11), (513, 64, 3)])
+def test_column_sums_on_the_team_equal_numpys_order(shape, dtype, two_threads):
+    """A bias gradient (sum over the leading dim): split over columns, each added as NumPy does."""
+    x = (np.random.default_rng(1).standard_normal(shape) * 10).astype(dtype)
+    blk = x.reshape(1, shape[0], -1)
+    for sq in (False, True):
+        got = K._column_sum(x, 0, False, sq)
+        assert got is not None and got.shape == shape[1:]
+        np.testing.assert_array_equal(got.reshape(-1), K._blocked_sum(np.square(blk) if sq else blk).reshape(-1))
+    np.testing.assert_array_equal(K.sum_(x, 0, keepdim=True), x.sum(0, keepdims=True) if shape[0] <= 1024 else
+                                  K._blocked_sum(blk).reshape((1,) + shape[1:]))

@@ -21,6 +21,7 @@ from .elementwise_engine import (
     PARALLEL_MIN,
     as_compute,
     get_num_threads,
+    map_rows,
     map_rows_indexed,
     map_sliced,
     parallel_chunks,
@@ -166,6 +167,46 @@ def _flat_part(k, lo, hi, flat, parts, sq):
     parts[k] = _blocked(flat[lo:hi], sq)
 
 
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)  # no fast-math: NumPy's additions, in order
+def _colsum_k(c0, c1, x2, out, sq):
+    """Columns ``c0:c1`` of the sum over the rows of a C-contiguous (D, B) array, as :func:`_blocked_sum`
+    adds them: row by row, in blocks of 512 rows when D > 1024, then the block sums in order."""
+    d = x2.shape[0]
+    step = d if d <= 1024 else 512
+    acc = np.empty(c1 - c0, x2.dtype)
+    for j in range(c0, c1):
+        out[j] = 0
+    for s in range(0, d, step):
+        acc[:] = 0
+        for i in range(s, min(s + step, d)):
+            r = x2[i]
+            for j in range(c0, c1):
+                v = r[j]
+                acc[j - c0] += v * v if sq else v
+        for j in range(c0, c1):
+            out[j] += acc[j - c0]
+
+
+def _column_sum(x, dim, keepdim, sq):
+    """The sum over ``dim`` of a large contiguous float operand with nothing before ``dim`` (a bias gradient:
+    (N, C) over N), split over column ranges on all cores; None otherwise."""
+    d = dim % x.ndim if x.ndim else 0
+    if _serial(x.size) or not (x.flags.c_contiguous and (x.dtype == np.float32 or x.dtype == np.float64)) or \
+            int(np.prod(x.shape[:d])) != 1:
+        return None
+    b = int(np.prod(x.shape[d + 1:]))
+    if b < 2 or x.shape[d] == 0:
+        return None
+    out = np.empty(b, x.dtype)
+    map_rows(_colsum_k, b, x.shape[d], x.reshape(x.shape[d], b), out, sq)
+    shape = list(x.shape)
+    if keepdim:
+        shape[d] = 1
+    else:
+        del shape[d]
+    return out.reshape(shape)
+
+
 def _sum(x, dim, keepdim, sq=False):
     if dim is None:
         flat = as_compute(x).reshape(-1)
@@ -175,6 +216,8 @@ def _sum(x, dim, keepdim, sq=False):
             map_rows_indexed(_flat_part, chunks, flat.size, flat, parts, sq)
         return sum(parts.tolist())
     r = _last_dim(x, dim, keepdim, 1 if sq else 0)
+    if r is None:
+        r = _column_sum(x, dim, keepdim, sq)
     if r is not None:
         return r
     return _reduce_dim(x, dim, keepdim, (lambda blk: _blocked_sum(np.square(blk))) if sq else _blocked_sum)
