@@ -194,11 +194,13 @@ def fmod(input, other):
 
 def pow(input, exponent, *, out=None):
     """``input ** exponent``; integer tensors to negative integer powers raise, as in torch."""
+    te = type(exponent)
+    if (te is float or te is int) and out is None and isinstance(input, Tensor) and exponent != 1 and \
+            _pow_kernel_dtype(input):
+        return _pow_scalar_kernel(input, exponent)
     exponent = as_tensor_arg(exponent, "exponent")
     if not isinstance(input, Tensor):
         return _scalar_pow(input, exponent)
-    if out is None and type(exponent) in (float, int) and exponent not in (2, 1) and _pow_kernel_dtype(input):
-        return _pow_scalar_kernel(input, exponent)
     x, y, rt = binary_operands(input, exponent)
     if rt._category == 1 and np.any(np.asarray(y) < 0):
         if not isinstance(exponent, Tensor):
@@ -231,14 +233,17 @@ def pow(input, exponent, *, out=None):
 
 def _pow_kernel_dtype(t) -> bool:
     dt = t._data.dtype
-    return dt == np.float32 or dt == np.float64 or dt == np.float16 or dt == D.bfloat16.np
+    return dt is _F32 or dt == np.float32 or dt == np.float64 or dt == np.float16 or dt == D.bfloat16.np
+
+
+_F32 = np.dtype(np.float32)
 
 
 def _pow_scalar_kernel(a, e):
     """Float tensor ``** e`` by the pow kernel (torch's special cases for 3, 0.5, -1, ...); the backward is
     the fused kernel, or tensor ops under create_graph."""
     res = Tensor._make(kernels("pointwise").pow_forward(a._data, e))  # quiet on NaN / inf, as torch
-    if not needs_grad(a):
+    if not a.requires_grad or not grad_enabled():
         return res
     if e == 0:
         return attach(res, PowBackward0, lambda g: (g * 0.0,), (a,), (a,))
