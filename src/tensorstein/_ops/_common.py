@@ -169,19 +169,26 @@ def small_map(kernel: str, x: np.ndarray, *params) -> np.ndarray:
     """
     ep = _ENTRIES.get((kernel, x.dtype))
     if ep is None:
-        ep = _ENTRIES[kernel, x.dtype] = _entry(kernel, x.dtype, 2, params)
+        ep = entry(kernel, x.dtype, (1, 1), params)
     out = np.empty(x.shape, x.dtype)
     ep(x.ravel(), out.ravel(), *params)  # ravel: C-contiguous (a copy when x is not)
     return out
 
 
-def _entry(kernel: str, dt, n_arrays: int, params):
-    from .._kernels.lazy import kernels
+def entry(kernel: str, dt: np.dtype, ranks: tuple[int, ...], params=()):
+    """The compiled entry point of ``_kernels/<module>.<name>`` (``kernel = "module.name"``) for C-contiguous
+    arrays of ``dt`` and these ``ranks``, then ``params`` like the given ones (a bool stays bool, a float becomes
+    ``dt``, an int int64); cached per (kernel, dtype): one kernel is always called with one argument pattern."""
+    ep = _ENTRIES.get((kernel, dt))
+    if ep is None:
+        from .._kernels.lazy import kernels
 
-    module, name = kernel.split(".")
-    ex = np.empty(0, dt)
-    return kernels("pointwise").entry_point(getattr(kernels(module), name), *(ex,) * n_arrays,
-                                            *[dt.type(p) if isinstance(p, float) else np.int64(p) for p in params])
+        module, name = kernel.split(".")
+        arrays = [np.empty((0,) * r, dt) for r in ranks]
+        scalars = [p if isinstance(p, bool) else dt.type(p) if isinstance(p, float) else np.int64(p) for p in params]
+        ep = _ENTRIES[kernel, dt] = kernels("pointwise").entry_point(getattr(kernels(module), name), *arrays,
+                                                                      *scalars)
+    return ep
 
 
 def float_input(x: np.ndarray) -> np.ndarray:

@@ -12,9 +12,10 @@ import numpy as np
 from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
-from .._kernels.lazy import kernels
+from .._kernels.lazy import PARALLEL_MIN, kernels
+from .._kernels.parallel import get_num_threads
 from .._tensor import Tensor, _wrap_dim
-from ._common import HALF as _HALF, return_type
+from ._common import HALF as _HALF, entry, quiet, return_type
 from ._registry import register
 from .elementwise import logical_or, maximum, minimum, where
 from .indexing import scatter_grad
@@ -61,6 +62,33 @@ def sum_to_shape(g, shape):
 
 
 _KERNEL_MIN = 8192  # elements: from here the reduce kernels beat NumPy's sum / mean / max (measured, 1 thread)
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _serial_reduce(x: np.ndarray, dim, keepdim: bool, op: int):
+    """Sum (``op`` 0), sum of squares (1) or NaN-propagating max (2) of a float32/float64 array over all
+    elements or its last dim, on this thread through the reduce kernels' entry points (one pass, no NumPy
+    reduction set-up: the per-call cost of small tensors); None when that does not apply (empty, another
+    dim, a non-contiguous last-dim reduction, or large enough for the pool)."""
+    n = x.size
+    dt = x.dtype
+    if not n or not (dt is _F32 or dt is _F64) or (n >= PARALLEL_MIN and get_num_threads() > 1):
+        return None
+    if dim is None and op != 2:
+        r = np.array(entry("reduce._flat_k", dt, (1,), (False,))(x.ravel(), op == 1), dt)
+        return r.reshape((1,) * x.ndim) if keepdim else r
+    nd = x.ndim
+    if dim is None:
+        x2 = x.reshape(1, n)
+        shape = (1,) * nd if keepdim else ()
+    elif (dim == -1 or dim == nd - 1) and nd and type(dim) is int and x.flags.c_contiguous:
+        x2 = x.reshape(-1, x.shape[-1])
+        shape = x.shape[:-1] + (1,) if keepdim else x.shape[:-1]
+    else:
+        return None
+    out = np.empty(x2.shape[0], dt)
+    entry("reduce._rows_k", dt, (2, 1), (0,))(x2, out, op)
+    return out.reshape(shape)
 
 
 def _kernel_reduces(x, dims, min_size):
@@ -76,6 +104,12 @@ def _acc_dtype(x: np.ndarray):
 def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
     """Sum over ``dim`` (all dims when None); integers and bools sum as int64."""
     x = input._data
+    if dtype is None and (arr := _serial_reduce(x, dim, keepdim, 0)) is not None:
+        res = Tensor._make(arr)
+        if input.requires_grad and grad_enabled():
+            _attach_expand(res, input, x.shape, None if dim is None else (x.ndim - 1,), keepdim, None,
+                           "SumBackward1" if dim is not None else "SumBackward0")
+        return res
     dims = normalize_dims(dim, x.ndim)
     out_dtype = dtype.np if dtype is not None else (np.int64 if x.dtype.kind in "iub" else x.dtype)
     acc = _acc_dtype(x) if dtype is None else out_dtype
@@ -85,9 +119,7 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
         arr = np.sum(x, axis=dims, keepdims=keepdim, dtype=acc)
     res = Tensor._make(np.asarray(arr).astype(out_dtype, copy=False))
     if needs_grad(input):
-        shape = x.shape
-        attach(res, node_type("SumBackward1" if dims is not None else "SumBackward0"),
-               lambda g: (expand_grad(g, shape, dims, keepdim),), (input,))
+        _attach_expand(res, input, x.shape, dims, keepdim, None, "SumBackward1" if dims is not None else "SumBackward0")
     return res
 
 
@@ -98,8 +130,30 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     return sum(where(isnan(input), 0.0, input), dim, keepdim, dtype=dtype)
 
 
+def _attach_expand(res, input, shape, dims, keepdim, count, node):
+    """The backward of sum / mean: the gradient (divided by ``count``) broadcast back to ``shape``; a NumPy
+    broadcast view without create_graph, tensor ops (``expand_grad``) with it."""
+    def backward(g):
+        if grad_enabled() or count == 0:  # create_graph (or an empty mean: NaN), differentiable ops
+            return (expand_grad(g if count is None else (g / count if count else g * float("nan")), shape, dims,
+                                keepdim),)
+        ga = g._data if count is None else g._data / count  # a Python int keeps the dtype (NEP 50)
+        if dims is not None and not keepdim and len(shape):
+            ga = np.expand_dims(ga, dims)
+        return (Tensor._make(np.broadcast_to(ga, shape)),)
+
+    attach(res, node_type(node), backward, (input,))
+
+
 def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
     x = input._data
+    if dtype is None and (arr := _serial_reduce(x, dim, keepdim, 0)) is not None:
+        count = x.size if dim is None else x.shape[-1]
+        res = Tensor._make(quiet(np.divide, arr, arr.dtype.type(count)))
+        if input.requires_grad and grad_enabled():
+            _attach_expand(res, input, x.shape, None if dim is None else (x.ndim - 1,), keepdim, count,
+                           "MeanBackward1" if dim is not None else "MeanBackward0")
+        return res
     if dtype is None and not input.is_floating_point():
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {_scalar_name(input.dtype)}")
@@ -115,10 +169,8 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
             arr = np.mean(x, axis=dims, keepdims=keepdim, dtype=_acc_dtype(x))
     res = Tensor._make(np.asarray(arr).astype(x.dtype, copy=False))
     if needs_grad(input):
-        shape = x.shape
-        attach(res, node_type("MeanBackward1" if dims is not None else "MeanBackward0"),
-               lambda g: (expand_grad(g / builtins.max(count, 1) if count else g * float("nan"), shape, dims,
-                                      keepdim),), (input,))
+        _attach_expand(res, input, x.shape, dims, keepdim, count,
+                       "MeanBackward1" if dims is not None else "MeanBackward0")
     return res
 
 
