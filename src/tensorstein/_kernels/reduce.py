@@ -14,7 +14,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from .elementwise_engine import (
     MIN_CHUNK,
@@ -80,6 +81,132 @@ def _rows_k(x2, out, op):
             out[i] = row_max(r) if nans == 0 else r.dtype.type(np.nan)
         else:
             out[i] = _blocked(x2[i], op == 1)
+
+
+def _arg_ext(row, want_max):  # pragma: no cover - replaced by the overload inside numba
+    """Index of the first max (``want_max``) or min of a contiguous 1-D float row, or of its first NaN (torch's
+    ``max(dim)`` / ``min(dim)``), inside ``@njit`` code."""
+    return int(np.argmax(row) if want_max else np.argmin(row))
+
+
+# FP min/max reductions do not vectorise in Numba; integer ones do. The IEEE order is the signed order of the key
+# ``i ^ ((i >> 31) & 0x7fffffff)`` of the bit pattern ``i``; ``k - (k >> 31)`` merges -0.0 with 0.0 (they compare
+# equal) and ``~k`` reverses the order (min as a max). NaN is ``(i & 0x7fffffff) > 0x7f800000``. Per block of 64:
+# the largest key and a NaN count (vectorised); then one scan of the first NaN block or of the block of the max.
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _arg_ext_f32(row, want_max):
+    ri = row.view(np.int32)
+    n = ri.shape[0]
+    flip = np.int32(0) if want_max else np.int32(-1)
+    low, mag, inf = np.int32(-2147483648), np.int32(0x7FFFFFFF), np.int32(0x7F800000)
+    best = low
+    at = 0
+    for s in range(0, n, 64):
+        blk = ri[s:min(s + 64, n)]
+        m = low
+        nan = np.int32(0)
+        for j in range(blk.shape[0]):
+            i = blk[j]
+            k = np.int32(i ^ np.int32((i >> np.int32(31)) & mag))
+            k = np.int32(np.int32(k - np.int32(k >> np.int32(31))) ^ flip)
+            m = k if k > m else m
+            nan += np.int32(1) if np.int32(i & mag) > inf else np.int32(0)
+        if nan:
+            for j in range(blk.shape[0]):
+                if np.int32(blk[j] & mag) > inf:
+                    return s + j
+        if m > best:
+            best = m
+            at = s
+    blk = ri[at:min(at + 64, n)]
+    for j in range(blk.shape[0]):
+        i = blk[j]
+        k = np.int32(i ^ np.int32((i >> np.int32(31)) & mag))
+        if np.int32(np.int32(k - np.int32(k >> np.int32(31))) ^ flip) == best:
+            return at + j
+    return at
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _arg_ext_f64(row, want_max):
+    ri = row.view(np.int64)
+    n = ri.shape[0]
+    flip = np.int64(0) if want_max else np.int64(-1)
+    low, mag, inf = np.int64(-9223372036854775807 - 1), np.int64(0x7FFFFFFFFFFFFFFF), np.int64(0x7FF0000000000000)
+    best = low
+    at = 0
+    for s in range(0, n, 64):
+        blk = ri[s:min(s + 64, n)]
+        m = low
+        nan = np.int64(0)
+        for j in range(blk.shape[0]):
+            i = blk[j]
+            k = np.int64(i ^ np.int64((i >> np.int64(63)) & mag))
+            k = np.int64(np.int64(k - np.int64(k >> np.int64(63))) ^ flip)
+            m = k if k > m else m
+            nan += np.int64(1) if np.int64(i & mag) > inf else np.int64(0)
+        if nan:
+            for j in range(blk.shape[0]):
+                if np.int64(blk[j] & mag) > inf:
+                    return s + j
+        if m > best:
+            best = m
+            at = s
+    blk = ri[at:min(at + 64, n)]
+    for j in range(blk.shape[0]):
+        i = blk[j]
+        k = np.int64(i ^ np.int64((i >> np.int64(63)) & mag))
+        if np.int64(np.int64(k - np.int64(k >> np.int64(63))) ^ flip) == best:
+            return at + j
+    return at
+
+
+@overload(_arg_ext, fastmath=FASTMATH)
+def _ov_arg_ext(row, want_max):
+    if isinstance(row, types.Array) and row.dtype == types.float32:
+        return lambda row, want_max: _arg_ext_f32(row, want_max)
+    if isinstance(row, types.Array) and row.dtype == types.float64:
+        return lambda row, want_max: _arg_ext_f64(row, want_max)
+    return None
+
+
+@njit(**_J)
+def _rows_ext_k(x2, vals, idx, want_max):
+    """Per-row max (``want_max``) or min of a C-contiguous (R, C) float array with the index of its first
+    occurrence; a row holding NaN gives NaN and the index of its first NaN (torch's ``max(dim)``)."""
+    for i in range(x2.shape[0]):
+        k = _arg_ext(x2[i], want_max)
+        idx[i] = k
+        vals[i] = x2[i, k]
+
+
+@njit(**_J)
+def _rows_split_bk(x2, vals, g, out):
+    """Gradient of a per-row amax / amin: ``g * mask / count``, ``mask`` the elements equal to the row's
+    result (its NaNs for a NaN result), so ties share the gradient evenly (torch's rule)."""
+    zero = x2.dtype.type(0.0)
+    one = x2.dtype.type(1.0)
+    for i in range(x2.shape[0]):
+        r = x2[i]
+        o = out[i]
+        m = vals[i]
+        gi = g[i]
+        nan = m != m
+        c = 0
+        for j in range(r.shape[0]):
+            v = r[j]
+            c += 1 if (v != v if nan else v == m) else 0
+        cf = x2.dtype.type(c)
+        for j in range(r.shape[0]):
+            v = r[j]
+            o[j] = (gi * (one if (v != v if nan else v == m) else zero)) / cf
+
+
+@njit(**_J)
+def _rows_scatter_k(idx, g, out):
+    """``out[i, idx[i]] = g[i]`` over a zeroed (R, C) ``out``: the gradient of ``max(dim)`` / ``min(dim)``."""
+    for i in range(idx.shape[0]):
+        out[i, idx[i]] = g[i]
 
 
 def _last_dim(x, dim, keepdim, op):

@@ -175,16 +175,17 @@ def small_map(kernel: str, x: np.ndarray, *params) -> np.ndarray:
     return out
 
 
-def entry(kernel: str, dt: np.dtype, ranks: tuple[int, ...], params=()):
+def entry(kernel: str, dt: np.dtype, ranks: tuple, params=()):
     """The compiled entry point of ``_kernels/<module>.<name>`` (``kernel = "module.name"``) for C-contiguous
-    arrays of ``dt`` and these ``ranks``, then ``params`` like the given ones (a bool stays bool, a float becomes
-    ``dt``, an int int64); cached per (kernel, dtype): one kernel is always called with one argument pattern."""
+    arrays of these ``ranks`` (an int: an array of ``dt``; ``(rank, dtype)``: of that dtype), then ``params``
+    like the given ones (a bool stays bool, a float becomes ``dt``, an int int64); cached per (kernel, dtype):
+    one kernel is always called with one argument pattern."""
     ep = _ENTRIES.get((kernel, dt))
     if ep is None:
         from .._kernels.lazy import kernels
 
         module, name = kernel.split(".")
-        arrays = [np.empty((0,) * r, dt) for r in ranks]
+        arrays = [np.empty((0,) * r, dt) if isinstance(r, int) else np.empty((0,) * r[0], r[1]) for r in ranks]
         scalars = [p if isinstance(p, bool) else dt.type(p) if isinstance(p, float) else np.int64(p) for p in params]
         ep = _ENTRIES[kernel, dt] = kernels("pointwise").entry_point(getattr(kernels(module), name), *arrays,
                                                                       *scalars)

@@ -79,7 +79,7 @@ def _serial_reduce(x: np.ndarray, dim, keepdim: bool, op: int):
         return r.reshape((1,) * x.ndim) if keepdim else r
     nd = x.ndim
     if dim is None:
-        x2 = x.reshape(1, n)
+        x2 = x.ravel().reshape(1, n)  # ravel: C-contiguous (a copy when x is not)
         shape = (1,) * nd if keepdim else ()
     elif (dim == -1 or dim == nd - 1) and nd and type(dim) is int and x.flags.c_contiguous:
         x2 = x.reshape(-1, x.shape[-1])
@@ -228,6 +228,9 @@ def _extreme(input, dim, keepdim, np_arg, np_red, name, result_cls):
     d = _wrap_dim(dim, x.ndim)
     if x.ndim and x.shape[d] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    dt = x.dtype
+    if d == x.ndim - 1 and x.size and (dt is _F32 or dt is _F64) and x.flags.c_contiguous:
+        return _last_dim_extreme(input, keepdim, name, result_cls)
     xa = x.astype(np.float32) if x.dtype in _HALF else x
     idx = _nan_arg(np_arg, xa, d if x.ndim else None)
     idx = np.expand_dims(idx, d) if x.ndim else np.asarray(idx)
@@ -245,6 +248,30 @@ def _extreme(input, dim, keepdim, np_arg, np_red, name, result_cls):
             gi = g if keepdim or not len(shape) else g.unsqueeze(d)
             ii = indices if keepdim or not len(shape) else indices.unsqueeze(d)
             return (scatter_grad(gi, ii, d, shape),)
+
+        attach(values, node_type(f"{name.capitalize()}Backward0"), backward, (input,))
+    return result_cls(values, indices)
+
+
+def _last_dim_extreme(input, keepdim, name, result_cls):
+    """``max(dim=-1)`` / ``min(dim=-1)`` of a C-contiguous float32/float64 tensor: values and first indices in one
+    kernel pass per row (a NaN wins), the backward one scatter of the gradient to the indices."""
+    x = input._data
+    x2 = x.reshape(-1, x.shape[-1])  # (R, C)
+    vals = np.empty(x2.shape[0], x.dtype)
+    idx = np.empty(x2.shape[0], np.int64)
+    entry("reduce._rows_ext_k", x.dtype, (2, 1, (1, np.int64)), (True,))(x2, vals, idx, name == "max")
+    shape = x.shape[:-1] + (1,) if keepdim else x.shape[:-1]
+    values, indices = Tensor._make(vals.reshape(shape)), Tensor._make(idx.reshape(shape))
+    if input.requires_grad and grad_enabled():
+        def backward(g):
+            if grad_enabled() or g._data.dtype != x.dtype:  # create_graph: differentiable ops
+                return (scatter_grad(g if keepdim else g.unsqueeze(-1), indices if keepdim else indices.unsqueeze(-1),
+                                     x.ndim - 1, x.shape),)
+            out = np.zeros(x.shape, x.dtype)
+            entry("reduce._rows_scatter_k", x.dtype, ((1, np.int64), 1, 2))(
+                idx, np.ascontiguousarray(g._data).reshape(-1), out.reshape(x2.shape))
+            return (Tensor._make(out),)
 
         attach(values, node_type(f"{name.capitalize()}Backward0"), backward, (input,))
     return result_cls(values, indices)
@@ -300,6 +327,9 @@ def _amax_amin(input, dim, keepdim, np_red, name):
     if x.size == 0 and builtins.any(x.shape[d] == 0 for d in dims):
         raise IndexError(f"{name}(): Expected reduction dim {next(d for d in dims if x.shape[d] == 0)} to have "
                          "non-zero size.")
+    dt = x.dtype
+    if (dt is _F32 or dt is _F64) and x.size and (dims is None or dims == (x.ndim - 1,)):
+        return _rows_amax_amin(input, dims, keepdim, name)
     if np_red is np.max and _kernel_reduces(x, dims, _KERNEL_MIN):
         res = Tensor._make(np.asarray(kernels("reduce").amax(x, None if dims is None else dims[0], keepdim)))
     else:
@@ -309,6 +339,37 @@ def _amax_amin(input, dim, keepdim, np_red, name):
         attach(res, node_type(f"{name.capitalize()}Backward0"),
                lambda g: (_even_split(g, input, saved, dims if dims is not None else tuple(range(x.ndim)), keepdim),),
                (input,), (input, saved))
+    return res
+
+
+def _rows_amax_amin(input, dims, keepdim, name):
+    """amax / amin of a float32/float64 tensor over all elements or its last dim, by the row kernels; the
+    backward (ties share the gradient evenly; a NaN result sends it to the NaNs) is one kernel pass too."""
+    x = input._data
+    x2 = x.ravel().reshape(1, -1) if dims is None else x.ravel().reshape(-1, x.shape[-1])  # (R, C) C-contiguous
+    vals = np.empty(x2.shape[0], x.dtype)
+    if name == "amin":
+        entry("reduce._rows_ext_k", x.dtype, (2, 1, (1, np.int64)), (True,))(x2, vals, np.empty(len(vals), np.int64),
+                                                                              False)
+    elif x.size < PARALLEL_MIN or get_num_threads() == 1:
+        entry("reduce._rows_k", x.dtype, (2, 1), (0,))(x2, vals, 2)
+    else:  # over the pool
+        vals = kernels("reduce").amax(x, None if dims is None else -1, False).reshape(-1)
+    shape = ((1,) * x.ndim if keepdim else ()) if dims is None else (x.shape[:-1] + (1,) if keepdim else x.shape[:-1])
+    res = Tensor._make(vals.reshape(shape))
+    if input.requires_grad and grad_enabled():
+        all_dims = dims if dims is not None else tuple(range(x.ndim))
+        saved = res.detach()
+
+        def backward(g):
+            if grad_enabled() or g._data.dtype != x.dtype:  # create_graph: differentiable ops
+                return (_even_split(g, input, saved, all_dims, keepdim),)
+            out = np.empty(x2.shape, x.dtype)
+            entry("reduce._rows_split_bk", x.dtype, (2, 1, 1, 2))(x2, vals,
+                                                                   np.ascontiguousarray(g._data).reshape(-1), out)
+            return (Tensor._make(out.reshape(x.shape)),)
+
+        attach(res, node_type(f"{name.capitalize()}Backward0"), backward, (input,), (input, saved))
     return res
 
 
