@@ -370,7 +370,8 @@ def var_backward(grad, x, dim=None, correction: float = 1, keepdim: bool = False
     if dim is not None and not keepdim:
         g = np.expand_dims(g, dim)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = (xc - m) * (g * xc.dtype.type(2.0 / (n - correction) if n - correction > 0 else np.inf))
+        # torch does not clamp the dof: a negative one flips the sign, zero gives inf
+        out = (xc - m) * (g * xc.dtype.type(2.0 / (n - correction) if n - correction != 0 else np.inf))
     return out.astype(x.dtype, copy=False)
 
 
