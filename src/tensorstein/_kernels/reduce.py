@@ -209,6 +209,21 @@ def _rows_scatter_k(idx, g, out):
         out[i, idx[i]] = g[i]
 
 
+@njit(**_J)
+def _class_targets_k(tgt, ignore, c):
+    """``(how many targets equal ignore, index of the first other target outside [0, c) or -1)``: the
+    target check of cross_entropy / nll_loss in one pass."""
+    n_ignored = 0
+    bad = -1
+    for i in range(tgt.shape[0]):
+        k = tgt[i]
+        if k == ignore:
+            n_ignored += 1
+        elif (k < 0 or k >= c) and bad < 0:
+            bad = i
+    return n_ignored, bad
+
+
 def _last_dim(x, dim, keepdim, op):
     """Reduction over the last dim of a contiguous float array (op as :func:`_rows_k`), or None."""
     if not (x.ndim and dim % x.ndim == x.ndim - 1 and x.flags.c_contiguous and x.shape[-1]

@@ -169,26 +169,36 @@ def small_map(kernel: str, x: np.ndarray, *params) -> np.ndarray:
     """
     ep = _ENTRIES.get((kernel, x.dtype))
     if ep is None:
-        ep = entry(kernel, x.dtype, (1, 1), params)
+        ep = entry(kernel, x.dtype, (1, 1) + tuple(float if isinstance(p, float) else int for p in params))
     out = np.empty(x.shape, x.dtype)
     ep(x.ravel(), out.ravel(), *params)  # ravel: C-contiguous (a copy when x is not)
     return out
 
 
-def entry(kernel: str, dt: np.dtype, ranks: tuple, params=()):
-    """The compiled entry point of ``_kernels/<module>.<name>`` (``kernel = "module.name"``) for C-contiguous
-    arrays of these ``ranks`` (an int: an array of ``dt``; ``(rank, dtype)``: of that dtype), then ``params``
-    like the given ones (a bool stays bool, a float becomes ``dt``, an int int64); cached per (kernel, dtype):
-    one kernel is always called with one argument pattern."""
+def rows_view(x: np.ndarray) -> np.ndarray:
+    """``x`` as a C-contiguous (rows, last dim) array for a row kernel (a copy only when ``x`` is strided)."""
+    if x.ndim == 2 and x.flags.c_contiguous:
+        return x
+    return x.ravel().reshape(-1, x.shape[-1])
+
+
+def entry(kernel: str, dt: np.dtype, kinds: tuple):
+    """The compiled entry point of ``_kernels/<module>.<name>`` (``kernel = "module.name"``) for arguments of
+    these ``kinds``: an int ``r`` is a C-contiguous array of rank ``r`` and dtype ``dt``, ``(r, dtype)`` one of
+    that dtype; ``float`` a scalar of ``dt``, ``int`` an int64, ``bool`` a bool. Cached per (kernel, dtype): one
+    kernel is always called with one argument pattern.
+
+    >>> entry("reduce._flat_k", np.dtype(np.float32), (1, bool))(np.ones(3, np.float32), False)
+    3.0
+    """
     ep = _ENTRIES.get((kernel, dt))
     if ep is None:
         from .._kernels.lazy import kernels
 
         module, name = kernel.split(".")
-        arrays = [np.empty((0,) * r, dt) if isinstance(r, int) else np.empty((0,) * r[0], r[1]) for r in ranks]
-        scalars = [p if isinstance(p, bool) else dt.type(p) if isinstance(p, float) else np.int64(p) for p in params]
-        ep = _ENTRIES[kernel, dt] = kernels("pointwise").entry_point(getattr(kernels(module), name), *arrays,
-                                                                      *scalars)
+        args = [False if k is bool else dt.type(0) if k is float else np.int64(0) if k is int else
+                np.empty((0,) * k, dt) if isinstance(k, int) else np.empty((0,) * k[0], k[1]) for k in kinds]
+        ep = _ENTRIES[kernel, dt] = kernels("pointwise").entry_point(getattr(kernels(module), name), *args)
     return ep
 
 

@@ -19,7 +19,7 @@ from .._autograd.graph import attach, needs_grad, node_type
 from .._kernels.lazy import PARALLEL_MIN, kernels
 from .._kernels.parallel import get_num_threads
 from .._tensor import Tensor, _wrap_dim
-from ._common import HALF as _HALF, entry, return_type
+from ._common import HALF as _HALF, entry, return_type, rows_view
 from ._registry import register
 from .elementwise import logical_or, maximum, minimum
 from .indexing import scatter_grad
@@ -75,10 +75,10 @@ def _last_dim_extreme(input, keepdim, name, result_cls):
     """``max(dim=-1)`` / ``min(dim=-1)`` of a C-contiguous float32/float64 tensor: values and first indices in one
     kernel pass per row (a NaN wins), the backward one scatter of the gradient to the indices."""
     x = input._data
-    x2 = x.reshape(-1, x.shape[-1])  # (R, C)
+    x2 = rows_view(x)  # (R, C)
     vals = np.empty(x2.shape[0], x.dtype)
     idx = np.empty(x2.shape[0], np.int64)
-    entry("reduce._rows_ext_k", x.dtype, (2, 1, (1, np.int64)), (True,))(x2, vals, idx, name == "max")
+    entry("reduce._rows_ext_k", x.dtype, (2, 1, (1, np.int64), bool))(x2, vals, idx, name == "max")
     shape = x.shape[:-1] + (1,) if keepdim else x.shape[:-1]
     values, indices = Tensor._make(vals.reshape(shape)), Tensor._make(idx.reshape(shape))
     if input.requires_grad and grad_enabled():
@@ -164,13 +164,13 @@ def _rows_amax_amin(input, dims, keepdim, name):
     """amax / amin of a float32/float64 tensor over all elements or its last dim, by the row kernels; the
     backward (ties share the gradient evenly; a NaN result sends it to the NaNs) is one kernel pass too."""
     x = input._data
-    x2 = x.ravel().reshape(1, -1) if dims is None else x.ravel().reshape(-1, x.shape[-1])  # (R, C) C-contiguous
+    x2 = x.ravel().reshape(1, -1) if dims is None else rows_view(x)  # (R, C) C-contiguous
     vals = np.empty(x2.shape[0], x.dtype)
     if name == "amin":
-        entry("reduce._rows_ext_k", x.dtype, (2, 1, (1, np.int64)), (True,))(x2, vals, np.empty(len(vals), np.int64),
+        entry("reduce._rows_ext_k", x.dtype, (2, 1, (1, np.int64), bool))(x2, vals, np.empty(len(vals), np.int64),
                                                                               False)
     elif x.size < PARALLEL_MIN or get_num_threads() == 1:
-        entry("reduce._rows_k", x.dtype, (2, 1), (0,))(x2, vals, 2)
+        entry("reduce._rows_k", x.dtype, (2, 1, int))(x2, vals, 2)
     else:  # over the pool
         vals = kernels("reduce").amax(x, None if dims is None else -1, False).reshape(-1)
     shape = ((1,) * x.ndim if keepdim else ()) if dims is None else (x.shape[:-1] + (1,) if keepdim else x.shape[:-1])

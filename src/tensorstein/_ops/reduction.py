@@ -16,7 +16,7 @@ from .._autograd.graph import attach, node_type, needs_grad
 from .._kernels.lazy import PARALLEL_MIN, kernels
 from .._kernels.parallel import get_num_threads
 from .._tensor import Tensor, _wrap_dim
-from ._common import HALF as _HALF, entry, quiet
+from ._common import HALF as _HALF, entry, quiet, rows_view
 from ._registry import register
 from .elementwise import where
 from .unary import abs as abs_, exp, isnan
@@ -72,19 +72,19 @@ def _serial_reduce(x: np.ndarray, dim, keepdim: bool, op: int):
     if not n or not (dt is _F32 or dt is _F64) or (n >= PARALLEL_MIN and get_num_threads() > 1):
         return None
     if dim is None and op != 2:
-        r = np.array(entry("reduce._flat_k", dt, (1,), (False,))(x.ravel(), op == 1), dt)
+        r = np.array(entry("reduce._flat_k", dt, (1, bool))(x.ravel(), op == 1), dt)
         return r.reshape((1,) * x.ndim) if keepdim else r
     nd = x.ndim
     if dim is None:
         x2 = x.ravel().reshape(1, n)  # ravel: C-contiguous (a copy when x is not)
         shape = (1,) * nd if keepdim else ()
     elif (dim == -1 or dim == nd - 1) and nd and type(dim) is int and x.flags.c_contiguous:
-        x2 = x.reshape(-1, x.shape[-1])
+        x2 = x if nd == 2 else x.reshape(-1, x.shape[-1])
         shape = x.shape[:-1] + (1,) if keepdim else x.shape[:-1]
     else:
         return None
     out = np.empty(x2.shape[0], dt)
-    entry("reduce._rows_k", dt, (2, 1), (0,))(x2, out, op)
+    entry("reduce._rows_k", dt, (2, 1, int))(x2, out, op)
     return out.reshape(shape)
 
 
@@ -300,7 +300,7 @@ def _l2(input, dim, keepdim):
     dims = normalize_dims(dim, x.ndim)
     dt = x.dtype
     if dims is None and (dt is _F32 or dt is _F64) and 0 < x.size < PARALLEL_MIN:  # one kernel pass, sqrt in float64
-        arr = np.array(math.sqrt(entry("reduce._flat_k", dt, (1,), (False,))(x.ravel(), True)), dt)
+        arr = np.array(math.sqrt(entry("reduce._flat_k", dt, (1, bool))(x.ravel(), True)), dt)
         if keepdim:
             arr = arr.reshape((1,) * x.ndim)
     elif (dims is None or dims == (x.ndim - 1,)) and \
@@ -422,8 +422,34 @@ def _softmax_backward(g, y, d):
     return (y * (g - sum(g * y, dim=d, keepdim=True)),)
 
 
+def _rows_serial(x: np.ndarray, dim, dtype) -> bool:
+    """A float32/float64 (log-)softmax over the last dim that one thread runs: the row kernels' entry points."""
+    dt = x.dtype
+    return dtype is None and (dt is _F32 or dt is _F64) and type(dim) is int and x.ndim > 0 and \
+        (dim == -1 or dim == x.ndim - 1) and x.size > 0 and (x.size < PARALLEL_MIN or get_num_threads() == 1)
+
+
+def _rows_softmax(x: np.ndarray, log: bool) -> np.ndarray:
+    """``rows._softmax_k`` over the last dim of ``x`` (see :func:`_rows_serial`)."""
+    x2 = rows_view(x)
+    out = np.empty(x2.shape, x.dtype)
+    entry("rows._softmax_k", x.dtype, (int, int, 2, 2, bool))(0, x2.shape[0], x2, out, log)
+    return out if out.shape == x.shape else out.reshape(x.shape)
+
+
+def _rows_softmax_backward(g: np.ndarray, y: np.ndarray, log: bool) -> np.ndarray:
+    """``rows._softmax_bk``: the input gradient of :func:`_rows_softmax` from its output ``y``."""
+    c = y.shape[-1]
+    out = np.empty(y.shape, y.dtype)
+    entry("rows._softmax_bk", y.dtype, (int, int, 2, 2, 2, bool))(
+        0, y.size // c, g.ravel().reshape(-1, c), y.reshape(-1, c), out.reshape(-1, c), log)
+    return out
+
+
 def softmax(input, dim=None, dtype=None):
     """exp(x - max) / sum(exp(x - max)) along ``dim``; half types compute in float32."""
+    if isinstance(input, Tensor) and _rows_serial(input._data, dim, dtype):
+        return _attach_softmax(input, _rows_softmax(input._data, False), input._data.ndim - 1, False)
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "softmax")
     fused = x.ndim and x.size
     if fused:  # the row kernel (one pass per row, rows over the pool)
@@ -450,8 +476,29 @@ def softmax(input, dim=None, dtype=None):
     return res
 
 
+def _attach_softmax(input, out, d, log):
+    """The result of the serial row path, with its backward (the row kernel, or tensor ops under create_graph)."""
+    res = Tensor._make(out)
+    if input.requires_grad and grad_enabled():
+        y = res.detach()
+
+        def backward(g):
+            if grad_enabled():  # create_graph: tensor ops on a recomputed output
+                if log:
+                    return (g - exp(log_softmax(input, d)) * sum(g, dim=d, keepdim=True),)
+                return _softmax_backward(g, softmax(input, d), d)
+            if g._data.dtype is not out.dtype:
+                g = g.to(res.dtype)
+            return (Tensor._make(_rows_softmax_backward(g._data, y._data, log)),)
+
+        attach(res, node_type("LogSoftmaxBackward0" if log else "SoftmaxBackward0"), backward, (input,), (y,))
+    return res
+
+
 def log_softmax(input, dim=None, dtype=None):
     """x - logsumexp(x) along ``dim``."""
+    if isinstance(input, Tensor) and _rows_serial(input._data, dim, dtype):
+        return _attach_softmax(input, _rows_softmax(input._data, True), input._data.ndim - 1, True)
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "log_softmax")
     fused = x.ndim and x.size
     with np.errstate(all="ignore"):
