@@ -182,24 +182,20 @@ def _rows_ext_k(x2, vals, idx, want_max):
 
 @njit(**_J)
 def _rows_split_bk(x2, vals, g, out):
-    """Gradient of a per-row amax / amin: ``g * mask / count``, ``mask`` the elements equal to the row's
-    result (its NaNs for a NaN result), so ties share the gradient evenly (torch's rule)."""
+    """Gradient of a per-row amax / amin, torch's ``(g / count) * mask``, ``mask`` the elements equal to the
+    row's result: ties share the gradient evenly; a NaN result (nothing equal, count 0) gives NaN."""
     zero = x2.dtype.type(0.0)
     one = x2.dtype.type(1.0)
     for i in range(x2.shape[0]):
         r = x2[i]
         o = out[i]
         m = vals[i]
-        gi = g[i]
-        nan = m != m
         c = 0
         for j in range(r.shape[0]):
-            v = r[j]
-            c += 1 if (v != v if nan else v == m) else 0
-        cf = x2.dtype.type(c)
+            c += 1 if r[j] == m else 0
+        share = g[i] / x2.dtype.type(c)
         for j in range(r.shape[0]):
-            v = r[j]
-            o[j] = (gi * (one if (v != v if nan else v == m) else zero)) / cf
+            o[j] = share * (one if r[j] == m else zero)
 
 
 @njit(**_J)

@@ -112,14 +112,17 @@ def _nan_arg(np_arg, x, axis):
     return np_arg(x, axis=axis)
 
 
-def _even_split(g, input, result, dims, keepdim):
-    """Gradient of a full max/min/amax: shared evenly among the elements equal to the result."""
+def _even_split(g, input, result, dims, keepdim, nan_wins=True):
+    """Gradient of a full max/min (``nan_wins``: a NaN result sends it to the NaNs) or of amax/amin (torch's
+    ``(g / count) * mask``: NaN for a NaN result): shared evenly among the elements equal to the result."""
     shape = input._data.shape
     r = expand_grad(result, shape, dims, keepdim) if dims is not None or result._data.ndim == 0 else result
     mask = (input == r)
-    if input._data.dtype.kind == "f" and np.isnan(r._data).any():  # a NaN result: the NaNs get the gradient
+    if nan_wins and input._data.dtype.kind == "f" and np.isnan(r._data).any():
         mask = logical_or(mask, isnan(input) & isnan(r))
     count = sum(mask, dim=dims, keepdim=True) if dims is not None else sum(mask)
+    if not nan_wins:
+        return expand_grad(g, shape, dims, keepdim) / count * mask
     return expand_grad(g, shape, dims, keepdim) * mask / count
 
 
@@ -155,7 +158,8 @@ def _amax_amin(input, dim, keepdim, np_red, name):
     if needs_grad(input):
         saved = res.detach()
         attach(res, node_type(f"{name.capitalize()}Backward0"),
-               lambda g: (_even_split(g, input, saved, dims if dims is not None else tuple(range(x.ndim)), keepdim),),
+               lambda g: (_even_split(g, input, saved, dims if dims is not None else tuple(range(x.ndim)), keepdim,
+                                      False),),
                (input,), (input, saved))
     return res
 
@@ -181,7 +185,7 @@ def _rows_amax_amin(input, dims, keepdim, name):
 
         def backward(g):
             if grad_enabled() or g._data.dtype != x.dtype:  # create_graph: differentiable ops
-                return (_even_split(g, input, saved, all_dims, keepdim),)
+                return (_even_split(g, input, saved, all_dims, keepdim, False),)
             out = np.empty(x2.shape, x.dtype)
             entry("reduce._rows_split_bk", x.dtype, (2, 1, 1, 2))(x2, vals,
                                                                    np.ascontiguousarray(g._data).reshape(-1), out)
