@@ -175,6 +175,17 @@ def small_map(kernel: str, x: np.ndarray, *params) -> np.ndarray:
     return out
 
 
+def small_map2(kernel: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`small_map` of a two-input kernel ``kernel(flat_a, flat_b, flat_out)``; ``a`` and ``b`` have one
+    shape and one dtype (float32 or float64)."""
+    ep = _ENTRIES.get((kernel, a.dtype))
+    if ep is None:
+        ep = entry(kernel, a.dtype, (1, 1, 1))
+    out = np.empty(a.shape, a.dtype)
+    ep(a.ravel(), b.ravel(), out.ravel())
+    return out
+
+
 def rows_view(x: np.ndarray) -> np.ndarray:
     """``x`` as a C-contiguous (rows, last dim) array for a row kernel (a copy only when ``x`` is strided)."""
     if x.ndim == 2 and x.flags.c_contiguous:

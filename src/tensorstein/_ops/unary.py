@@ -14,8 +14,9 @@ from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
 from .._kernels.lazy import PARALLEL_MIN, kernels
+from .._kernels.parallel import get_num_threads
 from .._tensor import Tensor
-from ._common import binary_operands, check_tensor, float_input, quiet, small_map, write_out
+from ._common import binary_operands, check_tensor, float_input, quiet, small_map, small_map2, write_out
 from ._registry import register
 from .elementwise import maximum, minimum
 
@@ -61,7 +62,7 @@ def unary_op(rec: Unary) -> Callable[..., Any]:
             check_tensor(input, rec.name)
         x = input._data
         dt = x.dtype
-        if small is not None and (dt is _F32 or dt is _F64) and x.size < PARALLEL_MIN:  # no pool, no dispatch
+        if small is not None and (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1):
             res = Tensor._make(small_map(small, x))
         else:
             res = Tensor._make(forward(x if dt is _F32 else prepare(x)))
@@ -221,7 +222,7 @@ def relu(input):
     x = input._data
     dt = x.dtype
     big = False
-    if (dt is _F32 or dt is _F64) and x.size < PARALLEL_MIN:  # the kernel keeps NaN; np.maximum is ~4x slower
+    if (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1):  # no pool, no dispatch
         arr = small_map("activations._relu_k", x)
     elif dt == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
@@ -235,8 +236,11 @@ def relu(input):
         saved = res.detach()
 
         def backward(g):
-            if big and not grad_enabled() and g._data.dtype == x.dtype:
-                return (Tensor._make(kernels("activations").relu_backward(g._data, None, saved._data)),)
+            if not grad_enabled() and g._data.dtype == x.dtype and (dt is _F32 or dt is _F64):
+                if big:
+                    return (Tensor._make(kernels("activations").relu_backward(g._data, None, saved._data)),)
+                if g._data.shape == x.shape:
+                    return (Tensor._make(small_map2("activations._relu_bk", g._data, saved._data)),)
             # torch's threshold_backward zeroes where out <= 0, so a NaN passes its gradient through
             return (g * Tensor._make(~(saved._data <= 0)),)
 

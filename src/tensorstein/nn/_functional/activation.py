@@ -10,6 +10,7 @@ import numpy as np
 from ..._autograd.grad_mode import STATE, grad_enabled
 from ..._autograd.graph import attach, needs_grad, node_type
 from ..._kernels.lazy import PARALLEL_MIN, kernels
+from ..._kernels.parallel import get_num_threads
 from ..._ops import reduction as R
 from ..._ops._common import small_map
 from ..._ops import unary as U
@@ -31,7 +32,8 @@ def _small(input, kernel, *params):
     None otherwise. ``params`` are Python floats, converted to the input's dtype as the kernel wrappers do."""
     x = input._data
     dt = x.dtype
-    if (dt is _F32 or dt is _F64) and x.size < PARALLEL_MIN and not (input.requires_grad and grad_enabled()):
+    if (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1) and \
+            not (input.requires_grad and grad_enabled()):
         return Tensor._make(small_map(kernel, x, *params))
     return None
 
