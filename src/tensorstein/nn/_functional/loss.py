@@ -11,6 +11,7 @@ from ... import _dtype as D
 from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
 from ..._kernels.lazy import PARALLEL_MIN, kernels
+from ..._kernels.parallel import get_num_threads
 from ..._ops._common import entry
 from ..._ops import reduction as R
 from ..._ops import unary as U
@@ -209,7 +210,8 @@ def _cross_entropy_small(input, target, ignore_index, reduction, label_smoothing
     t = target._data if isinstance(target, Tensor) else None
     dt = x.dtype
     if not ((dt is _F32 or dt is _F64) and x.ndim == 2 and t is not None and t.dtype is _I64 and t.ndim == 1
-            and t.shape[0] == x.shape[0] and 0 < x.size < PARALLEL_MIN and x.flags.c_contiguous
+            and t.shape[0] == x.shape[0] and x.size and (x.size < PARALLEL_MIN or get_num_threads() == 1)
+            and x.flags.c_contiguous
             and reduction in ("mean", "sum", "none") and type(ignore_index) is int
             and type(label_smoothing) in (float, int) and 0.0 <= label_smoothing <= 1.0):
         return None
