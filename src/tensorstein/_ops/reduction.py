@@ -63,15 +63,15 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _serial_reduce(x: np.ndarray, dim, keepdim: bool, op: int):
-    """Sum (``op`` 0), sum of squares (1) or NaN-propagating max (2) of a float32/float64 array over all
-    elements or its last dim, on this thread through the reduce kernels' entry points (one pass, no NumPy
-    reduction set-up: the per-call cost of small tensors); None when that does not apply (empty, another
-    dim, a non-contiguous last-dim reduction, or large enough for the pool)."""
+    """Sum (``op`` 0), sum of squares (1), NaN-propagating max (2) or squared deviations from the mean (3) of
+    a float32/float64 array over all elements or its last dim, on this thread through the reduce kernels'
+    entry points (no NumPy reduction set-up: the per-call cost of small tensors); None when that does not
+    apply (empty, another dim, a non-contiguous last-dim reduction, or large enough for the pool)."""
     n = x.size
     dt = x.dtype
     if not n or not (dt is _F32 or dt is _F64) or (n >= PARALLEL_MIN and get_num_threads() > 1):
         return None
-    if dim is None and op != 2:
+    if dim is None and op < 2:
         r = np.array(entry("reduce._flat_k", dt, (1, bool))(x.ravel(), op == 1), dt)
         return r.reshape((1,) * x.ndim) if keepdim else r
     nd = x.ndim
@@ -217,16 +217,8 @@ def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     return _var_std(input, dim, unbiased, keepdim, correction, True)
 
 
-def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
-    if isinstance(dim, bool):  # legacy var(input, unbiased)
-        dim, unbiased = None, dim
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    if not input.is_floating_point():
-        raise RuntimeError("std and var only support floating point and complex dtypes")
-    x = input._data
-    dims = normalize_dims(dim, x.ndim)
-    n = x.size if dims is None else int(np.prod([x.shape[d] for d in dims]))
+def _var_std_general(x, dims, n, keepdim, correction, take_sqrt):
+    """var / std by the reduce kernels (all dims or one) or NumPy; a dof <= 0 gives inf / NaN as torch."""
     with np.errstate(all="ignore"):
         if n - correction > 0 and _kernel_reduces(x, dims, 1):  # one-pass moments, faster at every size
             v = kernels("reduce").var(x, None if dims is None else dims[0], correction, keepdim)
@@ -238,7 +230,25 @@ def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
                 v0 = np.var(x, axis=dims, keepdims=keepdim)
                 v = np.where((v0 == 0) | np.isnan(v0), np.nan, np.inf)  # 0/0 and nan/0 are nan
         arr = np.sqrt(v) if take_sqrt else v
-    res = Tensor._make(np.asarray(arr).astype(x.dtype, copy=False))
+    return Tensor._make(np.asarray(arr).astype(x.dtype, copy=False))
+
+
+def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
+    if isinstance(dim, bool):  # legacy var(input, unbiased)
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    if not input.is_floating_point():
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    x = input._data
+    dims = normalize_dims(dim, x.ndim)
+    n = x.size if dims is None else math.prod([x.shape[d] for d in dims])
+    if n - correction > 0 and (dims is None or dims == (x.ndim - 1,)) and \
+            (m2 := _serial_reduce(x, None if dims is None else -1, keepdim, 3)) is not None:
+        v = m2 / m2.dtype.type(n - correction)  # the squared deviations: one kernel pass per row
+        res = Tensor._make(np.sqrt(v) if take_sqrt else v)
+    else:
+        res = _var_std_general(x, dims, n, keepdim, correction, take_sqrt)
     if needs_grad(input):
         shape = x.shape
         saved = res.detach()
