@@ -432,19 +432,25 @@ def _softmax_backward(g, y, d):
     return (y * (g - sum(g * y, dim=d, keepdim=True)),)
 
 
-def _rows_serial(x: np.ndarray, dim, dtype) -> bool:
-    """A float32/float64 (log-)softmax over the last dim that one thread runs: the row kernels' entry points."""
+def _rows_softmax(input, dim, dtype, log: bool):
+    """(log-)softmax over the last dim of a float32/float64 tensor that one thread runs, by ``rows._softmax_k``
+    through its entry point (the per-call cost of small tensors), with its backward; None otherwise."""
+    if not isinstance(input, Tensor):
+        return None
+    x = input._data
     dt = x.dtype
-    return dtype is None and (dt is _F32 or dt is _F64) and type(dim) is int and x.ndim > 0 and \
-        (dim == -1 or dim == x.ndim - 1) and x.size > 0 and (x.size < PARALLEL_MIN or get_num_threads() == 1)
+    n = x.size
+    if not (dtype is None and (dt is _F32 or dt is _F64) and type(dim) is int and x.ndim and
+            (dim == -1 or dim == x.ndim - 1) and n and (n < PARALLEL_MIN or get_num_threads() == 1)):
+        return None
+    x2 = x if x.ndim == 2 and x.flags.c_contiguous else rows_view(x)
+    out = np.empty(x2.shape, dt)
+    ep = _SOFTMAX_EP.get(dt) or _SOFTMAX_EP.setdefault(dt, entry("rows._softmax_k", dt, (int, int, 2, 2, bool)))
+    ep(0, x2.shape[0], x2, out, log)
+    return _attach_softmax(input, out if x2 is x else out.reshape(x.shape), x.ndim - 1, log)
 
 
-def _rows_softmax(x: np.ndarray, log: bool) -> np.ndarray:
-    """``rows._softmax_k`` over the last dim of ``x`` (see :func:`_rows_serial`)."""
-    x2 = rows_view(x)
-    out = np.empty(x2.shape, x.dtype)
-    entry("rows._softmax_k", x.dtype, (int, int, 2, 2, bool))(0, x2.shape[0], x2, out, log)
-    return out if out.shape == x.shape else out.reshape(x.shape)
+_SOFTMAX_EP: dict = {}
 
 
 def _rows_softmax_backward(g: np.ndarray, y: np.ndarray, log: bool) -> np.ndarray:
@@ -458,8 +464,8 @@ def _rows_softmax_backward(g: np.ndarray, y: np.ndarray, log: bool) -> np.ndarra
 
 def softmax(input, dim=None, dtype=None):
     """exp(x - max) / sum(exp(x - max)) along ``dim``; half types compute in float32."""
-    if isinstance(input, Tensor) and _rows_serial(input._data, dim, dtype):
-        return _attach_softmax(input, _rows_softmax(input._data, False), input._data.ndim - 1, False)
+    if (res := _rows_softmax(input, dim, dtype, False)) is not None:
+        return res
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "softmax")
     fused = x.ndim and x.size
     if fused:  # the row kernel (one pass per row, rows over the pool)
@@ -507,8 +513,8 @@ def _attach_softmax(input, out, d, log):
 
 def log_softmax(input, dim=None, dtype=None):
     """x - logsumexp(x) along ``dim``."""
-    if isinstance(input, Tensor) and _rows_serial(input._data, dim, dtype):
-        return _attach_softmax(input, _rows_softmax(input._data, True), input._data.ndim - 1, True)
+    if (res := _rows_softmax(input, dim, dtype, True)) is not None:
+        return res
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "log_softmax")
     fused = x.ndim and x.size
     with np.errstate(all="ignore"):
