@@ -32,8 +32,23 @@ MaximumBackward0 = node_type("MaximumBackward0")
 MinimumBackward0 = node_type("MinimumBackward0")
 
 
+def _same_float(a, b):
+    """Both Tensors of one float32/float64 dtype: the ufunc needs no promotion or casting (the fast path)."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        dt = a._data.dtype
+        return dt is b._data.dtype and (dt is _F32 or dt is _F64)
+    return False
+
+
 def add(input, other, *, alpha=1, out=None):
     """``input + alpha * other`` with broadcasting and type promotion."""
+    if out is None and alpha == 1 and _same_float(input, other):
+        try:
+            res = Tensor._make(np.add(input._data, other._data))
+        except ValueError:  # not broadcastable: the general path raises torch's message
+            pass
+        else:
+            return attach(res, AddBackward0, _add_backward, (input, other))
     other = as_tensor_arg(other)
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
@@ -42,6 +57,10 @@ def add(input, other, *, alpha=1, out=None):
     if out is not None:
         return write_out(out, res)
     return attach(res, AddBackward0, lambda g: (g, g), (_t(input), _t(other)))
+
+
+def _add_backward(g):
+    return g, g
 
 
 def sub(input, other, *, alpha=1, out=None):
@@ -88,9 +107,16 @@ def rsub(input, other, *, alpha=1):
 
 def mul(input, other, *, out=None):
     """Element-wise product ``C_ij = A_ij * B_ij`` with broadcasting."""
-    other = as_tensor_arg(other)
-    x, y, rt = binary_operands(input, other)
-    res = Tensor._make(_apply(np.multiply if rt is not D.bool_ else np.logical_and, x, y, input, other))
+    res = None
+    if out is None and _same_float(input, other):
+        try:
+            res = Tensor._make(np.multiply(input._data, other._data))
+        except ValueError:  # not broadcastable: the general path raises torch's message
+            pass
+    if res is None:
+        other = as_tensor_arg(other)
+        x, y, rt = binary_operands(input, other)
+        res = Tensor._make(_apply(np.multiply if rt is not D.bool_ else np.logical_and, x, y, input, other))
     if out is not None:
         return write_out(out, res)
     a, b = input, other
@@ -236,7 +262,7 @@ def _pow_kernel_dtype(t) -> bool:
     return dt is _F32 or dt == np.float32 or dt == np.float64 or dt == np.float16 or dt == D.bfloat16.np
 
 
-_F32 = np.dtype(np.float32)
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _pow_scalar_kernel(a, e):
