@@ -141,6 +141,9 @@ def min(input, dim=None, keepdim: bool = False, *, out=None):
 
 def _amax_amin(input, dim, keepdim, np_red, name):
     x = input._data
+    dt = x.dtype
+    if type(dim) is int and x.ndim and (dim == -1 or dim == x.ndim - 1) and x.size and (dt is _F32 or dt is _F64):
+        return _rows_amax_amin(input, (x.ndim - 1,), keepdim, name)  # the common case, checked cheaply
     dims = normalize_dims(dim if dim != () else None, x.ndim)
     if x.size == 0 and dims is None:
         raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
@@ -148,7 +151,6 @@ def _amax_amin(input, dim, keepdim, np_red, name):
     if x.size == 0 and builtins.any(x.shape[d] == 0 for d in dims):
         raise IndexError(f"{name}(): Expected reduction dim {next(d for d in dims if x.shape[d] == 0)} to have "
                          "non-zero size.")
-    dt = x.dtype
     if (dt is _F32 or dt is _F64) and x.size and (dims is None or dims == (x.ndim - 1,)):
         return _rows_amax_amin(input, dims, keepdim, name)
     if np_red is np.max and _kernel_reduces(x, dims, _KERNEL_MIN):
@@ -166,7 +168,7 @@ def _amax_amin(input, dim, keepdim, np_red, name):
 
 def _rows_amax_amin(input, dims, keepdim, name):
     """amax / amin of a float32/float64 tensor over all elements or its last dim, by the row kernels; the
-    backward (ties share the gradient evenly; a NaN result sends it to the NaNs) is one kernel pass too."""
+    backward (ties share the gradient evenly; a NaN result gives NaN, as torch) is one kernel pass too."""
     x = input._data
     x2 = x.ravel().reshape(1, -1) if dims is None else rows_view(x)  # (R, C) C-contiguous
     vals = np.empty(x2.shape[0], x.dtype)
@@ -174,11 +176,12 @@ def _rows_amax_amin(input, dims, keepdim, name):
         entry("reduce._rows_ext_k", x.dtype, (2, 1, (1, np.int64), bool))(x2, vals, np.empty(len(vals), np.int64),
                                                                               False)
     elif x.size < PARALLEL_MIN or get_num_threads() == 1:
-        entry("reduce._rows_k", x.dtype, (2, 1, int))(x2, vals, 2)
+        (_ROWS_EP.get(x.dtype) or _ROWS_EP.setdefault(x.dtype, entry("reduce._rows_k", x.dtype, (2, 1, int))))(
+            x2, vals, 2)
     else:  # over the pool
         vals = kernels("reduce").amax(x, None if dims is None else -1, False).reshape(-1)
     shape = ((1,) * x.ndim if keepdim else ()) if dims is None else (x.shape[:-1] + (1,) if keepdim else x.shape[:-1])
-    res = Tensor._make(vals.reshape(shape))
+    res = Tensor._make(vals if vals.shape == shape else vals.reshape(shape))
     if input.requires_grad and grad_enabled():
         all_dims = dims if dims is not None else tuple(range(x.ndim))
         saved = res.detach()
@@ -193,6 +196,9 @@ def _rows_amax_amin(input, dims, keepdim, name):
 
         attach(res, node_type(f"{name.capitalize()}Backward0"), backward, (input,), (input, saved))
     return res
+
+
+_ROWS_EP: dict = {}
 
 
 def amax(input, dim=(), keepdim: bool = False):
