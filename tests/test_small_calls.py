@@ -236,3 +236,22 @@ def test_cross_entropy_small(reduction, smoothing, dtype):
 def test_cross_entropy_small_bad_target_error():
     with pytest.raises(IndexError, match="Target 11 is out of bounds."):
         F.cross_entropy(ts.randn(3, 11), ts.tensor([1, 11, -3]))
+
+
+@pytest.mark.parametrize("name", ["max", "min", "amax", "amin"])
+def test_extremes_large_over_the_pool(name):
+    x = np.round(_data((3000, 40), np.float32, nan=False))
+    x[5, 3] = np.nan
+    x[7] = 1.0
+    prev = ts.get_num_threads()
+    try:
+        for threads in (1, 2):
+            ts.set_num_threads(threads)
+            got = getattr(ts.from_numpy(x), name)(-1)
+            want = getattr(torch.from_numpy(x), name)(-1)
+            if name in ("max", "min"):
+                np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+                got, want = got.values, want.values
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    finally:
+        ts.set_num_threads(prev)

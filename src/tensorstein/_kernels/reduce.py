@@ -336,8 +336,24 @@ def amax(x: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
     return _finish(_reduce_dim(x, dim, keepdim, lambda blk: blk.max(axis=1)), x, dim, keepdim)
 
 
-def max_dim(x: np.ndarray, dim: int, keepdim: bool = False):
-    """``(values, indices)`` of the max along ``dim`` (first occurrence; a NaN wins, as torch)."""
+def max_dim(x: np.ndarray, dim: int, keepdim: bool = False, largest: bool = True):
+    """``(values, indices)`` of the max (``largest``) or min along ``dim`` (first occurrence; a NaN wins, as
+    torch). The last dim of a contiguous float array: one row-kernel pass, rows over the pool."""
+    if x.ndim and dim % x.ndim == x.ndim - 1 and x.flags.c_contiguous and x.size and \
+            (x.dtype == np.float32 or x.dtype == np.float64):
+        x2 = x.reshape(-1, x.shape[-1])
+        vals = np.empty(x2.shape[0], x.dtype)
+        idx = np.empty(x2.shape[0], np.int64)
+        if _serial(x.size) or x2.shape[0] < 2:
+            _rows_ext_k(x2, vals, idx, largest)
+        else:
+            parallel_chunks(lambda s, e: _rows_ext_k(x2[s:e], vals[s:e], idx[s:e], largest), x2.shape[0],
+                            max(1, MIN_CHUNK // x2.shape[1]))
+        shape = x.shape[:-1] + ((1,) if keepdim else ())
+        return vals.reshape(shape), idx.reshape(shape)
+    if not largest:
+        vals, idx = max_dim(-x, dim, keepdim)
+        return -vals, idx
     vals = amax(x, dim, keepdim)
     idx = _reduce_dim(x, dim, keepdim, lambda blk: blk.argmax(axis=1), np.int64)
     return vals, idx

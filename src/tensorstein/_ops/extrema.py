@@ -76,10 +76,13 @@ def _last_dim_extreme(input, keepdim, name, result_cls):
     kernel pass per row (a NaN wins), the backward one scatter of the gradient to the indices."""
     x = input._data
     x2 = rows_view(x)  # (R, C)
-    vals = np.empty(x2.shape[0], x.dtype)
-    idx = np.empty(x2.shape[0], np.int64)
-    entry("reduce._rows_ext_k", x.dtype, (2, 1, (1, np.int64), bool))(x2, vals, idx, name == "max")
     shape = x.shape[:-1] + (1,) if keepdim else x.shape[:-1]
+    if x.size < PARALLEL_MIN or get_num_threads() == 1:
+        vals = np.empty(x2.shape[0], x.dtype)
+        idx = np.empty(x2.shape[0], np.int64)
+        entry("reduce._rows_ext_k", x.dtype, (2, 1, (1, np.int64), bool))(x2, vals, idx, name == "max")
+    else:  # rows over the pool
+        vals, idx = (a.reshape(-1) for a in kernels("reduce").max_dim(x, -1, False, name == "max"))
     values, indices = Tensor._make(vals.reshape(shape)), Tensor._make(idx.reshape(shape))
     if input.requires_grad and grad_enabled():
         def backward(g):
