@@ -43,7 +43,7 @@ class Unary:
     aliases: tuple[str, ...] = ()
     dunders: tuple[str, ...] = ()  # operators that are this op (``__neg__``)
     warns: bool = True  # NumPy may flag FP errors (run quietly); False for Numba kernels
-    small: str | None = None  # ``activations.<small>(x, out)``: the kernel for small float32/float64 inputs
+    small: str | None = None  # ``"module.kernel"`` ``(x, out)``: float32/float64 inputs one thread runs (entry point)
 
 
 def unary_op(rec: Unary) -> Callable[..., Any]:
