@@ -16,7 +16,7 @@ from .._autograd.graph import attach, node_type, needs_grad
 from .._kernels.lazy import PARALLEL_MIN, kernels
 from .._kernels.parallel import get_num_threads
 from .._tensor import Tensor
-from ._common import binary_operands, check_tensor, float_input, quiet, small_map, small_map2, write_out
+from ._common import binary_operands, check_tensor, entry, float_input, quiet, small_map, small_map2, write_out
 from ._registry import register
 from .elementwise import maximum, minimum
 
@@ -215,6 +215,9 @@ def round(input, *, decimals: int = 0, out=None):
                   lambda g: (g * 0.0,), (input,))
 
 
+_RELU: dict = {}  # dtype -> the relu kernel's entry point
+
+
 def relu(input):
     """max(x, 0); keeps the dtype."""
     if not isinstance(input, Tensor):
@@ -223,7 +226,9 @@ def relu(input):
     dt = x.dtype
     big = False
     if (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1):  # no pool, no dispatch
-        arr = small_map("activations._relu_k", x)
+        ep = _RELU.get(dt) or _RELU.setdefault(dt, entry("activations._relu_k", dt, (1, 1)))
+        arr = np.empty(x.shape, dt)
+        ep(x.ravel(), arr.ravel())
     elif dt == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
     elif dt == np.float32 or dt == np.float64:
