@@ -158,26 +158,14 @@ def quiet(fn, *args):
 _ENTRIES: dict = {}
 
 
-def small_map(kernel: str, x: np.ndarray, *params) -> np.ndarray:
-    """``_kernels/<module>.<name>(flat_x, flat_out, *params)`` (``kernel`` = ``"module.name"``) into a new array of
-    ``x``'s shape and dtype, through the kernel's compiled entry point (``pointwise.small_map``): the
-    small-tensor path, no pool and no type dispatch. ``x`` is float32 or float64 (any layout); float
-    ``params`` are Python floats (the kernel gets them in ``x``'s dtype), integer ones Python ints.
-
-    >>> small_map("activations._relu_k", np.array([-1.0, 2.0], np.float32))
-    array([0., 2.], dtype=float32)
-    """
-    ep = _ENTRIES.get((kernel, x.dtype))
-    if ep is None:
-        ep = entry(kernel, x.dtype, (1, 1) + tuple(float if isinstance(p, float) else int for p in params))
-    out = np.empty(x.shape, x.dtype)
-    ep(x.ravel(), out.ravel(), *params)  # ravel: C-contiguous (a copy when x is not)
-    return out
-
-
 def small_map2(kernel: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """:func:`small_map` of a two-input kernel ``kernel(flat_a, flat_b, flat_out)``; ``a`` and ``b`` have one
-    shape and one dtype (float32 or float64)."""
+    """``_kernels/<module>.<name>(flat_a, flat_b, flat_out)`` (``kernel = "module.name"``) into a new array,
+    through the kernel's entry point (:func:`entry`): the one-thread path, no pool and no type dispatch. ``a``
+    and ``b`` have one shape and one dtype, float32 or float64 (any layout: ``ravel`` copies a strided one).
+
+    >>> small_map2("activations._relu_bk", np.ones(2, np.float32), np.array([-1.0, 2.0], np.float32))
+    array([0., 1.], dtype=float32)
+    """
     ep = _ENTRIES.get((kernel, a.dtype))
     if ep is None:
         ep = entry(kernel, a.dtype, (1, 1, 1))

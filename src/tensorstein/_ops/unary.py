@@ -16,7 +16,7 @@ from .._autograd.graph import attach, node_type, needs_grad
 from .._kernels.lazy import PARALLEL_MIN, kernels
 from .._kernels.parallel import get_num_threads
 from .._tensor import Tensor
-from ._common import binary_operands, check_tensor, entry, float_input, quiet, small_map, small_map2, write_out
+from ._common import binary_operands, check_tensor, entry, float_input, quiet, small_map2, write_out
 from ._registry import register
 from .elementwise import maximum, minimum
 
@@ -56,6 +56,7 @@ def unary_op(rec: Unary) -> Callable[..., Any]:
         forward = lambda x: quiet(fwd, x)  # noqa: E731
         fused = None if fused_q is None else (lambda g, x, y: quiet(fused_q, g, x, y))
     small = rec.small
+    eps: dict = {}  # dtype -> the entry point of ``small``
 
     def op(input, *, out=None):
         if not isinstance(input, Tensor):
@@ -63,7 +64,10 @@ def unary_op(rec: Unary) -> Callable[..., Any]:
         x = input._data
         dt = x.dtype
         if small is not None and (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1):
-            res = Tensor._make(small_map(small, x))
+            ep = eps.get(dt) or eps.setdefault(dt, entry(small, dt, (1, 1)))
+            arr = np.empty(x.shape, dt)
+            ep(x.ravel(), arr.ravel())
+            res = Tensor._make(arr)
         else:
             res = Tensor._make(forward(x if dt is _F32 else prepare(x)))
         if out is not None:
