@@ -447,7 +447,11 @@ def _rows_softmax(input, dim, dtype, log: bool):
     out = np.empty(x2.shape, dt)
     ep = _SOFTMAX_EP.get(dt) or _SOFTMAX_EP.setdefault(dt, entry("rows._softmax_k", dt, (int, int, 2, 2, bool)))
     ep(0, x2.shape[0], x2, out, log)
-    return _attach_softmax(input, out if x2 is x else out.reshape(x.shape), x.ndim - 1, log)
+    if x2 is not x:
+        out = out.reshape(x.shape)
+    if not (input.requires_grad and grad_enabled()):
+        return Tensor._make(out)
+    return _attach_softmax(input, out, x.ndim - 1, log)
 
 
 _SOFTMAX_EP: dict = {}

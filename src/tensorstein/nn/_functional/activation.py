@@ -247,6 +247,8 @@ def mish(input, inplace=False):
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if (res := R._rows_softmax(input, dim, dtype, False)) is not None:  # small / one-thread fast path
+        return res
     return R.softmax(input, dim, dtype=dtype)
 
 
@@ -275,6 +277,8 @@ def _masked_softmax(input, mask, dim=None, mask_type=None):
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if (res := R._rows_softmax(input, dim, dtype, True)) is not None:  # small / one-thread fast path
+        return res
     return R.log_softmax(input, dim, dtype=dtype)
 
 

@@ -216,14 +216,17 @@ def _cross_entropy_small(input, target, ignore_index, reduction, label_smoothing
             and type(label_smoothing) in (float, int) and 0.0 <= label_smoothing <= 1.0):
         return None
     tgt = t.ravel()
-    n_ignored, bad = entry("reduce._class_targets_k", dt, ((1, np.int64), int, int))(tgt, ignore_index, x.shape[1])
+    eps_ = _CE_EP.get(dt)
+    if eps_ is None:
+        eps_ = _CE_EP[dt] = (entry("reduce._class_targets_k", dt, ((1, np.int64), int, int)),
+                             entry("rows._ce_k", dt, (int, int, 2, (1, np.int64), int, float, 1, 1)))
+    n_ignored, bad = eps_[0](tgt, ignore_index, x.shape[1])
     if bad >= 0:
         return None
     eps = float(label_smoothing)
     loss = np.empty(x.shape[0], dt)
     lse = np.empty(x.shape[0], dt)
-    entry("rows._ce_k", dt, (int, int, 2, (1, np.int64), int, float, 1, 1))(0, x.shape[0], x, tgt, ignore_index, eps,
-                                                                            loss, lse)
+    eps_[1](0, x.shape[0], x, tgt, ignore_index, eps, loss, lse)
     count = x.shape[0] - n_ignored
     if reduction == "none":
         out = loss
@@ -247,6 +250,9 @@ def _cross_entropy_small(input, target, ignore_index, reduction, label_smoothing
 
         attach(res, NllLossBackward0, backward, (input,))
     return res
+
+
+_CE_EP: dict = {}  # dtype -> (target check, forward) entry points
 
 
 def _cross_entropy_fused(input, target, ignore_index, reduction, label_smoothing=0.0):
