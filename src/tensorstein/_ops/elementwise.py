@@ -32,6 +32,14 @@ MaximumBackward0 = node_type("MaximumBackward0")
 MinimumBackward0 = node_type("MinimumBackward0")
 
 
+def _float_tensor(a):
+    """A float32/float64 Tensor (a Python-number operand keeps its dtype, NEP 50: the fast path)."""
+    if isinstance(a, Tensor):
+        dt = a._data.dtype
+        return dt is _F32 or dt is _F64
+    return False
+
+
 def _same_float(a, b):
     """Both Tensors of one float32/float64 dtype: the ufunc needs no promotion or casting (the fast path)."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
@@ -42,13 +50,17 @@ def _same_float(a, b):
 
 def add(input, other, *, alpha=1, out=None):
     """``input + alpha * other`` with broadcasting and type promotion."""
-    if out is None and alpha == 1 and _same_float(input, other):
-        try:
-            res = Tensor._make(np.add(input._data, other._data))
-        except ValueError:  # not broadcastable: the general path raises torch's message
-            pass
-        else:
-            return attach(res, AddBackward0, _add_backward, (input, other))
+    if out is None and alpha == 1:
+        t = type(other)
+        if (t is float or t is int) and _float_tensor(input):  # NEP 50: the scalar keeps the tensor's dtype
+            return attach(Tensor._make(np.add(input._data, other)), AddBackward0, _add_backward, (input, None))
+        if isinstance(other, Tensor) and _same_float(input, other):
+            try:
+                res = Tensor._make(np.add(input._data, other._data))
+            except ValueError:  # not broadcastable: the general path raises torch's message
+                pass
+            else:
+                return attach(res, AddBackward0, _add_backward, (input, other))
     other = as_tensor_arg(other)
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
@@ -108,11 +120,18 @@ def rsub(input, other, *, alpha=1):
 def mul(input, other, *, out=None):
     """Element-wise product ``C_ij = A_ij * B_ij`` with broadcasting."""
     res = None
-    if out is None and _same_float(input, other):
-        try:
-            res = Tensor._make(np.multiply(input._data, other._data))
-        except ValueError:  # not broadcastable: the general path raises torch's message
-            pass
+    if out is None:
+        t = type(other)
+        if (t is float or t is int) and _float_tensor(input):  # NEP 50: the scalar keeps the tensor's dtype
+            res = Tensor._make(np.multiply(input._data, other))
+            if input.requires_grad and grad_enabled():
+                attach(res, MulBackward0, lambda g: (g * other, None), (input, None))
+            return res
+        if isinstance(other, Tensor) and _same_float(input, other):
+            try:
+                res = Tensor._make(np.multiply(input._data, other._data))
+            except ValueError:  # not broadcastable: the general path raises torch's message
+                pass
     if res is None:
         other = as_tensor_arg(other)
         x, y, rt = binary_operands(input, other)
