@@ -77,6 +77,17 @@ def _add_backward(g):
 
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other``."""
+    if out is None and alpha == 1:  # float32/float64 with a Python number or a same-dtype tensor: the ufunc
+        t = type(other)
+        if (t is float or t is int) and _float_tensor(input):
+            return attach(Tensor._make(np.subtract(input._data, other)), SubBackward0, _sub_backward, (input, None))
+        if isinstance(other, Tensor) and _same_float(input, other):
+            try:
+                res = Tensor._make(np.subtract(input._data, other._data))
+            except ValueError:  # not broadcastable: the general path raises torch's message
+                pass
+            else:
+                return attach(res, SubBackward0, _sub_backward, (input, other))
     other = as_tensor_arg(other)
     if alpha != 1:
         if _is_bool(input) or _is_bool(other):
@@ -89,6 +100,10 @@ def sub(input, other, *, alpha=1, out=None):
     if out is not None:
         return write_out(out, res)
     return attach(res, SubBackward0, lambda g: (g, -g), (_t(input), _t(other)))
+
+
+def _sub_backward(g):
+    return g, -g
 
 
 def _is_bool(v):
@@ -159,6 +174,13 @@ def div(input, other, *, rounding_mode=None, out=None):
             raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                              f"'{rounding_mode}'")
         return _rounded_div(input, other, rounding_mode, out)
+    if out is None and isinstance(other, Tensor) and _same_float(input, other):  # the ufunc straight away
+        try:
+            res = Tensor._make(quiet(np.true_divide, input._data, other._data))
+        except ValueError:  # not broadcastable: the general path raises torch's message
+            pass
+        else:
+            return _attach_div(res, input, other)
     x, y, rt = binary_operands(input, other)
     if not rt.is_floating_point:
         # integer operands convert to the default float from their own values (no wrap to the common int type)
@@ -169,8 +191,11 @@ def div(input, other, *, rounding_mode=None, out=None):
         res = Tensor._make(_apply(np.true_divide, x, y, input, other))
     if out is not None:
         return write_out(out, res)
-    if needs_grad(_t(input), _t(other)):
-        a, b = input, other
+    return _attach_div(res, input, other)
+
+
+def _attach_div(res, a, b):
+    if needs_grad(_t(a), _t(b)):
         attach(res, DivBackward0,
                lambda g: (g / b if _wants(a) else None, -g * a / (b * b) if _wants(b) else None),
                (_t(a), _t(b)), tuple(t for t in (a, b) if isinstance(t, Tensor)))
