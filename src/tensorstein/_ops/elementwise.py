@@ -168,19 +168,19 @@ def _wants(x):
 
 def div(input, other, *, rounding_mode=None, out=None):
     """True division (ints give the default float); ``rounding_mode`` 'trunc' or 'floor'."""
+    if rounding_mode is None and out is None and isinstance(other, Tensor) and _same_float(input, other):
+        try:  # the ufunc straight away
+            res = Tensor._make(quiet(np.true_divide, input._data, other._data))
+        except ValueError:  # not broadcastable: the general path raises torch's message
+            pass
+        else:
+            return _attach_div(res, input, other)
     other = as_tensor_arg(other)
     if rounding_mode is not None:
         if rounding_mode not in ("trunc", "floor"):
             raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                              f"'{rounding_mode}'")
         return _rounded_div(input, other, rounding_mode, out)
-    if out is None and isinstance(other, Tensor) and _same_float(input, other):  # the ufunc straight away
-        try:
-            res = Tensor._make(quiet(np.true_divide, input._data, other._data))
-        except ValueError:  # not broadcastable: the general path raises torch's message
-            pass
-        else:
-            return _attach_div(res, input, other)
     x, y, rt = binary_operands(input, other)
     if not rt.is_floating_point:
         # integer operands convert to the default float from their own values (no wrap to the common int type)
