@@ -198,6 +198,8 @@ def entry_point(kernel, *example_args):
     Numba's cache, once). Calling it skips Numba's type dispatch (~0.1 us a call, ~0.6 us per NumPy scalar
     argument); it converts Python numbers to the signature's scalar types but does not check array dtypes,
     ranks or layouts: the caller passes arrays exactly like the examples."""
+    if not hasattr(kernel, "compile"):  # NUMBA_DISABLE_JIT: the plain Python function
+        return kernel
     return kernel.compile(tuple(kernel.typeof_pyval(a) for a in example_args))
 
 
