@@ -74,8 +74,14 @@ class Tensor:
     @staticmethod
     def _make(arr: np.ndarray) -> "Tensor":
         """Wrap an array without copying (NumPy scalars become 0-d arrays)."""
-        t = object.__new__(Tensor)
-        _init(t, arr if type(arr) is np.ndarray else np.asarray(arr))
+        t = object.__new__(Tensor)  # _init inlined: every op result goes through here
+        t._data = arr if type(arr) is np.ndarray else np.asarray(arr)
+        t.requires_grad = False
+        t._grad = None
+        t.grad_fn = None
+        t._version = [0]
+        t._hooks = None
+        t._retains_grad = False
         return t
 
     # ------------------------------------------------------------------ metadata

@@ -14,7 +14,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from .elementwise_engine import (
     MIN_CHUNK,
@@ -79,6 +80,143 @@ def _rows_k(x2, out, op):
             out[i] = row_max(r) if nans == 0 else r.dtype.type(np.nan)
         else:
             out[i] = _blocked(x2[i], op == 1)
+
+
+def _arg_ext(row, want_max):  # pragma: no cover - replaced by the overload inside numba
+    """Index of the first max (``want_max``) or min of a contiguous 1-D float row, or of its first NaN (torch's
+    ``max(dim)`` / ``min(dim)``), inside ``@njit`` code."""
+    return int(np.argmax(row) if want_max else np.argmin(row))
+
+
+# FP min/max reductions do not vectorise in Numba; integer ones do. The IEEE order is the signed order of the key
+# ``i ^ ((i >> 31) & 0x7fffffff)`` of the bit pattern ``i``; ``k - (k >> 31)`` merges -0.0 with 0.0 (they compare
+# equal) and ``~k`` reverses the order (min as a max). NaN is ``(i & 0x7fffffff) > 0x7f800000``. Per block of 64:
+# the largest key and a NaN count (vectorised); then one scan of the first NaN block or of the block of the max.
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _arg_ext_f32(row, want_max):
+    ri = row.view(np.int32)
+    n = ri.shape[0]
+    flip = np.int32(0) if want_max else np.int32(-1)
+    low, mag, inf = np.int32(-2147483648), np.int32(0x7FFFFFFF), np.int32(0x7F800000)
+    best = low
+    at = 0
+    for s in range(0, n, 64):
+        blk = ri[s:min(s + 64, n)]
+        m = low
+        nan = np.int32(0)
+        for j in range(blk.shape[0]):
+            i = blk[j]
+            k = np.int32(i ^ np.int32((i >> np.int32(31)) & mag))
+            k = np.int32(np.int32(k - np.int32(k >> np.int32(31))) ^ flip)
+            m = k if k > m else m
+            nan += np.int32(1) if np.int32(i & mag) > inf else np.int32(0)
+        if nan:
+            for j in range(blk.shape[0]):
+                if np.int32(blk[j] & mag) > inf:
+                    return s + j
+        if m > best:
+            best = m
+            at = s
+    blk = ri[at:min(at + 64, n)]
+    for j in range(blk.shape[0]):
+        i = blk[j]
+        k = np.int32(i ^ np.int32((i >> np.int32(31)) & mag))
+        if np.int32(np.int32(k - np.int32(k >> np.int32(31))) ^ flip) == best:
+            return at + j
+    return at
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _arg_ext_f64(row, want_max):
+    ri = row.view(np.int64)
+    n = ri.shape[0]
+    flip = np.int64(0) if want_max else np.int64(-1)
+    low, mag, inf = np.int64(-9223372036854775807 - 1), np.int64(0x7FFFFFFFFFFFFFFF), np.int64(0x7FF0000000000000)
+    best = low
+    at = 0
+    for s in range(0, n, 64):
+        blk = ri[s:min(s + 64, n)]
+        m = low
+        nan = np.int64(0)
+        for j in range(blk.shape[0]):
+            i = blk[j]
+            k = np.int64(i ^ np.int64((i >> np.int64(63)) & mag))
+            k = np.int64(np.int64(k - np.int64(k >> np.int64(63))) ^ flip)
+            m = k if k > m else m
+            nan += np.int64(1) if np.int64(i & mag) > inf else np.int64(0)
+        if nan:
+            for j in range(blk.shape[0]):
+                if np.int64(blk[j] & mag) > inf:
+                    return s + j
+        if m > best:
+            best = m
+            at = s
+    blk = ri[at:min(at + 64, n)]
+    for j in range(blk.shape[0]):
+        i = blk[j]
+        k = np.int64(i ^ np.int64((i >> np.int64(63)) & mag))
+        if np.int64(np.int64(k - np.int64(k >> np.int64(63))) ^ flip) == best:
+            return at + j
+    return at
+
+
+@overload(_arg_ext, fastmath=FASTMATH)
+def _ov_arg_ext(row, want_max):
+    if isinstance(row, types.Array) and row.dtype == types.float32:
+        return lambda row, want_max: _arg_ext_f32(row, want_max)
+    if isinstance(row, types.Array) and row.dtype == types.float64:
+        return lambda row, want_max: _arg_ext_f64(row, want_max)
+    return None
+
+
+@njit(**_J)
+def _rows_ext_k(x2, vals, idx, want_max):
+    """Per-row max (``want_max``) or min of a C-contiguous (R, C) float array with the index of its first
+    occurrence; a row holding NaN gives NaN and the index of its first NaN (torch's ``max(dim)``)."""
+    for i in range(x2.shape[0]):
+        k = _arg_ext(x2[i], want_max)
+        idx[i] = k
+        vals[i] = x2[i, k]
+
+
+@njit(**_J)
+def _rows_split_bk(x2, vals, g, out):
+    """Gradient of a per-row amax / amin, torch's ``(g / count) * mask``, ``mask`` the elements equal to the
+    row's result: ties share the gradient evenly; a NaN result (nothing equal, count 0) gives NaN."""
+    zero = x2.dtype.type(0.0)
+    one = x2.dtype.type(1.0)
+    for i in range(x2.shape[0]):
+        r = x2[i]
+        o = out[i]
+        m = vals[i]
+        c = 0
+        for j in range(r.shape[0]):
+            c += 1 if r[j] == m else 0
+        share = g[i] / x2.dtype.type(c)
+        for j in range(r.shape[0]):
+            o[j] = share * (one if r[j] == m else zero)
+
+
+@njit(**_J)
+def _rows_scatter_k(idx, g, out):
+    """``out[i, idx[i]] = g[i]`` over a zeroed (R, C) ``out``: the gradient of ``max(dim)`` / ``min(dim)``."""
+    for i in range(idx.shape[0]):
+        out[i, idx[i]] = g[i]
+
+
+@njit(**_J)
+def _class_targets_k(tgt, ignore, c):
+    """``(how many targets equal ignore, index of the first other target outside [0, c) or -1)``: the
+    target check of cross_entropy / nll_loss in one pass."""
+    n_ignored = 0
+    bad = -1
+    for i in range(tgt.shape[0]):
+        k = tgt[i]
+        if k == ignore:
+            n_ignored += 1
+        elif (k < 0 or k >= c) and bad < 0:
+            bad = i
+    return n_ignored, bad
 
 
 def _last_dim(x, dim, keepdim, op):
@@ -248,8 +386,24 @@ def amax(x: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
     return _finish(_reduce_dim(x, dim, keepdim, lambda blk: blk.max(axis=1)), x, dim, keepdim)
 
 
-def max_dim(x: np.ndarray, dim: int, keepdim: bool = False):
-    """``(values, indices)`` of the max along ``dim`` (first occurrence; a NaN wins, as torch)."""
+def max_dim(x: np.ndarray, dim: int, keepdim: bool = False, largest: bool = True):
+    """``(values, indices)`` of the max (``largest``) or min along ``dim`` (first occurrence; a NaN wins, as
+    torch). The last dim of a contiguous float array: one row-kernel pass, rows over the pool."""
+    if x.ndim and dim % x.ndim == x.ndim - 1 and x.flags.c_contiguous and x.size and \
+            (x.dtype == np.float32 or x.dtype == np.float64):
+        x2 = x.reshape(-1, x.shape[-1])
+        vals = np.empty(x2.shape[0], x.dtype)
+        idx = np.empty(x2.shape[0], np.int64)
+        if _serial(x.size) or x2.shape[0] < 2:
+            _rows_ext_k(x2, vals, idx, largest)
+        else:
+            parallel_chunks(lambda s, e: _rows_ext_k(x2[s:e], vals[s:e], idx[s:e], largest), x2.shape[0],
+                            max(1, MIN_CHUNK // x2.shape[1]))
+        shape = x.shape[:-1] + ((1,) if keepdim else ())
+        return vals.reshape(shape), idx.reshape(shape)
+    if not largest:
+        vals, idx = max_dim(-x, dim, keepdim)
+        return -vals, idx
     vals = amax(x, dim, keepdim)
     idx = _reduce_dim(x, dim, keepdim, lambda blk: blk.argmax(axis=1), np.int64)
     return vals, idx
@@ -293,7 +447,8 @@ def var_backward(grad, x, dim=None, correction: float = 1, keepdim: bool = False
     if dim is not None and not keepdim:
         g = np.expand_dims(g, dim)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = (xc - m) * (g * xc.dtype.type(2.0 / (n - correction) if n - correction > 0 else np.inf))
+        # torch does not clamp the dof: a negative one flips the sign, zero gives inf
+        out = (xc - m) * (g * xc.dtype.type(2.0 / (n - correction) if n - correction != 0 else np.inf))
     return out.astype(x.dtype, copy=False)
 
 

@@ -13,10 +13,10 @@ import numpy as np
 from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
-from .._kernels.lazy import kernels
+from .._kernels.lazy import PARALLEL_MIN, kernels
 from .._tensor import Tensor
 from ._common import apply_binary as _apply, as_tensor_arg, binary_operands, tensor_or_none as _t
-from ._common import write_out
+from ._common import quiet, write_out
 from ._registry import register
 from .errors import broadcast_error, broadcast_shapes
 
@@ -32,8 +32,35 @@ MaximumBackward0 = node_type("MaximumBackward0")
 MinimumBackward0 = node_type("MinimumBackward0")
 
 
+def _float_tensor(a):
+    """A float32/float64 Tensor (a Python-number operand keeps its dtype, NEP 50: the fast path)."""
+    if isinstance(a, Tensor):
+        dt = a._data.dtype
+        return dt is _F32 or dt is _F64
+    return False
+
+
+def _same_float(a, b):
+    """Both Tensors of one float32/float64 dtype: the ufunc needs no promotion or casting (the fast path)."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        dt = a._data.dtype
+        return dt is b._data.dtype and (dt is _F32 or dt is _F64)
+    return False
+
+
 def add(input, other, *, alpha=1, out=None):
     """``input + alpha * other`` with broadcasting and type promotion."""
+    if out is None and alpha == 1:
+        t = type(other)
+        if (t is float or t is int) and _float_tensor(input):  # NEP 50: the scalar keeps the tensor's dtype
+            return attach(Tensor._make(np.add(input._data, other)), AddBackward0, _add_backward, (input, None))
+        if isinstance(other, Tensor) and _same_float(input, other):
+            try:
+                res = Tensor._make(np.add(input._data, other._data))
+            except ValueError:  # not broadcastable: the general path raises torch's message
+                pass
+            else:
+                return attach(res, AddBackward0, _add_backward, (input, other))
     other = as_tensor_arg(other)
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
@@ -44,8 +71,23 @@ def add(input, other, *, alpha=1, out=None):
     return attach(res, AddBackward0, lambda g: (g, g), (_t(input), _t(other)))
 
 
+def _add_backward(g):
+    return g, g
+
+
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other``."""
+    if out is None and alpha == 1:  # float32/float64 with a Python number or a same-dtype tensor: the ufunc
+        t = type(other)
+        if (t is float or t is int) and _float_tensor(input):
+            return attach(Tensor._make(np.subtract(input._data, other)), SubBackward0, _sub_backward, (input, None))
+        if isinstance(other, Tensor) and _same_float(input, other):
+            try:
+                res = Tensor._make(np.subtract(input._data, other._data))
+            except ValueError:  # not broadcastable: the general path raises torch's message
+                pass
+            else:
+                return attach(res, SubBackward0, _sub_backward, (input, other))
     other = as_tensor_arg(other)
     if alpha != 1:
         if _is_bool(input) or _is_bool(other):
@@ -58,6 +100,10 @@ def sub(input, other, *, alpha=1, out=None):
     if out is not None:
         return write_out(out, res)
     return attach(res, SubBackward0, lambda g: (g, -g), (_t(input), _t(other)))
+
+
+def _sub_backward(g):
+    return g, -g
 
 
 def _is_bool(v):
@@ -88,9 +134,23 @@ def rsub(input, other, *, alpha=1):
 
 def mul(input, other, *, out=None):
     """Element-wise product ``C_ij = A_ij * B_ij`` with broadcasting."""
-    other = as_tensor_arg(other)
-    x, y, rt = binary_operands(input, other)
-    res = Tensor._make(_apply(np.multiply if rt is not D.bool_ else np.logical_and, x, y, input, other))
+    res = None
+    if out is None:
+        t = type(other)
+        if (t is float or t is int) and _float_tensor(input):  # NEP 50: the scalar keeps the tensor's dtype
+            res = Tensor._make(np.multiply(input._data, other))
+            if input.requires_grad and grad_enabled():
+                attach(res, MulBackward0, lambda g: (g * other, None), (input, None))
+            return res
+        if isinstance(other, Tensor) and _same_float(input, other):
+            try:
+                res = Tensor._make(np.multiply(input._data, other._data))
+            except ValueError:  # not broadcastable: the general path raises torch's message
+                pass
+    if res is None:
+        other = as_tensor_arg(other)
+        x, y, rt = binary_operands(input, other)
+        res = Tensor._make(_apply(np.multiply if rt is not D.bool_ else np.logical_and, x, y, input, other))
     if out is not None:
         return write_out(out, res)
     a, b = input, other
@@ -108,6 +168,13 @@ def _wants(x):
 
 def div(input, other, *, rounding_mode=None, out=None):
     """True division (ints give the default float); ``rounding_mode`` 'trunc' or 'floor'."""
+    if rounding_mode is None and out is None and isinstance(other, Tensor) and _same_float(input, other):
+        try:  # the ufunc straight away
+            res = Tensor._make(quiet(np.true_divide, input._data, other._data))
+        except ValueError:  # not broadcastable: the general path raises torch's message
+            pass
+        else:
+            return _attach_div(res, input, other)
     other = as_tensor_arg(other)
     if rounding_mode is not None:
         if rounding_mode not in ("trunc", "floor"):
@@ -124,8 +191,11 @@ def div(input, other, *, rounding_mode=None, out=None):
         res = Tensor._make(_apply(np.true_divide, x, y, input, other))
     if out is not None:
         return write_out(out, res)
-    if needs_grad(_t(input), _t(other)):
-        a, b = input, other
+    return _attach_div(res, input, other)
+
+
+def _attach_div(res, a, b):
+    if needs_grad(_t(a), _t(b)):
         attach(res, DivBackward0,
                lambda g: (g / b if _wants(a) else None, -g * a / (b * b) if _wants(b) else None),
                (_t(a), _t(b)), tuple(t for t in (a, b) if isinstance(t, Tensor)))
@@ -194,11 +264,13 @@ def fmod(input, other):
 
 def pow(input, exponent, *, out=None):
     """``input ** exponent``; integer tensors to negative integer powers raise, as in torch."""
+    te = type(exponent)
+    if (te is float or te is int) and out is None and isinstance(input, Tensor) and exponent != 1 and \
+            _pow_kernel_dtype(input):
+        return _pow_scalar_kernel(input, exponent)
     exponent = as_tensor_arg(exponent, "exponent")
     if not isinstance(input, Tensor):
         return _scalar_pow(input, exponent)
-    if out is None and type(exponent) in (float, int) and exponent not in (2, 1) and _pow_kernel_dtype(input):
-        return _pow_scalar_kernel(input, exponent)
     x, y, rt = binary_operands(input, exponent)
     if rt._category == 1 and np.any(np.asarray(y) < 0):
         if not isinstance(exponent, Tensor):
@@ -231,14 +303,21 @@ def pow(input, exponent, *, out=None):
 
 def _pow_kernel_dtype(t) -> bool:
     dt = t._data.dtype
-    return dt == np.float32 or dt == np.float64 or dt == np.float16 or dt == D.bfloat16.np
+    return dt is _F32 or dt == np.float32 or dt == np.float64 or dt == np.float16 or dt == D.bfloat16.np
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _pow_scalar_kernel(a, e):
     """Float tensor ``** e`` by the pow kernel (torch's special cases for 3, 0.5, -1, ...); the backward is
     the fused kernel, or tensor ops under create_graph."""
-    res = Tensor._make(kernels("pointwise").pow_forward(a._data, e))  # quiet on NaN / inf, as torch
-    if not needs_grad(a):
+    x = a._data
+    if e == 2 and (x.dtype is _F32 or x.dtype is _F64) and x.size < PARALLEL_MIN:  # x * x (torch): fastest
+        res = Tensor._make(quiet(np.multiply, x, x))
+    else:
+        res = Tensor._make(kernels("pointwise").pow_forward(x, e))  # quiet on NaN / inf, as torch
+    if not a.requires_grad or not grad_enabled():
         return res
     if e == 0:
         return attach(res, PowBackward0, lambda g: (g * 0.0,), (a,), (a,))

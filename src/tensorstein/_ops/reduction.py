@@ -6,22 +6,20 @@ tensor([4, 6])
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
 from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
-from .._kernels.lazy import kernels
+from .._kernels.lazy import PARALLEL_MIN, kernels
+from .._kernels.parallel import get_num_threads
 from .._tensor import Tensor, _wrap_dim
-from ._common import HALF as _HALF, return_type
+from ._common import HALF as _HALF, entry, quiet, rows_view
 from ._registry import register
-from .elementwise import logical_or, maximum, minimum, where
-from .indexing import scatter_grad
+from .elementwise import where
 from .unary import abs as abs_, exp, isnan
-
-
-MaxResult, MinResult = return_type("max"), return_type("min")
 
 
 def normalize_dims(dim, ndim: int) -> tuple | None:
@@ -61,6 +59,33 @@ def sum_to_shape(g, shape):
 
 
 _KERNEL_MIN = 8192  # elements: from here the reduce kernels beat NumPy's sum / mean / max (measured, 1 thread)
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _serial_reduce(x: np.ndarray, dim, keepdim: bool, op: int):
+    """Sum (``op`` 0), sum of squares (1), NaN-propagating max (2) or squared deviations from the mean (3) of
+    a float32/float64 array over all elements or its last dim, on this thread through the reduce kernels'
+    entry points (no NumPy reduction set-up: the per-call cost of small tensors); None when that does not
+    apply (empty, another dim, a non-contiguous last-dim reduction, or large enough for the pool)."""
+    n = x.size
+    dt = x.dtype
+    if not n or not (dt is _F32 or dt is _F64) or (n >= PARALLEL_MIN and get_num_threads() > 1):
+        return None
+    if dim is None and op < 2:
+        r = np.array(entry("reduce._flat_k", dt, (1, bool))(x.ravel(), op == 1), dt)
+        return r.reshape((1,) * x.ndim) if keepdim else r
+    nd = x.ndim
+    if dim is None:
+        x2 = x.ravel().reshape(1, n)  # ravel: C-contiguous (a copy when x is not)
+        shape = (1,) * nd if keepdim else ()
+    elif (dim == -1 or dim == nd - 1) and nd and type(dim) is int and x.flags.c_contiguous:
+        x2 = x if nd == 2 else x.reshape(-1, x.shape[-1])
+        shape = x.shape[:-1] + (1,) if keepdim else x.shape[:-1]
+    else:
+        return None
+    out = np.empty(x2.shape[0], dt)
+    entry("reduce._rows_k", dt, (2, 1, int))(x2, out, op)
+    return out.reshape(shape)
 
 
 def _kernel_reduces(x, dims, min_size):
@@ -76,6 +101,12 @@ def _acc_dtype(x: np.ndarray):
 def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
     """Sum over ``dim`` (all dims when None); integers and bools sum as int64."""
     x = input._data
+    if dtype is None and (arr := _serial_reduce(x, dim, keepdim, 0)) is not None:
+        res = Tensor._make(arr)
+        if input.requires_grad and grad_enabled():
+            _attach_expand(res, input, x.shape, None if dim is None else (x.ndim - 1,), keepdim, None,
+                           "SumBackward1" if dim is not None else "SumBackward0")
+        return res
     dims = normalize_dims(dim, x.ndim)
     out_dtype = dtype.np if dtype is not None else (np.int64 if x.dtype.kind in "iub" else x.dtype)
     acc = _acc_dtype(x) if dtype is None else out_dtype
@@ -85,9 +116,7 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
         arr = np.sum(x, axis=dims, keepdims=keepdim, dtype=acc)
     res = Tensor._make(np.asarray(arr).astype(out_dtype, copy=False))
     if needs_grad(input):
-        shape = x.shape
-        attach(res, node_type("SumBackward1" if dims is not None else "SumBackward0"),
-               lambda g: (expand_grad(g, shape, dims, keepdim),), (input,))
+        _attach_expand(res, input, x.shape, dims, keepdim, None, "SumBackward1" if dims is not None else "SumBackward0")
     return res
 
 
@@ -98,8 +127,30 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     return sum(where(isnan(input), 0.0, input), dim, keepdim, dtype=dtype)
 
 
+def _attach_expand(res, input, shape, dims, keepdim, count, node):
+    """The backward of sum / mean: the gradient (divided by ``count``) broadcast back to ``shape``; a NumPy
+    broadcast view without create_graph, tensor ops (``expand_grad``) with it."""
+    def backward(g):
+        if grad_enabled() or count == 0:  # create_graph (or an empty mean: NaN), differentiable ops
+            return (expand_grad(g if count is None else (g / count if count else g * float("nan")), shape, dims,
+                                keepdim),)
+        ga = g._data if count is None else g._data / count  # a Python int keeps the dtype (NEP 50)
+        if dims is not None and not keepdim and len(shape):
+            ga = np.expand_dims(ga, dims)
+        return (Tensor._make(np.broadcast_to(ga, shape)),)
+
+    attach(res, node_type(node), backward, (input,))
+
+
 def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
     x = input._data
+    if dtype is None and (arr := _serial_reduce(x, dim, keepdim, 0)) is not None:
+        count = x.size if dim is None else x.shape[-1]
+        res = Tensor._make(quiet(np.divide, arr, arr.dtype.type(count)))
+        if input.requires_grad and grad_enabled():
+            _attach_expand(res, input, x.shape, None if dim is None else (x.ndim - 1,), keepdim, count,
+                           "MeanBackward1" if dim is not None else "MeanBackward0")
+        return res
     if dtype is None and not input.is_floating_point():
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {_scalar_name(input.dtype)}")
@@ -115,10 +166,8 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
             arr = np.mean(x, axis=dims, keepdims=keepdim, dtype=_acc_dtype(x))
     res = Tensor._make(np.asarray(arr).astype(x.dtype, copy=False))
     if needs_grad(input):
-        shape = x.shape
-        attach(res, node_type("MeanBackward1" if dims is not None else "MeanBackward0"),
-               lambda g: (expand_grad(g / builtins.max(count, 1) if count else g * float("nan"), shape, dims,
-                                      keepdim),), (input,))
+        _attach_expand(res, input, x.shape, dims, keepdim, count,
+                       "MeanBackward1" if dims is not None else "MeanBackward0")
     return res
 
 
@@ -158,145 +207,6 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None):
     return res
 
 
-# ---------------------------------------------------------------- max / min / argmax
-def _extreme(input, dim, keepdim, np_arg, np_red, name, result_cls):
-    x = input._data
-    if dim is None:
-        if x.size == 0:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify "
-                               "the reduction dim with the 'dim' argument.")
-        res = Tensor._make(np.asarray(_nan_red(np_red, x, None, False)))
-        if needs_grad(input):
-            saved = res.detach()
-            attach(res, node_type(f"{name.capitalize()}Backward1"),
-                   lambda g: (_even_split(g, input, saved, None, True),), (input,), (input, saved))
-        return res
-    if isinstance(dim, (tuple, list)):
-        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
-    d = _wrap_dim(dim, x.ndim)
-    if x.ndim and x.shape[d] == 0:
-        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
-    xa = x.astype(np.float32) if x.dtype in _HALF else x
-    idx = _nan_arg(np_arg, xa, d if x.ndim else None)
-    idx = np.expand_dims(idx, d) if x.ndim else np.asarray(idx)
-    vals = np.take_along_axis(x, idx, d) if x.ndim else x.copy()
-    if not keepdim and x.ndim:
-        idx, vals = np.squeeze(idx, d), np.squeeze(vals, d)
-    values = Tensor._make(vals)
-    indices = Tensor._make(idx.astype(np.int64))
-    if needs_grad(input):
-        shape = x.shape
-
-        def backward(g):
-            if not len(shape):
-                return (g,)
-            gi = g if keepdim or not len(shape) else g.unsqueeze(d)
-            ii = indices if keepdim or not len(shape) else indices.unsqueeze(d)
-            return (scatter_grad(gi, ii, d, shape),)
-
-        attach(values, node_type(f"{name.capitalize()}Backward0"), backward, (input,))
-    return result_cls(values, indices)
-
-
-def _nan_red(np_red, x, axis, keepdims):
-    xa = x.astype(np.float32) if x.dtype in _HALF else x
-    out = np_red(xa, axis=axis, keepdims=keepdims)  # np.max / np.min propagate NaN like torch
-    return np.asarray(out).astype(x.dtype, copy=False)
-
-
-def _nan_arg(np_arg, x, axis):
-    if x.dtype.kind == "f":
-        nan = np.isnan(x)
-        if nan.any():
-            # torch returns the index of the first NaN
-            first_nan = np.argmax(nan, axis=axis)
-            has_nan = np.any(nan, axis=axis)
-            return np.where(has_nan, first_nan, np_arg(np.where(nan, 0, x), axis=axis))
-    return np_arg(x, axis=axis)
-
-
-def _even_split(g, input, result, dims, keepdim):
-    """Gradient of a full max/min/amax: shared evenly among the elements equal to the result."""
-    shape = input._data.shape
-    r = expand_grad(result, shape, dims, keepdim) if dims is not None or result._data.ndim == 0 else result
-    mask = (input == r)
-    if input._data.dtype.kind == "f" and np.isnan(r._data).any():  # a NaN result: the NaNs get the gradient
-        mask = logical_or(mask, isnan(input) & isnan(r))
-    count = sum(mask, dim=dims, keepdim=True) if dims is not None else sum(mask)
-    return expand_grad(g, shape, dims, keepdim) * mask / count
-
-
-def max(input, dim=None, keepdim: bool = False, *, out=None):
-    """Largest value; with ``dim``, a ``(values, indices)`` named tuple. ``max(a, b)`` is ``maximum``."""
-    if isinstance(dim, Tensor):
-        return maximum(input, dim)
-    return _extreme(input, dim, keepdim, np.argmax, np.max, "max", MaxResult)
-
-
-def min(input, dim=None, keepdim: bool = False, *, out=None):
-    if isinstance(dim, Tensor):
-        return minimum(input, dim)
-    return _extreme(input, dim, keepdim, np.argmin, np.min, "min", MinResult)
-
-
-def _amax_amin(input, dim, keepdim, np_red, name):
-    x = input._data
-    dims = normalize_dims(dim if dim != () else None, x.ndim)
-    if x.size == 0 and dims is None:
-        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
-                           "reduction dim with the 'dim' argument.")
-    if x.size == 0 and builtins.any(x.shape[d] == 0 for d in dims):
-        raise IndexError(f"{name}(): Expected reduction dim {next(d for d in dims if x.shape[d] == 0)} to have "
-                         "non-zero size.")
-    if np_red is np.max and _kernel_reduces(x, dims, _KERNEL_MIN):
-        res = Tensor._make(np.asarray(kernels("reduce").amax(x, None if dims is None else dims[0], keepdim)))
-    else:
-        res = Tensor._make(np.asarray(_nan_red(np_red, x, dims, keepdim)))
-    if needs_grad(input):
-        saved = res.detach()
-        attach(res, node_type(f"{name.capitalize()}Backward0"),
-               lambda g: (_even_split(g, input, saved, dims if dims is not None else tuple(range(x.ndim)), keepdim),),
-               (input,), (input, saved))
-    return res
-
-
-def amax(input, dim=(), keepdim: bool = False):
-    return _amax_amin(input, dim, keepdim, np.max, "amax")
-
-
-def amin(input, dim=(), keepdim: bool = False):
-    return _amax_amin(input, dim, keepdim, np.min, "amin")
-
-
-def argmax(input, dim=None, keepdim: bool = False):
-    return _arg(input, dim, keepdim, np.argmax, "argmax")
-
-
-def argmin(input, dim=None, keepdim: bool = False):
-    return _arg(input, dim, keepdim, np.argmin, "argmin")
-
-
-def _arg(input, dim, keepdim, np_arg, name):
-    x = input._data
-    if x.dtype == np.bool_:
-        raise RuntimeError(f"{name}(): does not support bool input")
-    if x.size == 0 and dim is None:
-        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
-    if x.size == 0 and x.ndim and x.shape[_wrap_dim(dim, x.ndim)] == 0:
-        raise IndexError(f"{name}(): Expected reduction dim {_wrap_dim(dim, x.ndim)} to have non-zero size.")
-    xa = x.astype(np.float32) if x.dtype in _HALF else x
-    if dim is None:
-        idx = np.asarray(_nan_arg(np_arg, xa.reshape(-1), 0))
-        if keepdim:
-            idx = idx.reshape((1,) * x.ndim)
-        return Tensor._make(idx.astype(np.int64))
-    d = _wrap_dim(dim, x.ndim)
-    idx = _nan_arg(np_arg, xa, d if x.ndim else None)
-    if keepdim and x.ndim:
-        idx = np.expand_dims(idx, d)
-    return Tensor._make(np.asarray(idx).astype(np.int64))
-
-
 # ---------------------------------------------------------------- statistics
 def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """Variance with Bessel's ``correction`` (default 1)."""
@@ -307,16 +217,8 @@ def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     return _var_std(input, dim, unbiased, keepdim, correction, True)
 
 
-def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
-    if isinstance(dim, bool):  # legacy var(input, unbiased)
-        dim, unbiased = None, dim
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    if not input.is_floating_point():
-        raise RuntimeError("std and var only support floating point and complex dtypes")
-    x = input._data
-    dims = normalize_dims(dim, x.ndim)
-    n = x.size if dims is None else int(np.prod([x.shape[d] for d in dims]))
+def _var_std_general(x, dims, n, keepdim, correction, take_sqrt):
+    """var / std by the reduce kernels (all dims or one) or NumPy; a dof <= 0 gives inf / NaN as torch."""
     with np.errstate(all="ignore"):
         if n - correction > 0 and _kernel_reduces(x, dims, 1):  # one-pass moments, faster at every size
             v = kernels("reduce").var(x, None if dims is None else dims[0], correction, keepdim)
@@ -328,16 +230,43 @@ def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
                 v0 = np.var(x, axis=dims, keepdims=keepdim)
                 v = np.where((v0 == 0) | np.isnan(v0), np.nan, np.inf)  # 0/0 and nan/0 are nan
         arr = np.sqrt(v) if take_sqrt else v
-    res = Tensor._make(np.asarray(arr).astype(x.dtype, copy=False))
+    return Tensor._make(np.asarray(arr).astype(x.dtype, copy=False))
+
+
+def _var_std(input, dim, unbiased, keepdim, correction, take_sqrt):
+    if isinstance(dim, bool):  # legacy var(input, unbiased)
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    if not input.is_floating_point():
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    x = input._data
+    dims = normalize_dims(dim, x.ndim)
+    n = x.size if dims is None else math.prod([x.shape[d] for d in dims])
+    if n - correction > 0 and (dims is None or dims == (x.ndim - 1,)) and \
+            (m2 := _serial_reduce(x, None if dims is None else -1, keepdim, 3)) is not None:
+        v = m2 / m2.dtype.type(n - correction)  # the squared deviations: one kernel pass per row
+        res = Tensor._make(np.sqrt(v) if take_sqrt else v)
+    else:
+        res = _var_std_general(x, dims, n, keepdim, correction, take_sqrt)
     if needs_grad(input):
         shape = x.shape
         saved = res.detach()
 
         def backward(g):
+            if not grad_enabled() and g._data.dtype == x.dtype and (dims is None or len(dims) == 1):
+                # NumPy, no graph to record: std's gradient is var's of g / (2 std), 0 where std is 0 (torch)
+                ga = g._data
+                if take_sqrt:
+                    half = quiet(np.divide, ga, saved._data * ga.dtype.type(2.0))
+                    ga = np.where(saved._data == 0, ga.dtype.type(0.0), half)
+                d = None if dims is None else dims[0]
+                return (Tensor._make(kernels("reduce").var_backward(ga, x, d, correction, keepdim)),)
             centered = input - mean(input, dim=dims, keepdim=True)
             gv = expand_grad(g, shape, dims, keepdim)
             if take_sqrt:
-                gv = gv / (expand_grad(saved, shape, dims, keepdim) * 2.0)
+                s2 = expand_grad(saved, shape, dims, keepdim)
+                gv = where(s2 == 0, 0.0, gv / (s2 * 2.0))
             dof = n - correction  # torch does not clamp it here: a negative dof flips the sign
             return (gv * centered * (2.0 / dof if dof != 0 else float("inf")),)
 
@@ -365,10 +294,10 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
     if p == 2:  # before abs_: the 2-norm needs no |x| pass
         return _l2(input, dim, keepdim)
     a = abs_(input)
-    if p == float("inf"):
-        return amax(a, dim if dim is not None else (), keepdim)
+    if p == float("inf"):  # (amax / amin live in ``extrema``, a later module: Tensor methods)
+        return a.amax(dim if dim is not None else (), keepdim)
     if p == float("-inf"):
-        return amin(a, dim if dim is not None else (), keepdim)
+        return a.amin(dim if dim is not None else (), keepdim)
     if p == 0:
         return sum((input != 0).to(input.dtype), dim, keepdim)
     if p == 1:
@@ -379,7 +308,15 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
 def _l2(input, dim, keepdim):
     x = input._data
     dims = normalize_dims(dim, x.ndim)
-    if _kernel_reduces(x, dims, _KERNEL_MIN):  # sum of squares in one pass over the pool
+    dt = x.dtype
+    if dims is None and (dt is _F32 or dt is _F64) and 0 < x.size < PARALLEL_MIN:  # one kernel pass, sqrt in float64
+        arr = np.array(math.sqrt(entry("reduce._flat_k", dt, (1, bool))(x.ravel(), True)), dt)
+        if keepdim:
+            arr = arr.reshape((1,) * x.ndim)
+    elif (dims is None or dims == (x.ndim - 1,)) and \
+            (sq := _serial_reduce(x, None if dims is None else -1, keepdim, 1)) is not None:
+        arr = np.sqrt(sq)
+    elif _kernel_reduces(x, dims, _KERNEL_MIN):  # sum of squares in one pass over the pool
         arr = kernels("reduce").norm(x, 2.0, None if dims is None else dims[0], keepdim)
     else:
         xa = x.astype(np.float32) if x.dtype in _HALF else x
@@ -390,6 +327,10 @@ def _l2(input, dim, keepdim):
         saved = res.detach()
 
         def backward(g):
+            if not grad_enabled() and g._data.dtype == x.dtype and (dims is None or len(dims) == 1):
+                # x * (g / norm), 0 where the norm is 0 (torch's formula), in NumPy: no graph to record
+                return (Tensor._make(kernels("reduce").norm_backward(g._data, x, saved._data, 2.0,
+                                                                     None if dims is None else dims[0], keepdim)),)
             nrm = expand_grad(saved, shape, dims, keepdim)
             return (where(nrm == 0, 0.0, expand_grad(g, shape, dims, keepdim) * input / nrm),)
 
@@ -491,8 +432,44 @@ def _softmax_backward(g, y, d):
     return (y * (g - sum(g * y, dim=d, keepdim=True)),)
 
 
+def _rows_softmax(input, dim, dtype, log: bool):
+    """(log-)softmax over the last dim of a float32/float64 tensor that one thread runs, by ``rows._softmax_k``
+    through its entry point (the per-call cost of small tensors), with its backward; None otherwise."""
+    if not isinstance(input, Tensor):
+        return None
+    x = input._data
+    dt = x.dtype
+    n = x.size
+    if not (dtype is None and (dt is _F32 or dt is _F64) and type(dim) is int and x.ndim and
+            (dim == -1 or dim == x.ndim - 1) and n and (n < PARALLEL_MIN or get_num_threads() == 1)):
+        return None
+    x2 = x if x.ndim == 2 and x.flags.c_contiguous else rows_view(x)
+    out = np.empty(x2.shape, dt)
+    ep = _SOFTMAX_EP.get(dt) or _SOFTMAX_EP.setdefault(dt, entry("rows._softmax_k", dt, (int, int, 2, 2, bool)))
+    ep(0, x2.shape[0], x2, out, log)
+    if x2 is not x:
+        out = out.reshape(x.shape)
+    if not (input.requires_grad and grad_enabled()):
+        return Tensor._make(out)
+    return _attach_softmax(input, out, x.ndim - 1, log)
+
+
+_SOFTMAX_EP: dict = {}
+
+
+def _rows_softmax_backward(g: np.ndarray, y: np.ndarray, log: bool) -> np.ndarray:
+    """``rows._softmax_bk``: the input gradient of :func:`_rows_softmax` from its output ``y``."""
+    c = y.shape[-1]
+    out = np.empty(y.shape, y.dtype)
+    entry("rows._softmax_bk", y.dtype, (int, int, 2, 2, 2, bool))(
+        0, y.size // c, g.ravel().reshape(-1, c), y.reshape(-1, c), out.reshape(-1, c), log)
+    return out
+
+
 def softmax(input, dim=None, dtype=None):
     """exp(x - max) / sum(exp(x - max)) along ``dim``; half types compute in float32."""
+    if (res := _rows_softmax(input, dim, dtype, False)) is not None:
+        return res
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "softmax")
     fused = x.ndim and x.size
     if fused:  # the row kernel (one pass per row, rows over the pool)
@@ -519,8 +496,29 @@ def softmax(input, dim=None, dtype=None):
     return res
 
 
+def _attach_softmax(input, out, d, log):
+    """The result of the serial row path, with its backward (the row kernel, or tensor ops under create_graph)."""
+    res = Tensor._make(out)
+    if input.requires_grad and grad_enabled():
+        y = res.detach()
+
+        def backward(g):
+            if grad_enabled():  # create_graph: tensor ops on a recomputed output
+                if log:
+                    return (g - exp(log_softmax(input, d)) * sum(g, dim=d, keepdim=True),)
+                return _softmax_backward(g, softmax(input, d), d)
+            if g._data.dtype is not out.dtype:
+                g = g.to(res.dtype)
+            return (Tensor._make(_rows_softmax_backward(g._data, y._data, log)),)
+
+        attach(res, node_type("LogSoftmaxBackward0" if log else "SoftmaxBackward0"), backward, (input,), (y,))
+    return res
+
+
 def log_softmax(input, dim=None, dtype=None):
     """x - logsumexp(x) along ``dim``."""
+    if (res := _rows_softmax(input, dim, dtype, True)) is not None:
+        return res
     input, x, d, xa, ax = _softmax_input(input, dim, dtype, "log_softmax")
     fused = x.ndim and x.size
     with np.errstate(all="ignore"):
@@ -559,10 +557,8 @@ def sum_to_size(input, *size):
     return sum_to_shape(input, shape)
 
 
-register(sum, nansum, mean, prod, amax, amin, argmax, argmin, var, std, norm, logsumexp, cumsum, cumprod, all, any,
-         count_nonzero, softmax, log_softmax)
-register(max, returns="Any")
-register(min, returns="Any")
+register(sum, nansum, mean, prod, var, std, norm, logsumexp, cumsum, cumprod, all, any, count_nonzero, softmax,
+         log_softmax)
 register(var_mean, method=False, returns="tuple[Tensor, Tensor]")
 register(std_mean, method=False, returns="tuple[Tensor, Tensor]")
 register(sum_to_size, function=False)

@@ -14,10 +14,13 @@ from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
 from .._kernels.lazy import PARALLEL_MIN, kernels
+from .._kernels.parallel import get_num_threads
 from .._tensor import Tensor
-from ._common import binary_operands, check_tensor, float_input, write_out
+from ._common import binary_operands, check_tensor, entry, float_input, quiet, small_map2, write_out
 from ._registry import register
 from .elementwise import maximum, minimum
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,8 @@ class Unary:
     fused_backward: Callable[[np.ndarray, np.ndarray, Any], np.ndarray] | None = None
     aliases: tuple[str, ...] = ()
     dunders: tuple[str, ...] = ()  # operators that are this op (``__neg__``)
-    warns: bool = True  # NumPy may flag FP errors (run under errstate); False for Numba kernels (saves ~1.5 us)
+    warns: bool = True  # NumPy may flag FP errors (run quietly); False for Numba kernels
+    small: str | None = None  # ``"module.kernel"`` ``(x, out)``: float32/float64 inputs one thread runs (entry point)
 
 
 def unary_op(rec: Unary) -> Callable[..., Any]:
@@ -49,15 +53,26 @@ def unary_op(rec: Unary) -> Callable[..., Any]:
     prepare = float_input if rec.floating else _same
     if rec.warns:
         fwd, fused_q = forward, fused
-        forward = lambda x: _quiet(fwd, x)  # noqa: E731
-        fused = None if fused_q is None else (lambda g, x, y: _quiet(fused_q, g, x, y))
+        forward = lambda x: quiet(fwd, x)  # noqa: E731
+        fused = None if fused_q is None else (lambda g, x, y: quiet(fused_q, g, x, y))
+    small = rec.small
+    eps: dict = {}  # dtype -> the entry point of ``small``
 
     def op(input, *, out=None):
-        check_tensor(input, rec.name)
-        res = Tensor._make(forward(prepare(input._data)))
+        if not isinstance(input, Tensor):
+            check_tensor(input, rec.name)
+        x = input._data
+        dt = x.dtype
+        if small is not None and (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1):
+            ep = eps.get(dt) or eps.setdefault(dt, entry(small, dt, (1, 1)))
+            arr = np.empty(x.shape, dt)
+            ep(x.ravel(), arr.ravel())
+            res = Tensor._make(arr)
+        else:
+            res = Tensor._make(forward(x if dt is _F32 else prepare(x)))
         if out is not None:
             return write_out(out, res)
-        if needs_grad(input):
+        if input.requires_grad and grad_enabled():
             y = res.detach() if uses_output else None
             x = input
 
@@ -80,11 +95,6 @@ def unary_op(rec: Unary) -> Callable[..., Any]:
 
 def _same(x: np.ndarray) -> np.ndarray:
     return x
-
-
-def _quiet(fn, *arrays):
-    with np.errstate(all="ignore"):
-        return fn(*arrays)
 
 
 def _floating_unary(name, np_fn, backward, node_name, uses_output=False) -> Callable[..., Any]:
@@ -111,7 +121,7 @@ tanh = unary_op(Unary("tanh", lambda x: np.tanh(x) if x.size < PARALLEL_MIN else
                       lambda g, x, y: g * (1.0 - y * y), "TanhBackward0", uses_output=True, warns=False,
                       fused_backward=lambda g, x, y: kernels("activations").tanh_backward(g, x, y)))
 sigmoid = unary_op(Unary("sigmoid", lambda x: kernels("activations").sigmoid(x), lambda g, x, y: g * y * (1.0 - y),
-                         "SigmoidBackward0", uses_output=True, warns=False,
+                         "SigmoidBackward0", uses_output=True, warns=False, small="activations._sigmoid_k",
                          fused_backward=lambda g, x, y: kernels("activations").sigmoid_backward(g, x, y)))
 asin = _floating_unary("asin", np.arcsin, lambda g, x, y: g * rsqrt(1.0 - x * x), "AsinBackward0")
 acos = _floating_unary("acos", np.arccos, lambda g, x, y: -g * rsqrt(1.0 - x * x), "AcosBackward0")
@@ -123,6 +133,7 @@ reciprocal = _floating_unary("reciprocal", np.reciprocal, lambda g, x, y: -g * y
 
 erf = unary_op(Unary("erf", lambda x: kernels("activations").erf(x),
                      lambda g, x, y: g * exp(-x * x) * 1.1283791670955126, "ErfBackward0", warns=False,
+                     small="activations._erf_k",
                      fused_backward=lambda g, x, y: kernels("activations").erf_backward(g, x)))
 
 
@@ -208,20 +219,37 @@ def round(input, *, decimals: int = 0, out=None):
                   lambda g: (g * 0.0,), (input,))
 
 
+_RELU: dict = {}  # dtype -> the relu kernel's entry point
+
+
 def relu(input):
     """max(x, 0); keeps the dtype."""
-    check_tensor(input, "relu")
+    if not isinstance(input, Tensor):
+        check_tensor(input, "relu")
     x = input._data
-    if x.dtype == np.bool_:
+    dt = x.dtype
+    big = False
+    if (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1):  # no pool, no dispatch
+        ep = _RELU.get(dt) or _RELU.setdefault(dt, entry("activations._relu_k", dt, (1, 1)))
+        arr = np.empty(x.shape, dt)
+        ep(x.ravel(), arr.ravel())
+    elif dt == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
-    big = x.size >= PARALLEL_MIN and (x.dtype == np.float32 or x.dtype == np.float64)
-    res = Tensor._make(kernels("activations").relu(x) if big else np.maximum(x, x.dtype.type(0)))
-    if needs_grad(input):
+    elif dt == np.float32 or dt == np.float64:
+        big = True
+        arr = kernels("activations").relu(x)
+    else:
+        arr = np.maximum(x, dt.type(0))
+    res = Tensor._make(arr)
+    if input.requires_grad and grad_enabled():
         saved = res.detach()
 
         def backward(g):
-            if big and not grad_enabled() and g._data.dtype == x.dtype:
-                return (Tensor._make(kernels("activations").relu_backward(g._data, None, saved._data)),)
+            if not grad_enabled() and g._data.dtype == x.dtype and (dt is _F32 or dt is _F64):
+                if big:
+                    return (Tensor._make(kernels("activations").relu_backward(g._data, None, saved._data)),)
+                if g._data.shape == x.shape:
+                    return (Tensor._make(small_map2("activations._relu_bk", g._data, saved._data)),)
             # torch's threshold_backward zeroes where out <= 0, so a NaN passes its gradient through
             return (g * Tensor._make(~(saved._data <= 0)),)
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._autograd.grad_mode import STATE
+from ..._autograd.grad_mode import STATE, grad_enabled
 from ..._autograd.graph import attach, needs_grad, node_type
-from ..._kernels.lazy import kernels
+from ..._kernels.lazy import PARALLEL_MIN, kernels
+from ..._kernels.parallel import get_num_threads
 from ..._ops import reduction as R
+from ..._ops._common import _ENTRIES, entry
 from ..._ops import unary as U
 from ..._ops.indexing import where
 from ..._tensor import Tensor
@@ -21,6 +23,22 @@ _INV_SQRT_2PI = 0.3989422804014327
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 _KERNEL_DTYPES = ("float32", "float64", "float16", "bfloat16")
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _small(input, kernel, *params):
+    """The forward of a small float32/float64 input that records no graph, straight through the compiled
+    ``kernel(x, out, *params)`` (``"activations._elu_k"``; no pool, no type dispatch: the per-call cost);
+    None otherwise. ``params`` are Python floats, converted to the input's dtype as the kernel wrappers do."""
+    x = input._data
+    dt = x.dtype
+    if (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1) and \
+            not (input.requires_grad and grad_enabled()):
+        ep = _ENTRIES.get((kernel, dt)) or entry(kernel, dt, (1, 1) + (float,) * len(params))
+        out = np.empty(x.shape, dt)
+        ep(x.ravel(), out.ravel(), *params)
+        return Tensor._make(out)
+    return None
 
 
 def _float_only(input, kernel):
@@ -62,6 +80,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """``clamp(x, min_val, max_val)``; the gradient is zero at and outside the bounds (torch's rule)."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if (res := _small(input, "activations._hardtanh_k", float(min_val), float(max_val))) is not None:
+        return res
     if input.dtype.name == "bool":
         raise RuntimeError("Bool inputs not supported for hardtanh")
     if not input.dtype.is_floating_point:  # torch casts the bounds to the integer dtype
@@ -81,6 +101,8 @@ def _leaky_relu_composite(input, negative_slope=0.01):
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    if (res := _small(input, "activations._leaky_k", float(negative_slope))) is not None:
+        return res
     _float_only(input, "leaky_relu_cpu")
     return _fused(input, "leaky_relu", "LeakyReluBackward0",
                   lambda x: (x > 0).to(x.dtype) * (1.0 - negative_slope) + negative_slope,
@@ -96,17 +118,23 @@ def _elu_d(x, alpha, scale, input_scale):
 
 
 def elu(input, alpha=1.0, inplace=False):
+    if (res := _small(input, "activations._elu_k", float(alpha), 1.0, 1.0)) is not None:
+        return res
     _float_only(input, "elu_cpu")
     return _fused(input, "elu", "EluBackward0", lambda x: _elu_d(x, alpha, 1.0, 1.0),
                   lambda x: _elu_composite(x, alpha), {"alpha": alpha})
 
 
 def selu(input, inplace=False):
+    if (res := _small(input, "activations._elu_k", _SELU_ALPHA, _SELU_SCALE, 1.0)) is not None:
+        return res
     return _fused(input, "selu", "EluBackward0", lambda x: _elu_d(x, _SELU_ALPHA, _SELU_SCALE, 1.0),
                   lambda x: _elu_composite(x, _SELU_ALPHA, _SELU_SCALE), {})
 
 
 def celu(input, alpha=1.0, inplace=False):
+    if (res := _small(input, "activations._elu_k", float(alpha), 1.0, 1.0 / alpha)) is not None:
+        return res
     return _fused(input, "celu", "CeluBackward0", lambda x: _elu_d(x, alpha, 1.0, 1.0 / alpha),
                   lambda x: _elu_composite(x, alpha, 1.0, 1.0 / alpha), {"alpha": alpha})
 
@@ -117,6 +145,8 @@ def _softplus_composite(input, beta=1.0, threshold=20.0):
 
 
 def softplus(input, beta=1.0, threshold=20.0):
+    if (res := _small(input, "activations._softplus_k", float(beta), float(threshold))) is not None:
+        return res
     _float_only(input, "softplus_cpu")
     return _fused(input, "softplus", "SoftplusBackward0",
                   lambda x: where(x * beta > threshold, 1.0, U.sigmoid(x * beta)),
@@ -136,6 +166,8 @@ def _hardsigmoid_composite(input):
 
 
 def hardsigmoid(input, inplace=False):
+    if (res := _small(input, "activations._hardsigmoid_k")) is not None:
+        return res
     return _fused(input, "hardsigmoid", "HardsigmoidBackward0", lambda x: ((x > -3.0) & (x < 3.0)).to(x.dtype) / 6.0,
                   _hardsigmoid_composite, {})
 
@@ -145,6 +177,8 @@ def _hardswish_composite(input):
 
 
 def hardswish(input, inplace=False):
+    if (res := _small(input, "activations._hardswish_k")) is not None:
+        return res
     return _fused(input, "hardswish", "HardswishBackward0",
                   lambda x: where(x <= -3.0, 0.0, where(x >= 3.0, 1.0, x / 3.0 + 0.5)),
                   _hardswish_composite, {})
@@ -171,6 +205,9 @@ def gelu(input, approximate: str = "none"):
     """x * Phi(x) (``approximate='none'``, exact erf) or its tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
+    kernel = "activations._gelu_tanh_k" if approximate == "tanh" else "activations._gelu_k"
+    if (res := _small(input, kernel)) is not None:
+        return res
     _float_only(input, "GeluKernelImpl")
     return _fused(input, "gelu", "GeluBackward0", lambda x: _gelu_d(x, approximate),
                   lambda x: _gelu_composite(x, approximate), {"approximate": approximate})
@@ -187,6 +224,8 @@ def _silu_d(x):
 
 def silu(input, inplace: bool = False):
     """x * sigmoid(x)."""
+    if (res := _small(input, "activations._silu_k")) is not None:
+        return res
     _float_only(input, "silu_cpu")
     return _fused(input, "silu", "SiluBackward0", _silu_d, _silu_composite, {})
 
@@ -201,11 +240,15 @@ def _mish_d(x):
 
 
 def mish(input, inplace=False):
+    if (res := _small(input, "activations._mish_k")) is not None:
+        return res
     _float_only(input, "mish_cpu")
     return _fused(input, "mish", "MishBackward0", _mish_d, _mish_composite, {})
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if (res := R._rows_softmax(input, dim, dtype, False)) is not None:  # small / one-thread fast path
+        return res
     return R.softmax(input, dim, dtype=dtype)
 
 
@@ -234,6 +277,8 @@ def _masked_softmax(input, mask, dim=None, mask_type=None):
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if (res := R._rows_softmax(input, dim, dtype, True)) is not None:  # small / one-thread fast path
+        return res
     return R.log_softmax(input, dim, dtype=dtype)
 
 

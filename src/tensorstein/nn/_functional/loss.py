@@ -3,18 +3,23 @@ oracle), nll_loss, mse_loss, l1_loss, smooth_l1_loss, binary_cross_entropy(_with
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ... import _dtype as D
 from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
-from ..._kernels.lazy import kernels
+from ..._kernels.lazy import PARALLEL_MIN, kernels
+from ..._kernels.parallel import get_num_threads
+from ..._ops._common import entry
 from ..._ops import reduction as R
 from ..._ops import unary as U
 from ..._ops.indexing import gather, where
 from ..._tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
+_F32, _F64, _I64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
 
 
 def _reduction(size_average, reduce, reduction):
@@ -172,6 +177,9 @@ def _cross_entropy_composite(input, target, weight=None, ignore_index=-100, redu
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0):
     """log_softmax + nll_loss over class dim 1 (class indices or class probabilities as target)."""
+    if size_average is None and reduce is None and weight is None and \
+            (res := _cross_entropy_small(input, target, ignore_index, reduction, label_smoothing)) is not None:
+        return res
     reduction = _reduction(size_average, reduce, reduction)
     if not (0.0 <= label_smoothing <= 1.0):
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -194,6 +202,59 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     return _cross_entropy_composite(input, target, weight, ignore_index, reduction, label_smoothing)
 
 
+def _cross_entropy_small(input, target, ignore_index, reduction, label_smoothing):
+    """``_cross_entropy_fused`` for a C-contiguous float32/float64 (N, C) input and valid int64 (N,) class
+    targets that one thread handles: the row kernels through their entry points (no pool, no dispatch, no
+    NumPy reductions); None when anything differs (the general path then checks, and raises torch's errors)."""
+    x = input._data
+    t = target._data if isinstance(target, Tensor) else None
+    dt = x.dtype
+    if not ((dt is _F32 or dt is _F64) and x.ndim == 2 and t is not None and t.dtype is _I64 and t.ndim == 1
+            and t.shape[0] == x.shape[0] and x.size and (x.size < PARALLEL_MIN or get_num_threads() == 1)
+            and x.flags.c_contiguous
+            and reduction in ("mean", "sum", "none") and type(ignore_index) is int
+            and type(label_smoothing) in (float, int) and 0.0 <= label_smoothing <= 1.0):
+        return None
+    tgt = t.ravel()
+    eps_ = _CE_EP.get(dt)
+    if eps_ is None:
+        eps_ = _CE_EP[dt] = (entry("reduce._class_targets_k", dt, ((1, np.int64), int, int)),
+                             entry("rows._ce_k", dt, (int, int, 2, (1, np.int64), int, float, 1, 1)))
+    n_ignored, bad = eps_[0](tgt, ignore_index, x.shape[1])
+    if bad >= 0:
+        return None
+    eps = float(label_smoothing)
+    loss = np.empty(x.shape[0], dt)
+    lse = np.empty(x.shape[0], dt)
+    eps_[1](0, x.shape[0], x, tgt, ignore_index, eps, loss, lse)
+    count = x.shape[0] - n_ignored
+    if reduction == "none":
+        out = loss
+    elif reduction == "sum":
+        out = np.array(entry("reduce._flat_k", dt, (1, bool))(loss, False), dt)
+    else:  # the mean over the rows not ignored, summed in float64
+        tot = math.fsum(loss.tolist()) if loss.shape[0] <= 256 else float(loss.sum(dtype=np.float64))
+        out = np.array(tot / count if count else math.nan, dt)
+    res = Tensor._make(out)
+    if input.requires_grad and STATE.enabled:
+        def backward(g):
+            if STATE.enabled or g._data.dtype is not dt:  # create_graph: differentiate the composite
+                return _cross_entropy_fused_backward(input, target, ignore_index, reduction, label_smoothing, lse, g)
+            ga = g._data
+            scale = np.ascontiguousarray(ga.reshape(-1)) if reduction == "none" else \
+                np.array([ga.reshape(()) / (count if reduction == "mean" else 1)], dt)
+            dx = np.empty(x.shape, dt)
+            entry("rows._ce_bk", dt, (int, int, 2, (1, np.int64), int, float, 1, 1, 2))(
+                0, x.shape[0], x, tgt, ignore_index, eps, lse, scale, dx)
+            return (Tensor._make(dx),)
+
+        attach(res, NllLossBackward0, backward, (input,))
+    return res
+
+
+_CE_EP: dict = {}  # dtype -> (target check, forward) entry points
+
+
 def _cross_entropy_fused(input, target, ignore_index, reduction, label_smoothing=0.0):
     """(N, C) logits, class indices, no weight: one op by the row kernel (``_kernels/rows.py``); the backward
     ``(softmax - onehot) * scale`` is one pass, or the composite's gradient under create_graph."""
@@ -203,19 +264,22 @@ def _cross_entropy_fused(input, target, ignore_index, reduction, label_smoothing
         loss, lse = rk.cross_entropy_forward(x, target._data, ignore_index, reduction, label_smoothing)
     res = Tensor._make(loss)
     if STATE.enabled and input.requires_grad:
-        def backward(g):
-            if STATE.enabled:  # create_graph: differentiate the composite
-                from ..._autograd.graph import run_backward
-                from ..._autograd.grad_mode import enable_grad
-                with enable_grad():
-                    out = _cross_entropy_composite(input, target, None, ignore_index, reduction, label_smoothing)
-                return run_backward((out,), (g,), True, True, inputs=[input])
-            with np.errstate(all="ignore"):
-                return (Tensor._make(rk.cross_entropy_backward(g._data, x, target._data, lse, ignore_index,
-                                                               reduction, label_smoothing)),)
-
-        attach(res, NllLossBackward0, backward, (input,))
+        attach(res, NllLossBackward0,
+               lambda g: _cross_entropy_fused_backward(input, target, ignore_index, reduction, label_smoothing, lse, g),
+               (input,))
     return res
+
+
+def _cross_entropy_fused_backward(input, target, ignore_index, reduction, label_smoothing, lse, g):
+    if STATE.enabled:  # create_graph: differentiate the composite
+        from ..._autograd.graph import run_backward
+        from ..._autograd.grad_mode import enable_grad
+        with enable_grad():
+            out = _cross_entropy_composite(input, target, None, ignore_index, reduction, label_smoothing)
+        return run_backward((out,), (g,), True, True, inputs=[input])
+    with np.errstate(all="ignore"):
+        return (Tensor._make(kernels("rows").cross_entropy_backward(g._data, input._data, target._data, lse,
+                                                                    ignore_index, reduction, label_smoothing)),)
 
 
 # ---------------------------------------------------------------- regression losses

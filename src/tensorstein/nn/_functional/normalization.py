@@ -6,7 +6,9 @@ import numpy as np
 from ... import _dtype as D
 from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
-from ..._kernels.lazy import kernels
+from ..._kernels.lazy import PARALLEL_MIN, kernels
+from ..._kernels.parallel import get_num_threads
+from ..._ops._common import entry, rows_view
 from ..._ops import reduction as R
 from ..._ops import unary as U
 from ..._tensor import Tensor
@@ -72,21 +74,27 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
 
     One pass per row by the row kernel (``_kernels/rows.py``; half types in float32); the backward is the
     kernel's one pass too, or the composite's gradient under create_graph."""
-    normalized_shape = _check_shape(input._data.shape, normalized_shape, weight, bias)
-    _check_param_dtypes(input, (weight, bias), "LayerNormKernelImpl")
     x = input._data
-    if input.dtype.name not in ("float32", "float64", "float16", "bfloat16"):
-        raise RuntimeError(f"\"LayerNormKernelImpl\" not implemented for '{input.dtype}'")
     w = weight._data if weight is not None else None
     b = bias._data if bias is not None else None
-    rk = kernels("rows")
-    y, mean, rstd = rk.layer_norm_forward(x, normalized_shape, w, b, eps)
+    small = _small_rows(x, normalized_shape, w, b)
+    if small:  # the common case, checked cheaply: the row kernel's entry point, no pool, no dispatch
+        y, mean, rstd = _small_forward(x, w, b, eps)
+    else:
+        normalized_shape = _check_shape(input._data.shape, normalized_shape, weight, bias)
+        _check_param_dtypes(input, (weight, bias), "LayerNormKernelImpl")
+        if input.dtype.name not in ("float32", "float64", "float16", "bfloat16"):
+            raise RuntimeError(f"\"LayerNormKernelImpl\" not implemented for '{input.dtype}'")
+        y, mean, rstd = kernels("rows").layer_norm_forward(x, normalized_shape, w, b, eps)
     res = Tensor._make(y)
     if STATE.enabled and any(t is not None and t.requires_grad for t in (input, weight, bias)):
         def backward(g):
             if STATE.enabled:  # create_graph: differentiate the composite
                 return _composite_backward(input, normalized_shape, weight, bias, eps, g)
-            dx, dw, db = rk.layer_norm_backward(g._data, x, mean, rstd, normalized_shape, w, b)
+            if small and g._data.dtype is x.dtype:
+                dx, dw, db = _small_backward(g._data, x, mean, rstd, w, b)
+            else:
+                dx, dw, db = kernels("rows").layer_norm_backward(g._data, x, mean, rstd, normalized_shape, w, b)
             return (Tensor._make(dx) if input.requires_grad else None,
                     Tensor._make(dw) if weight is not None and weight.requires_grad else None,
                     Tensor._make(db) if bias is not None and bias.requires_grad else None)
@@ -94,6 +102,50 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         attach(res, NativeLayerNormBackward0, backward, (input, weight, bias),
                tuple(t for t in (input, weight, bias) if t is not None))
     return res
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _small_rows(x, normalized_shape, w, b) -> bool:
+    """A float32/float64 layer_norm over the last dim, weight and bias (if any) of its dtype and size, small
+    enough for one thread: every check of ``layer_norm`` passes, and the kernels run through entry points."""
+    dt = x.dtype
+    if not (dt is _F32 or dt is _F64) or not x.ndim or not x.size or (x.size >= PARALLEL_MIN and get_num_threads() > 1):
+        return False
+    c = x.shape[-1]
+    if not (normalized_shape == c if type(normalized_shape) is int else
+            (type(normalized_shape) in (tuple, list) and len(normalized_shape) == 1
+             and type(normalized_shape[0]) is int and normalized_shape[0] == c)):
+        return False
+    return (w is None or (w.dtype is dt and w.shape == (c,))) and (b is None or (b.dtype is dt and b.shape == (c,)))
+
+
+def _small_forward(x, w, b, eps):
+    """``(y, mean, rstd)`` of ``rows._norm_k`` over the rows of ``x`` (see :func:`_small_rows`)."""
+    dt = x.dtype
+    x2 = rows_view(x)  # (R, C)
+    out = np.empty(x2.shape, dt)
+    mean = np.empty(x2.shape[0], dt)
+    rstd = np.empty(x2.shape[0], dt)
+    none = np.empty(0, dt)
+    entry("rows._norm_k", dt, (int, int, 2, 1, 1, float, 2, 1, 1, bool))(
+        0, x2.shape[0], x2, none if w is None else w.ravel(), none if b is None else b.ravel(), eps, out, mean, rstd,
+        True)
+    return out if out.shape == x.shape else out.reshape(x.shape), mean, rstd
+
+
+def _small_backward(g, x, mean, rstd, w, b):
+    """``(dx, dweight, dbias)`` of ``rows._norm_bk`` (the counterpart of :func:`_small_forward`)."""
+    dt = x.dtype
+    c = x.shape[-1]
+    x2 = rows_view(x)
+    dx = np.empty(x2.shape, dt)
+    part = np.zeros((2, c), dt)  # (dweight, dbias)
+    entry("rows._norm_bk", dt, (int, int, 2, 2, 1, 1, 1, 2, 2, bool))(
+        0, x2.shape[0], rows_view(g), x2, np.empty(0, dt) if w is None else w.ravel(), mean, rstd, dx,
+        part, True)
+    return dx.reshape(x.shape), None if w is None else part[0], None if b is None else part[1]
 
 
 def _layer_norm_rows(x, x_bias, residual, n, weight, bias, eps):
