@@ -56,6 +56,11 @@ def _blocked(r, sq):
 
 
 @njit(**_J)
+def _flat_k(x, sq):
+    return _blocked(x, sq)
+
+
+@njit(**_J)
 def _rows_k(x2, out, op):
     """Per-row reduction of a C-contiguous (R, C) array: 0 sum, 1 sum of squares, 2 max,
     3 sum of squared deviations from the mean."""

@@ -40,6 +40,13 @@ def _float_tensor(a):
     return False
 
 
+def _ufunc(f, x, y):
+    """``f(x, y)`` for the fast paths below: large operands on all cores (``_kernels/binary.py``)."""
+    if x.size < PARALLEL_MIN and (type(y) is not np.ndarray or y.size < PARALLEL_MIN):
+        return f(x, y)
+    return kernels("binary").apply(f, x, y)
+
+
 def _same_float(a, b):
     """Both Tensors of one float32/float64 dtype: the ufunc needs no promotion or casting (the fast path)."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
@@ -53,10 +60,10 @@ def add(input, other, *, alpha=1, out=None):
     if out is None and alpha == 1:
         t = type(other)
         if (t is float or t is int) and _float_tensor(input):  # NEP 50: the scalar keeps the tensor's dtype
-            return attach(Tensor._make(np.add(input._data, other)), AddBackward0, _add_backward, (input, None))
+            return attach(Tensor._make(_ufunc(np.add, input._data, other)), AddBackward0, _add_backward, (input, None))
         if isinstance(other, Tensor) and _same_float(input, other):
             try:
-                res = Tensor._make(np.add(input._data, other._data))
+                res = Tensor._make(_ufunc(np.add, input._data, other._data))
             except ValueError:  # not broadcastable: the general path raises torch's message
                 pass
             else:
@@ -80,10 +87,11 @@ def sub(input, other, *, alpha=1, out=None):
     if out is None and alpha == 1:  # float32/float64 with a Python number or a same-dtype tensor: the ufunc
         t = type(other)
         if (t is float or t is int) and _float_tensor(input):
-            return attach(Tensor._make(np.subtract(input._data, other)), SubBackward0, _sub_backward, (input, None))
+            res = Tensor._make(_ufunc(np.subtract, input._data, other))
+            return attach(res, SubBackward0, _sub_backward, (input, None))
         if isinstance(other, Tensor) and _same_float(input, other):
             try:
-                res = Tensor._make(np.subtract(input._data, other._data))
+                res = Tensor._make(_ufunc(np.subtract, input._data, other._data))
             except ValueError:  # not broadcastable: the general path raises torch's message
                 pass
             else:
@@ -138,13 +146,13 @@ def mul(input, other, *, out=None):
     if out is None:
         t = type(other)
         if (t is float or t is int) and _float_tensor(input):  # NEP 50: the scalar keeps the tensor's dtype
-            res = Tensor._make(np.multiply(input._data, other))
+            res = Tensor._make(_ufunc(np.multiply, input._data, other))
             if input.requires_grad and grad_enabled():
                 attach(res, MulBackward0, lambda g: (g * other, None), (input, None))
             return res
         if isinstance(other, Tensor) and _same_float(input, other):
             try:
-                res = Tensor._make(np.multiply(input._data, other._data))
+                res = Tensor._make(_ufunc(np.multiply, input._data, other._data))
             except ValueError:  # not broadcastable: the general path raises torch's message
                 pass
     if res is None:
@@ -170,7 +178,7 @@ def div(input, other, *, rounding_mode=None, out=None):
     """True division (ints give the default float); ``rounding_mode`` 'trunc' or 'floor'."""
     if rounding_mode is None and out is None and isinstance(other, Tensor) and _same_float(input, other):
         try:  # the ufunc straight away
-            res = Tensor._make(quiet(np.true_divide, input._data, other._data))
+            res = Tensor._make(quiet(_ufunc, np.true_divide, input._data, other._data))
         except ValueError:  # not broadcastable: the general path raises torch's message
             pass
         else:
@@ -530,7 +538,7 @@ def _mul_fast(self, other):
     if not (grad_enabled() and self.requires_grad):
         x = self._data
         if (t is float or t is int) and x.dtype.kind == "f" and x.dtype.char in "fd":
-            return Tensor._make(np.multiply(x, other))
+            return Tensor._make(_ufunc(np.multiply, x, other))
     return mul(self, other)
 
 
