@@ -204,6 +204,9 @@ def pow(input, exponent, *, out=None):
         if not isinstance(exponent, Tensor):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         res = Tensor._make(_int_pow(x, y, input, exponent))
+    elif isinstance(exponent, Tensor) and rt in _SLEEF_POW:
+        broadcast_shapes(x.shape, y.shape)  # torch's error first
+        res = Tensor._make(kernels("sleef_pow").pow_float(x, y))  # torch's SLEEF powf, bit for bit
     else:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             res = Tensor._make(_apply(np.power, x, y, input, exponent))
@@ -261,16 +264,28 @@ def _int_pow(x, y, a, b):
     return np.where(neg, unit, out)
 
 
+_SLEEF_POW = (D.float32, D.float16, D.bfloat16)
+
+
 def _scalar_pow(base, exponent: Tensor):
     x, y, rt = binary_operands(exponent, base)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if rt._category == 1 and np.any(x < 0):
             res = Tensor._make(np.asarray(_int_pow(y, x, base, exponent)))
+        elif rt in _SLEEF_POW:  # torch wraps the number in a tensor of the result dtype: its SLEEF powf
+            x = x.astype(rt.np, copy=False)
+            res = Tensor._make(kernels("sleef_pow").pow_float(rt.np.type(base), x, c_order=True))
         else:
             res = Tensor._make(np.power(y, x))
     saved = res.detach()
-    logb = math.log(base) if base > 0 else float("nan")
-    return attach(res, node_type("PowBackward2"), lambda g: (g * saved * logb,), (exponent,), (saved,))
+    logb = math.log(base) if base > 0 else (-math.inf if base == 0 else math.nan)
+
+    def backward(g):  # torch: grad * (result * log(base)), 0 where base == 0 and exponent >= 0
+        with np.errstate(invalid="ignore"):
+            d = saved * logb
+            return (g * (where(exponent >= 0, 0.0, d) if base == 0 else d),)
+
+    return attach(res, node_type("PowBackward2"), backward, (exponent,), (saved,))
 
 
 def maximum(input, other, *, out=None):
