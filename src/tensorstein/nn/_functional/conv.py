@@ -18,6 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..._autocast import _local as _autocast, lower_precision
 from ..._autograd.grad_mode import STATE
 from ..._autograd.graph import attach, node_type
+from ..._kernels.parallel import parallel_chunks
 from ..._tensor import Tensor
 
 ConvolutionBackward0 = node_type("ConvolutionBackward0")
@@ -157,17 +158,29 @@ def _cl_forward(k, x, w, b, stride, pads, dilation):
     n, c, h, wd = x.shape
     o = w.shape[0]
     (pt, pb), (pl, pr) = pads
-    xpl = np.zeros((n, h + pt + pb, wd + pl + pr, c), x.dtype)  # padded NHWC
-    xpl[:, pt:pt + h, pl:pl + wd] = x.transpose(0, 2, 3, 1)
+    hp, wp = h + pt + pb, wd + pl + pr
+    xpl = np.empty((n, hp, wp, c), x.dtype)  # padded NHWC
+
+    def pad_nhwc(a, z):  # zero borders, transposed interior; batch chunks on the pool (NumPy drops the GIL)
+        xs = xpl[a:z]
+        for rows in (xs[:, :pt], xs[:, hp - pb:], xs[:, :, :pl], xs[:, :, wp - pr:]):
+            rows.fill(0)
+        xs[:, pt:pt + h, pl:pl + wd] = x[a:z].transpose(0, 2, 3, 1)
+
+    parallel_chunks(pad_nhwc, n, 1)
     out_sp = tuple((xpl.shape[1 + d] - dilation[d] * (w.shape[2 + d] - 1) - 1) // stride[d] + 1 for d in range(2))
     cols = k.im2col_cl(xpl, w.shape[2:], stride, dilation, out_sp)
     wk = np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(o, -1)  # (O, KH*KW*C)
     outl = (cols @ wk.T).reshape(n, out_sp[0], out_sp[1], o)  # (N, OH, OW, O)
     out = np.empty((n, o) + out_sp, x.dtype)
-    if b is not None:
-        np.add(outl.transpose(0, 3, 1, 2), b.reshape(o, 1, 1), out=out)
-    else:
-        np.copyto(out, outl.transpose(0, 3, 1, 2))
+
+    def to_nchw(a, z):
+        if b is not None:
+            np.add(outl[a:z].transpose(0, 3, 1, 2), b.reshape(o, 1, 1), out=out[a:z])
+        else:
+            np.copyto(out[a:z], outl[a:z].transpose(0, 3, 1, 2))
+
+    parallel_chunks(to_nchw, n, 1)
     return out, cols, out_sp, wk
 
 
@@ -184,7 +197,8 @@ def _cl_backward(k, gd, x, w, cols, wk, stride, pads, dilation, out_sp, need_x, 
         (pt, pb), (pl, pr) = pads
         dcols = np.matmul(g3.transpose(0, 2, 1), wk).reshape(cols.shape)  # (N*L, KH*KW*C)
         dxpl = k.col2im_cl(dcols, (n, h + pt + pb, wd + pl + pr, c), w.shape[2:], stride, dilation, out_sp)
-        dx = np.ascontiguousarray(dxpl[:, pt:pt + h, pl:pl + wd].transpose(0, 3, 1, 2))
+        dx = np.empty((n, c, h, wd), x.dtype)
+        parallel_chunks(lambda a, z: np.copyto(dx[a:z], dxpl[a:z, pt:pt + h, pl:pl + wd].transpose(0, 3, 1, 2)), n, 1)
     return dx, gw
 
 
