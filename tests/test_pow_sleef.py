@@ -6,14 +6,17 @@ import torch
 import tensorstein as ts
 
 _TD = {"float32": (torch.float32, ts.float32), "bfloat16": (torch.bfloat16, ts.bfloat16),
-       "float16": (torch.float16, ts.float16)}
+       "float16": (torch.float16, ts.float16), "float64": (torch.float64, ts.float64)}
 
 
 def _bits_equal(t, s):
-    a, b = t.detach().float().numpy(), s.detach().float().numpy()
-    assert a.shape == b.shape
+    wide = t.dtype is torch.float64
+    a, b = (t.detach(), s.detach()) if wide else (t.detach().float(), s.detach().float())
+    a, b = a.numpy(), b.numpy()
+    assert a.shape == b.shape and str(t.dtype).split(".")[-1] == str(s.dtype).split(".")[-1]
     nan = np.isnan(a) & np.isnan(b)  # (half types: torch's NaN payload differs between its two loops)
-    np.testing.assert_array_equal(np.where(nan, 0, a).view(np.int32), np.where(nan, 0, b).view(np.int32))
+    it = np.int64 if wide else np.int32
+    np.testing.assert_array_equal(np.where(nan, 0, a).view(it), np.where(nan, 0, b).view(it))
 
 
 def test_positional_encoding_cell():
@@ -110,3 +113,31 @@ def test_scalar_base_grad(base):
     (base ** te).backward(torch.from_numpy(g))
     (base ** se).backward(ts.tensor(g))
     _bits_equal(te.grad, se.grad)
+
+
+@pytest.mark.parametrize("n", [7, 1000, 40001])
+def test_float64_scalar_base_tensor_tensor_and_number(n):
+    rng = np.random.default_rng(n)
+    e = rng.uniform(-3, 3, n)
+    for base in (10000.0, 2, 0.5, np.e, -2.0, 0.0):
+        _bits_equal(base ** torch.from_numpy(e), base ** ts.tensor(e))
+    x, y = rng.uniform(0, 10, n), rng.uniform(-40, 40, n)
+    _bits_equal(torch.from_numpy(x) ** torch.from_numpy(y), ts.tensor(x) ** ts.tensor(y))
+    g = rng.standard_normal(n)
+    for ex in (2.7, 5.0, 1 / 3):
+        tx, sx = torch.from_numpy(x).requires_grad_(), ts.tensor(x).requires_grad_()
+        t, s = tx ** ex, sx ** ex
+        _bits_equal(t, s)
+        t.backward(torch.from_numpy(g))
+        s.backward(ts.tensor(g))
+        _bits_equal(tx.grad, sx.grad)
+
+
+def test_float64_special_values_bit_patterns():
+    sp = np.array([0, -0.0, 1, -1, np.inf, -np.inf, np.nan, 2, -2, 0.5, 5e-324, 1.7e308, 2.2e-308, -3, 1e300])
+    x, y = (a.ravel().copy() for a in np.meshgrid(sp, sp))
+    t, s = torch.from_numpy(x) ** torch.from_numpy(y), ts.tensor(x) ** ts.tensor(y)
+    np.testing.assert_array_equal(t.numpy().view(np.int64), s.numpy().view(np.int64))
+    bits = np.random.default_rng(3).integers(-2**63, 2**63 - 1, (2, 4096)).view(np.float64)
+    t, s = torch.from_numpy(bits[0]) ** torch.from_numpy(bits[1]), ts.tensor(bits[0]) ** ts.tensor(bits[1])
+    np.testing.assert_array_equal(t.numpy().view(np.int64), s.numpy().view(np.int64))

@@ -179,10 +179,10 @@ def pow_backward(grad: np.ndarray, x: np.ndarray, y=None, exponent: float = 2.0)
     if e == 0.0:
         return np.zeros(x.shape, grad.dtype)
     m = _mode(e - 1.0)
-    if (m is None or m[0] in (_INT64, _HALF64)) and x.dtype == grad.dtype == np.float32:
+    if (m is None or m[0] in (_INT64, _HALF64)) and x.dtype == grad.dtype and x.dtype.char in "fd":
         r = kernels("sleef_pow").pow_tensor_number(x, e - 1.0)  # torch: grad * (e * x.pow(e - 1))
         with np.errstate(all="ignore"):
-            return np.multiply(grad, np.multiply(r, np.float32(e)))
+            return np.multiply(grad, np.multiply(r, x.dtype.type(e)))
     if m is None or (x.dtype == np.float64 and m[0] in (_INT64, _HALF64)):
         def k(gg, a, o):
             _f64_power(a, o, e - 1.0)

@@ -1,14 +1,15 @@
-"""float32 ``pow`` with the bits of torch's CPU kernel.
+"""Float ``pow`` with the bits of torch's CPU kernel.
 
 torch computes float ``pow`` (``aten/native/cpu/PowKernel.cpp``) with
-``cpu_kernel_vec``: contiguous runs go through SLEEF's ``Sleef_powf16_u10``
-(AVX-512; ``powf8_u10`` on AVX2) two vectors at a time, and the last
-``n % (2 * lanes)`` elements of each run call the scalar ``std::pow``
-(libm ``powf``; ``pow`` in float64 for a Python-number exponent).  Large
-tensors are cut into one run per thread first (``at::parallel_for``, grain
-32768).  SLEEF's ``xpowf`` -- ``exp(y * log|x|)`` in double-float
-arithmetic with fused multiply-adds -- is re-derived here element by
-element, so ``10000 ** t`` and ``t ** 2.7`` agree with torch to the bit.
+``cpu_kernel_vec``: contiguous runs go through SLEEF's ``Sleef_powf16_u10`` /
+``Sleef_powd8_u10`` (AVX-512; half the lanes on AVX2) two vectors at a time,
+and the last ``n % (2 * lanes)`` elements of each run call the scalar
+``std::pow`` (libm ``powf`` / ``pow``; ``pow`` in float64 for a float32
+tensor's Python-number exponent).  Large tensors are cut into one run per
+thread first (``at::parallel_for``, grain 32768).  SLEEF's ``xpowf`` /
+``xpow`` -- ``exp(y * log|x|)`` in double-float / double-double arithmetic
+with fused multiply-adds -- are re-derived here element by element, so
+``10000 ** t`` and ``t ** 2.7`` agree with torch to the bit.
 
 >>> import numpy as np
 >>> float(pow_float(np.float32(10000.0), np.array([0.921875], np.float32))[0])
@@ -38,12 +39,35 @@ _GRAIN = 32768  # at::internal::GRAIN_SIZE
 
 @intrinsic
 def _fma(typingctx, a, b, c):
-    sig = types.float32(types.float32, types.float32, types.float32)
+    """Fused ``a * b + c`` (one rounding) in ``a``'s float type."""
+    t = a
+    sig = t(t, t, t)
 
     def codegen(context, builder, signature, args):
-        f = ir.FloatType()
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(f, [f, f, f]), "llvm.fma.f32")
-        return builder.call(fn, args)
+        f = ir.FloatType() if t == types.float32 else ir.DoubleType()
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(f, [f, f, f]),
+                                            "llvm.fma.f32" if t == types.float32 else "llvm.fma.f64")
+        return builder.call(fn, [context.cast(builder, v, ty, t) for v, ty in zip(args, signature.args)])
+
+    return sig, codegen
+
+
+@intrinsic
+def _bits_f64(typingctx, x):
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
+@intrinsic
+def _f64_bits(typingctx, x):
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
 
     return sig, codegen
 
@@ -264,6 +288,111 @@ def sleef_powf(x, y):
     return _ONE if (y == _ZERO) | (x == _ONE) else r
 
 
+# ---------------------------------------------------------------- float64: SLEEF's logk / expk / xpow
+_D = np.float64
+_NAN64_ALL = np.uint64(0xFFFFFFFFFFFFFFFF).view(np.float64)
+_R075_64, _TWO64 = 1.0 / 0.75, 2.0**64
+_LN2_HI64, _LN2_LO64 = 0.693147180559945286226764, 2.319046813846299558417771e-17
+_C_HI64, _C_LO64 = 0.666666666666666629659233, 3.80554962542412056336616e-17
+_LOG_C = (0.116255524079935043668677, 0.103239680901072952701192, 0.117754809412463995466069,
+          0.13332981086846273921509, 0.153846227114512262845736, 0.181818180850050775676507,
+          0.222222222230083560345903, 0.285714285714249172087875, 0.400000000000000077715612)
+_EXP_C = (2.51069683420950419527139e-08, 2.76286166770270649116855e-07, 2.75572496725023574143864e-06,
+          2.48014973989819794114153e-05, 0.000198412698809069797676111, 0.0013888888939977128960529,
+          0.00833333333332371417601081, 0.0416666666665409524128449, 0.166666666666666740681535,
+          0.500000000000000999200722)
+_L2U64, _L2L64 = .69314718055966295651160180568695068359375, .28235290563031577122588448175013436025525412068e-12
+_R_LN2_64, _LOG_DBL_MAX = 1.442695040888963407359924681001892137426645954152985934135449406931, 709.782712893384
+
+
+@njit(**_JI)
+def _normal_bits64(v):
+    b = _f64_bits(v)
+    sub = ((b >> 52) & 0x7FF) == 0
+    return (_f64_bits(v * _TWO64) if sub else b), (1023 + 64 if sub else 1023)
+
+
+@njit(**_JI)
+def _poly4(x, x2, c3, c2, c1, c0):
+    return _fma(x2, _fma(x, c3, c2), _fma(x, c1, c0))
+
+
+@njit(**_JI)
+def _poly8(x, x2, x4, c):  # Estrin, as SLEEF's POLY8 of c[-8:] (highest degree first)
+    n = len(c)
+    return _fma(x4, _poly4(x, x2, c[n - 8], c[n - 7], c[n - 6], c[n - 5]),
+                _poly4(x, x2, c[n - 4], c[n - 3], c[n - 2], c[n - 1]))
+
+
+@njit(**_JI)
+def _pow2i64(q):
+    return _bits_f64(_w32(_w32(q + 0x3FF) << 20) << 32)
+
+
+@njit(**_JI)
+def _logk64(d):
+    b, bias = _normal_bits64(d * _R075_64)
+    e = _D(((b >> 52) & 0x7FF) - bias)
+    bm, _ = _normal_bits64(d)
+    m = _bits_f64((bm & 0xFFFFFFFFFFFFF) | ((1022 if bm & 0x8000000000000 else 1023) << 52))
+    nh, nl = _add2_ff(-1.0, m)
+    dh, dl = _add2_ff(1.0, m)
+    xh, xl = _div(nh, nl, dh, dl)
+    x2h, x2l = _squ(xh, xl)
+    x4 = x2h * x2h
+    x8 = x4 * x4
+    t = _fma(x8 * x8, _LOG_C[0], _poly8(x2h, x4, x8, _LOG_C))
+    sh, sl = _mul_f2f(_LN2_HI64, _LN2_LO64, e)
+    sh, sl = _add_f2f2(sh, sl, xh * 2.0, xl * 2.0)
+    xh, xl = _mul_f2f2(x2h, x2l, xh, xl)
+    ah, al = _mul_f2f2(xh, xl, _C_HI64, _C_LO64)
+    sh, sl = _add_f2f2(sh, sl, ah, al)
+    xh, xl = _mul_f2f2(x2h, x2l, xh, xl)
+    ah, al = _mul_f2f(xh, xl, t)
+    return _add_f2f2(sh, sl, ah, al)
+
+
+@njit(**_JI)
+def _expk64(dh, dl):
+    dq = np.rint((dh + dl) * _R_LN2_64)
+    q = _cvt_i32(dq)
+    sh, sl = _add2_f2f(dh, dl, dq * -_L2U64)
+    sh, sl = _add2_f2f(sh, sl, dq * -_L2L64)
+    s = sh + sl
+    sh, sl = s, (sh - s) + sl
+    s2 = sh * sh
+    s4 = s2 * s2
+    u = _fma(s4 * s4, _fma(sh, _EXP_C[0], _EXP_C[1]), _poly8(sh, s2, s4, _EXP_C))
+    th, tl = _add_ff2(1.0, sh, sl)
+    ah, al = _squ(sh, sl)
+    ah, al = _mul_f2f(ah, al, u)
+    th, tl = _add_f2f2(th, tl, ah, al)
+    h = q >> 1
+    u = (th + tl) * _pow2i64(h) * _pow2i64(q - h)
+    return 0.0 if dh < -1000.0 else u
+
+
+@njit(**_JI)
+def sleef_pow(x, y):
+    """SLEEF ``xpow`` (u10) for float64 scalars (branch-free)."""
+    ay, ax = abs(y), abs(x)
+    yisint = np.rint(y) == y
+    yisodd = (np.rint(y * 0.5) != y * 0.5) & yisint
+    lh, ll = _logk64(ax)
+    ph, pl = _mul_f2f(lh, ll, y)
+    r = _expk64(ph, pl)
+    r = np.inf if ph > _LOG_DBL_MAX else r
+    r = r * (1.0 if x > 0.0 else ((-1.0 if yisodd else 1.0) if yisint else np.nan))
+    efx = -(ax - 1.0) if _signbit(y) else ax - 1.0
+    r_yinf = 0.0 if efx < 0.0 else (1.0 if efx == 0.0 else np.inf)
+    r = r_yinf if ay == np.inf else r
+    r_x0 = 0.0 if _signbit(y) != (x == 0.0) else np.inf
+    r_x0 = -r_x0 if yisodd & _signbit(x) else r_x0
+    r = r_x0 if (ax == np.inf) | (x == 0.0) else r
+    r = _NAN64_ALL if (x != x) | (y != y) else r
+    return 1.0 if (y == 0.0) | (x == 1.0) else r
+
+
 @njit(**_J)
 def _pow_run(x, y, out, lo, hi):
     """``out[i] = sleef_powf(x[i], y[i])`` over [lo, hi); a length-1 ``x`` or ``y`` broadcasts (one loop
@@ -282,6 +411,22 @@ def _pow_run(x, y, out, lo, hi):
 
 
 @njit(**_J)
+def _pow_run64(x, y, out, lo, hi):
+    """:func:`_pow_run` for float64 (``sleef_pow``)."""
+    if x.shape[0] == 1:
+        b = x[0]
+        for i in range(lo, hi):
+            out[i] = sleef_pow(b, y[i])
+    elif y.shape[0] == 1:
+        e = y[0]
+        for i in range(lo, hi):
+            out[i] = sleef_pow(x[i], e)
+    else:
+        for i in range(lo, hi):
+            out[i] = sleef_pow(x[i], y[i])
+
+
+@njit(**_J)
 def _pow_tails(x, y, out, bounds, step, y64):
     """The scalar ``std::pow`` of torch's loop: per run ``[bounds[k], bounds[k + 1])`` the elements past its
     last whole block of ``step`` (all of them for ``step == 0``); ``powf``, or ``pow`` in float64 against the
@@ -292,9 +437,9 @@ def _pow_tails(x, y, out, bounds, step, y64):
         a, b = bounds[k], bounds[k + 1]
         for i in range(a + (b - a) // step * step if step else a, b):
             if y.shape[0] == 0:
-                out[i] = np.float32(np.float64(x[i * sx]) ** y64)
+                out[i] = np.float64(x[i * sx]) ** y64  # (rounded to out's dtype)
             else:
-                out[i] = x[i * sx] ** y[i * sy]  # float32 ** float32: libm powf
+                out[i] = x[i * sx] ** y[i * sy]  # libm powf / pow
 
 
 @functools.cache
@@ -343,7 +488,7 @@ def _dense_order(a: np.ndarray):
 
 
 def pow_float(base, exponent, exponent64=None, c_order: bool = False) -> np.ndarray:
-    """``base ** exponent`` as torch computes float32 / float16 / bfloat16 ``pow`` (float32 inside).
+    """``base ** exponent`` as torch computes float ``pow`` (half types in float32).
 
     ``base`` / ``exponent``: arrays or scalars of that one dtype, broadcastable; ``exponent64``: the
     Python-number exponent of ``tensor ** number`` (float32's remainder elements compute in float64);
@@ -359,30 +504,31 @@ def pow_float(base, exponent, exponent64=None, c_order: bool = False) -> np.ndar
     xb, yb = (np.broadcast_to(a, shape).transpose(order) for a in (x, y))
     oshape = xb.shape
     row, inner = _inner(oshape, [[s // a.itemsize for s in a.strides] for a in (xb, yb)])
-    lanes = vector_lanes() * (1 if dt == np.float32 else 2)  # Vectorized<(b)f16> holds twice the lanes
+    ct = np.float64 if dt == np.float64 else np.float32
+    lanes = {4: vector_lanes(), 8: vector_lanes() // 2}.get(dt.itemsize, 2 * vector_lanes())  # (b)f16: twice
     step = 2 * lanes if all(s in (0, 1) for s in inner) and any(inner) else 0
     xf = x.reshape(1) if x.size == 1 else np.ascontiguousarray(xb).reshape(-1)
     yf = y.reshape(1) if y.size == 1 else np.ascontiguousarray(yb).reshape(-1)
-    xf, yf = xf.astype(np.float32, copy=False), yf.astype(np.float32, copy=False)
+    xf, yf = xf.astype(ct, copy=False), yf.astype(ct, copy=False)
     n = xb.size
-    of = np.empty(n, np.float32)
+    of = np.empty(n, ct)
     if step:
-        parallel_chunks(lambda a, b: _pow_run(xf, yf, of, a, b), n, 16384)
+        run = _pow_run64 if ct == np.float64 else _pow_run
+        parallel_chunks(lambda a, b: run(xf, yf, of, a, b), n, 16384)
     yt = yf[:0] if exponent64 is not None else yf  # empty: the remainder takes the float64 exponent
     _pow_tails(xf, yt, of, _run_bounds(n, row), step, float(exponent64) if exponent64 is not None else 0.0)
     out = of.reshape(oshape).transpose(np.argsort(order))
-    if dt == np.float32:
+    if dt == ct:
         return out
     with np.errstate(over="ignore"):
         return out.astype(dt)
 
 
 def pow_tensor_number(x: np.ndarray, e: float):
-    """``x ** e`` for a float32 / float16 / bfloat16 array and a Python-number exponent without a special
-    case (torch rounds ``e`` to the tensor's dtype; float32 keeps it in float64 for the remainder), else
-    None for other dtypes."""
-    if x.dtype == np.float32:
-        return pow_float(x, np.float32(e), exponent64=e)
+    """``x ** e`` for a float array and a Python-number exponent without a special case (torch rounds ``e``
+    to the tensor's dtype; float32 keeps it in float64 for the remainder), else None for other dtypes."""
+    if x.dtype == np.float32 or x.dtype == np.float64:
+        return pow_float(x, x.dtype.type(e), exponent64=e)
     if x.dtype == np.float16 or x.dtype.name == "bfloat16":
         with np.errstate(over="ignore"):
             return pow_float(x, np.asarray(e).astype(x.dtype))

@@ -264,7 +264,7 @@ def _int_pow(x, y, a, b):
     return np.where(neg, unit, out)
 
 
-_SLEEF_POW = (D.float32, D.float16, D.bfloat16)
+_SLEEF_POW = (D.float32, D.float64, D.float16, D.bfloat16)
 
 
 def _scalar_pow(base, exponent: Tensor):
