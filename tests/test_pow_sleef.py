@@ -141,3 +141,12 @@ def test_float64_special_values_bit_patterns():
     bits = np.random.default_rng(3).integers(-2**63, 2**63 - 1, (2, 4096)).view(np.float64)
     t, s = torch.from_numpy(bits[0]) ** torch.from_numpy(bits[1]), ts.tensor(bits[0]) ** ts.tensor(bits[1])
     np.testing.assert_array_equal(t.numpy().view(np.int64), s.numpy().view(np.int64))
+
+
+def test_integer_tensor_to_a_float_number():
+    k = np.arange(-5, 3000)
+    for e in (2.7, -2.5, 1.5, 2.0):
+        t, s = torch.from_numpy(k) ** e, ts.tensor(k) ** e
+        assert s.dtype is ts.float32
+        _bits_equal(t, s)
+    np.testing.assert_array_equal((torch.from_numpy(k) ** 3).numpy(), (ts.tensor(k) ** 3).numpy())

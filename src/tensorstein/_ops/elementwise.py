@@ -207,6 +207,8 @@ def pow(input, exponent, *, out=None):
     elif isinstance(exponent, Tensor) and rt in _SLEEF_POW:
         broadcast_shapes(x.shape, y.shape)  # torch's error first
         res = Tensor._make(kernels("sleef_pow").pow_float(x, y))  # torch's SLEEF powf, bit for bit
+    elif rt in _SLEEF_POW and type(exponent) in (float, int):  # (an integer tensor to a float result)
+        res = Tensor._make(kernels("pointwise").pow_forward(np.asarray(x, rt.np), exponent))
     else:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             res = Tensor._make(_apply(np.power, x, y, input, exponent))
