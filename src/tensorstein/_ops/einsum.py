@@ -122,8 +122,8 @@ def _einsum(subs, out, operands, sizes):
 
 def _plain(spec: str, *operands):
     """``einsum(spec, *operands)`` of same-dtype operands outside autocast's pairing."""
-    subs, out = spec.split("->")
-    subs = subs.split(",")
+    lhs, out = spec.split("->")
+    subs = lhs.split(",")
     return _einsum(subs, out, operands, _check_sizes(subs, operands))
 
 
