@@ -23,6 +23,7 @@ from .elementwise_engine import (
     map_unary,
     parallel_chunks,
 )
+from .lazy import kernels
 from .unary_math import FASTMATH
 
 __all__ = ["entry_point", "map_ufunc", "pow_backward", "pow_forward", "serial", "small_map", "small_map2"]
@@ -165,6 +166,10 @@ def pow_forward(x: np.ndarray, exponent: float) -> np.ndarray:
         return np.ones(x.shape, x.dtype)  # torch: pow(x, 0) == 1, NaN included
     m = _SPECIAL.get(e)  # 2, 3, 0.5, -0.5, -1, -2, 1: one multiply / sqrt / divide
     m = _mode(e) if m is None else (m, 0)
+    if m is None or m[0] in (_INT64, _HALF64):
+        r = kernels("sleef_pow").pow_tensor_number(x, e)  # torch's SLEEF powf for float32 / half types
+        if r is not None:
+            return r
     dt = x.dtype
     if m is None or (dt == np.float64 and m[0] in (_INT64, _HALF64)):
         return _generic_pow(x, e)
@@ -179,6 +184,10 @@ def pow_backward(grad: np.ndarray, x: np.ndarray, y=None, exponent: float = 2.0)
     if e == 0.0:
         return np.zeros(x.shape, grad.dtype)
     m = _mode(e - 1.0)
+    if (m is None or m[0] in (_INT64, _HALF64)) and x.dtype == grad.dtype and x.dtype.char in "fd":
+        r = kernels("sleef_pow").pow_tensor_number(x, e - 1.0)  # torch: grad * (e * x.pow(e - 1))
+        with np.errstate(all="ignore"):
+            return np.multiply(grad, np.multiply(r, x.dtype.type(e)))
     if m is None or (x.dtype == np.float64 and m[0] in (_INT64, _HALF64)):
         def k(gg, a, o):
             _f64_power(a, o, e - 1.0)

@@ -8,7 +8,7 @@ True
 from __future__ import annotations
 
 from .._tensor import Tensor
-from . import creation, einsum, elementwise, extrema, indexing, linalg, reduction, shape, sorting, unary  # noqa: F401
+from . import comparison, creation, einsum, elementwise, extrema, indexing, linalg, reduction, shape, sorting, unary  # noqa: F401
 from . import random as _random
 from ._common import make_inplace, write_out
 from ._registry import OPS, install, register  # noqa: F401 (OPS: the doctest)

@@ -9,6 +9,8 @@ import string
 
 import numpy as np
 
+from .. import _dtype as D
+from .._autocast import _local as _autocast, lower_precision
 from .._autograd.graph import attach, node_type, needs_grad
 from .._tensor import Tensor
 from ._common import HALF as _HALF
@@ -79,7 +81,8 @@ def einsum(equation: str, *operands):
     for op in operands:
         if not isinstance(op, Tensor):
             raise TypeError(f"einsum(): operands must be Tensors, not {type(op).__name__}")
-    if operands:
+    autocast = _autocast.enabled and len(operands) > 1
+    if operands and not autocast:
         d0 = operands[0]._data.dtype
         for op in operands[1:]:
             if op._data.dtype != d0:
@@ -93,6 +96,12 @@ def einsum(equation: str, *operands):
             raise RuntimeError(f"einsum(): output subscript {ch} does not appear in the equation for any input "
                                "operand")
     sizes = _check_sizes(subs, operands)
+    if autocast:
+        return _autocast_pairs(subs, out, operands)
+    return _einsum(subs, out, operands, sizes)
+
+
+def _einsum(subs, out, operands, sizes):
     arrays = [_broadcast_ones(op._data, s, sizes) for op, s in zip(operands, subs)]
     dt = operands[0]._data.dtype
     if dt in _HALF:
@@ -109,6 +118,61 @@ def einsum(equation: str, *operands):
 
         attach(res, EinsumBackward0, backward, tuple(operands), tuple(operands))
     return res
+
+
+def _plain(spec: str, *operands):
+    """``einsum(spec, *operands)`` of same-dtype operands outside autocast's pairing."""
+    lhs, out = spec.split("->")
+    subs = lhs.split(",")
+    return _einsum(subs, out, operands, _check_sizes(subs, operands))
+
+
+def _autocast_pairs(subs, out, operands):
+    """einsum as torch contracts it under CPU autocast: left to right, pair by pair (Linear.cpp), a label
+    only the pair still holds summed by a ``bmm`` -- which autocast runs on bfloat16 operands, giving
+    bfloat16 -- a pair without one by a ``mul`` (type promotion), and a label only one operand of the
+    pair still holds summed out of it first."""
+    ops = []
+    for op, s in zip(operands, subs):
+        u = "".join(dict.fromkeys(s))
+        ops.append((_plain(f"{s}->{u}", op) if u != s else op, u))  # repeated labels: the diagonal first
+
+    def live(op, s):  # labels of size != 1 (a size-1 dim only broadcasts)
+        return {c for c, n in zip(s, op._data.shape) if n != 1}
+
+    counts: dict[str, int] = {}
+    for op, s in ops:
+        for c in live(op, s):
+            counts[c] = counts.get(c, 0) + 1
+    contract = sorted({c for s in subs for c in s} - set(out))
+    while len(ops) > 1:
+        (a, sa), (b, sb) = ops.pop(0), ops.pop(0)
+        la, lb = live(a, sa), live(b, sb)
+        summed, a_only, b_only = set(), "", ""
+        for c in contract:
+            if c in la and c in lb:
+                counts[c] -= 1
+                if counts[c] == 1:
+                    summed.add(c)
+                    counts[c] = 0
+            elif counts.get(c) == 1 and (c in la or c in lb):
+                a_only, b_only = (a_only + c, b_only) if c in la else (a_only, b_only + c)
+                counts[c] = 0
+        if a_only:
+            a, sa = _plain(f"{sa}->{''.join(c for c in sa if c not in a_only)}", a), \
+                "".join(c for c in sa if c not in a_only)
+        if b_only:
+            b, sb = _plain(f"{sb}->{''.join(c for c in sb if c not in b_only)}", b), \
+                "".join(c for c in sb if c not in b_only)
+        keep = "".join(dict.fromkeys(c for c in sa + sb if c not in summed))
+        if summed:
+            a, b = lower_precision(a, b)
+        if a.dtype is not b.dtype:
+            rt = D.promote_types(a.dtype, b.dtype)
+            a, b = a.to(rt), b.to(rt)
+        ops.insert(0, (_plain(f"{sa},{sb}->{keep}", a, b), keep))
+    op, s = ops[0]
+    return _plain(f"{s}->{out}", op)
 
 
 def _broadcast_ones(arr, sub, sizes):

@@ -18,7 +18,7 @@ from .._tensor import Tensor
 from ._common import apply_binary as _apply, as_tensor_arg, binary_operands, tensor_or_none as _t
 from ._common import quiet, write_out
 from ._registry import register
-from .errors import broadcast_error, broadcast_shapes
+from .errors import broadcast_shapes
 
 # ---------------------------------------------------------------- arithmetic
 AddBackward0 = node_type("AddBackward0")
@@ -284,6 +284,11 @@ def pow(input, exponent, *, out=None):
         if not isinstance(exponent, Tensor):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         res = Tensor._make(_int_pow(x, y, input, exponent))
+    elif isinstance(exponent, Tensor) and rt in _SLEEF_POW:
+        broadcast_shapes(x.shape, y.shape)  # torch's error first
+        res = Tensor._make(kernels("sleef_pow").pow_float(x, y))  # torch's SLEEF powf, bit for bit
+    elif rt in _SLEEF_POW and type(exponent) in (float, int):  # (an integer tensor to a float result)
+        res = Tensor._make(kernels("pointwise").pow_forward(np.asarray(x, rt.np), exponent))
     else:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             res = Tensor._make(_apply(np.power, x, y, input, exponent))
@@ -348,16 +353,28 @@ def _int_pow(x, y, a, b):
     return np.where(neg, unit, out)
 
 
+_SLEEF_POW = (D.float32, D.float64, D.float16, D.bfloat16)
+
+
 def _scalar_pow(base, exponent: Tensor):
     x, y, rt = binary_operands(exponent, base)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if rt._category == 1 and np.any(x < 0):
             res = Tensor._make(np.asarray(_int_pow(y, x, base, exponent)))
+        elif rt in _SLEEF_POW:  # torch wraps the number in a tensor of the result dtype: its SLEEF powf
+            x = x.astype(rt.np, copy=False)
+            res = Tensor._make(kernels("sleef_pow").pow_float(rt.np.type(base), x, c_order=True))
         else:
             res = Tensor._make(np.power(y, x))
     saved = res.detach()
-    logb = math.log(base) if base > 0 else float("nan")
-    return attach(res, node_type("PowBackward2"), lambda g: (g * saved * logb,), (exponent,), (saved,))
+    logb = math.log(base) if base > 0 else (-math.inf if base == 0 else math.nan)
+
+    def backward(g):  # torch: grad * (result * log(base)), 0 where base == 0 and exponent >= 0
+        with np.errstate(invalid="ignore"):
+            d = saved * logb
+            return (g * (where(exponent >= 0, 0.0, d) if base == 0 else d),)
+
+    return attach(res, node_type("PowBackward2"), backward, (exponent,), (saved,))
 
 
 def maximum(input, other, *, out=None):
@@ -412,91 +429,6 @@ def atan2(input, other):
     return res
 
 
-# ---------------------------------------------------------------- comparisons and logic (no gradient)
-def _compare(np_fn, name):
-    def op(input, other, *, out=None):
-        other = as_tensor_arg(other)
-        x, y, rt = binary_operands(input, other)
-        res = Tensor._make(_apply(np_fn, x, y, input, other))
-        return write_out(out, res) if out is not None else res
-
-    op.__name__ = name
-    return op
-
-
-eq = _compare(np.equal, "eq")
-ne = _compare(np.not_equal, "ne")
-lt = _compare(np.less, "lt")
-le = _compare(np.less_equal, "le")
-gt = _compare(np.greater, "gt")
-ge = _compare(np.greater_equal, "ge")
-
-
-def _logical(np_fn, name):
-    cmp = _compare(np_fn, name)
-
-    def op(input, other, *, out=None):
-        if not isinstance(other, Tensor):  # torch takes no Python scalar here
-            raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
-        return cmp(input, other, out=out)
-
-    op.__name__ = name
-    return op
-
-
-logical_and = _logical(np.logical_and, "logical_and")
-logical_or = _logical(np.logical_or, "logical_or")
-logical_xor = _logical(np.logical_xor, "logical_xor")
-
-
-def _bitwise(np_fn, name):
-    def op(input, other):
-        other = as_tensor_arg(other)
-        x, y, rt = binary_operands(input, other)
-        if rt.is_floating_point:
-            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{rt.scalar_name}\'')
-        return Tensor._make(_apply(np_fn, x, y, input, other))
-
-    op.__name__ = name
-    return op
-
-
-bitwise_and = _bitwise(np.bitwise_and, "bitwise_and")
-bitwise_or = _bitwise(np.bitwise_or, "bitwise_or")
-bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
-
-
-def logical_not(input):
-    return Tensor._make(np.logical_not(input._data))
-
-
-def bitwise_not(input):
-    if input.is_floating_point():
-        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype.scalar_name}'")
-    return Tensor._make(np.invert(input._data))
-
-
-def equal(input, other) -> bool:
-    """True when both tensors have the same shape and elements."""
-    return input._data.shape == other._data.shape and bool(np.array_equal(input._data, other._data))
-
-
-def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    if input.dtype is not other.dtype:
-        raise RuntimeError(f"{input.dtype} did not match {other.dtype}")
-    x, y = input._data, other._data
-    if x.dtype == D.bfloat16.np or x.dtype == np.float16:
-        x, y = x.astype(np.float32), y.astype(np.float32)
-    try:
-        return Tensor._make(np.isclose(x, y, rtol=rtol, atol=atol, equal_nan=equal_nan))
-    except ValueError:
-        raise broadcast_error(x.shape, y.shape) from None
-
-
-def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
-    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
-
-
 # ---------------------------------------------------------------- where (a ternary element-wise op)
 def where(condition, input=None, other=None):
     """Elements of ``input`` where ``condition`` else of ``other``; ``where(cond)`` is ``nonzero(as_tuple)``."""
@@ -542,29 +474,11 @@ def _mul_fast(self, other):
     return mul(self, other)
 
 
-def _invert(self):
-    if self._data.dtype == np.bool_:
-        return logical_not(self)
-    if self.is_floating_point():
-        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
-    return bitwise_not(self)
-
-
 def _reflected(fn):
     def method(self, other):
         return fn(as_tensor_arg(other), self)
 
     method.__name__ = f"__r{fn.__name__}__"
-    return method
-
-
-def _comparison_dunder(fn):
-    # ``t == None`` or ``t == "x"`` falls back to identity, as in torch, instead of raising
-    def method(self, other):
-        if not isinstance(other, (Tensor, bool, int, float, np.generic, np.ndarray)):
-            return NotImplemented
-        return fn(self, other)
-
     return method
 
 
@@ -589,18 +503,4 @@ register(pow, inplace=True, out=True, dunders={"__pow__": None, "__rpow__": _rpo
 register(rsub)
 register(maximum, minimum, inplace=True, out=True)
 register(fmax, fmin, atan2)
-for _fn, _alias, _dunder in ((eq, (), "__eq__"), (ne, ("not_equal",), "__ne__"), (lt, ("less",), "__lt__"),
-                             (le, ("less_equal",), "__le__"), (gt, ("greater",), "__gt__"),
-                             (ge, ("greater_equal",), "__ge__")):
-    register(_fn, aliases=_alias, inplace=True, out=True,
-             dunders={_dunder: _comparison_dunder(_fn) if _dunder in ("__eq__", "__ne__") else None})
-register(logical_and, logical_or, logical_xor, inplace=True, out=True)
-register(logical_not, inplace=True)
-for _fn, _d in ((bitwise_and, "and"), (bitwise_or, "or"), (bitwise_xor, "xor")):
-    register(_fn, inplace=True, dunders={f"__{_d}__": None, f"__r{_d}__": _reflected(_fn),
-                                         f"__i{_d}__": f"{_fn.__name__}_"})
-register(bitwise_not, inplace=True, dunders={"__invert__": _invert})
-register(equal, returns="bool")
-register(isclose)
-register(allclose, returns="bool")
 register(where, method=lambda self, condition, other: where(condition, self, other))

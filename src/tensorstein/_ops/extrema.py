@@ -21,7 +21,8 @@ from .._kernels.parallel import get_num_threads
 from .._tensor import Tensor, _wrap_dim
 from ._common import HALF as _HALF, entry, return_type, rows_view
 from ._registry import register
-from .elementwise import logical_or, maximum, minimum
+from .comparison import logical_or
+from .elementwise import maximum, minimum
 from .indexing import scatter_grad
 from .reduction import _F32, _F64, _KERNEL_MIN, _kernel_reduces, expand_grad, normalize_dims, sum
 from .unary import isnan

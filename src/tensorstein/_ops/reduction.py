@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .. import _dtype as D
+from .._autocast import full_precision
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
 from .._kernels.lazy import PARALLEL_MIN, kernels
@@ -176,6 +177,8 @@ def _scalar_name(d):
 
 
 def prod(input, dim=None, keepdim: bool = False, *, dtype=None):
+    if dtype is None:  # CPU autocast: float16 / bfloat16 prod computes in float32 (torch's fp32_set_opt_dtype)
+        input, = full_precision(input)
     x = input._data
     if dim is not None and not isinstance(dim, (int, np.integer)):
         raise TypeError("prod(): argument 'dim' must be int")

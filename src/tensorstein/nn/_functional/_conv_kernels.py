@@ -1,4 +1,5 @@
-"""Channels-last (NHWC) im2col and col2im for conv2d as Numba passes, batches split over the thread pool.
+"""Channels-last (NHWC) im2col and col2im for conv2d as Numba passes over a chunk of the batch (the caller
+splits the batch over the thread pool).
 
 Columns are (N*OH*OW, KH*KW*C): each row copies C contiguous channels per kernel tap, and col2im adds
 every tap of a row back in one pass (instead of one NumPy scatter-add over the whole input per tap).
@@ -6,10 +7,8 @@ every tap of a row back in one pass (instead of one NumPy scatter-add over the w
 """
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
-from ..._kernels.parallel import parallel_chunks
 
 _J = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
 
@@ -47,18 +46,15 @@ def _col2im_cl(cols, dxpl, n0, n1, KH, KW, OH, OW, sh, sw, dh, dw):
                             dst[c] += src[o + c]
 
 
-def im2col_cl(xpl, kshape, stride, dilation, out_sp):
-    """Padded NHWC input (N, HP, WP, C) -> columns (N*OH*OW, KH*KW*C)."""
-    n, c = xpl.shape[0], xpl.shape[3]
-    cols = np.empty((n * out_sp[0] * out_sp[1], kshape[0] * kshape[1] * c), xpl.dtype)
-    parallel_chunks(lambda a, b: _im2col_cl(xpl, cols, a, b, kshape[0], kshape[1], out_sp[0], out_sp[1],
-                                            stride[0], stride[1], dilation[0], dilation[1]), n, 1)
-    return cols
+def im2col_cl(xpl, cols, n0, n1, kshape, stride, dilation, out_sp):
+    """Padded NHWC input (N, HP, WP, C) -> the rows of batch items [n0, n1) of the columns
+    (N*OH*OW, KH*KW*C), written into ``cols``."""
+    _im2col_cl(xpl, cols, n0, n1, kshape[0], kshape[1], out_sp[0], out_sp[1], stride[0], stride[1], dilation[0],
+               dilation[1])
 
 
-def col2im_cl(cols, xpl_shape, kshape, stride, dilation, out_sp):
-    """Columns (N*OH*OW, KH*KW*C) -> the padded NHWC input gradient (N, HP, WP, C)."""
-    dxpl = np.zeros(xpl_shape, cols.dtype)
-    parallel_chunks(lambda a, b: _col2im_cl(cols, dxpl, a, b, kshape[0], kshape[1], out_sp[0], out_sp[1],
-                                            stride[0], stride[1], dilation[0], dilation[1]), xpl_shape[0], 1)
-    return dxpl
+def col2im_cl(cols, dxpl, n0, n1, kshape, stride, dilation, out_sp):
+    """Columns (N*OH*OW, KH*KW*C) -> the padded NHWC input gradient of batch items [n0, n1), added into
+    the zeroed ``dxpl`` (N, HP, WP, C)."""
+    _col2im_cl(cols, dxpl, n0, n1, kshape[0], kshape[1], out_sp[0], out_sp[1], stride[0], stride[1], dilation[0],
+               dilation[1])

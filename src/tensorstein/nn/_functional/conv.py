@@ -18,6 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..._autocast import _local as _autocast, lower_precision
 from ..._autograd.grad_mode import STATE
 from ..._autograd.graph import attach, node_type
+from ..._kernels.parallel import blas_threads, get_num_threads, parallel_chunks
 from ..._tensor import Tensor
 
 ConvolutionBackward0 = node_type("ConvolutionBackward0")
@@ -151,40 +152,73 @@ def _cl_kernels(x, nd, groups):
     return _conv_kernels
 
 
+def _by_batch(fn, n):
+    """``fn(a, b)`` over batch chunks, one per thread, each thread's BLAS on one thread: the GEMMs of a
+    chunk run without a per-call BLAS handshake, and every layout pass runs split too."""
+    if get_num_threads() > 1 and n > 1:
+        with blas_threads(1):
+            parallel_chunks(fn, n, 1)
+    else:
+        fn(0, n)
+
+
 def _cl_forward(k, x, w, b, stride, pads, dilation):
     """Channels-last conv2d: NHWC im2col columns (N*OH*OW, KH*KW*C) @ weight^T, the layout OpenBLAS runs
-    fastest (measured). Returns (out (N, O, OH, OW), cols, out_sp, wk (O, KH*KW*C))."""
+    fastest (measured), batch chunk by batch chunk. Returns (out (N, O, OH, OW), cols, out_sp, wk)."""
     n, c, h, wd = x.shape
     o = w.shape[0]
     (pt, pb), (pl, pr) = pads
-    xpl = np.zeros((n, h + pt + pb, wd + pl + pr, c), x.dtype)  # padded NHWC
-    xpl[:, pt:pt + h, pl:pl + wd] = x.transpose(0, 2, 3, 1)
-    out_sp = tuple((xpl.shape[1 + d] - dilation[d] * (w.shape[2 + d] - 1) - 1) // stride[d] + 1 for d in range(2))
-    cols = k.im2col_cl(xpl, w.shape[2:], stride, dilation, out_sp)
+    hp, wp = h + pt + pb, wd + pl + pr
+    out_sp = tuple((hw + lo + hi - dilation[d] * (w.shape[2 + d] - 1) - 1) // stride[d] + 1
+                   for d, (hw, (lo, hi)) in enumerate(zip((h, wd), pads)))
+    L = out_sp[0] * out_sp[1]
+    xpl = np.empty((n, hp, wp, c), x.dtype)  # padded NHWC
+    cols = np.empty((n * L, w.shape[2] * w.shape[3] * c), x.dtype)
     wk = np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(o, -1)  # (O, KH*KW*C)
-    outl = (cols @ wk.T).reshape(n, out_sp[0], out_sp[1], o)  # (N, OH, OW, O)
     out = np.empty((n, o) + out_sp, x.dtype)
-    if b is not None:
-        np.add(outl.transpose(0, 3, 1, 2), b.reshape(o, 1, 1), out=out)
-    else:
-        np.copyto(out, outl.transpose(0, 3, 1, 2))
+
+    def part(a, z):
+        xs = xpl[a:z]
+        for rows in (xs[:, :pt], xs[:, hp - pb:], xs[:, :, :pl], xs[:, :, wp - pr:]):
+            rows.fill(0)  # zero borders, transposed interior
+        xs[:, pt:pt + h, pl:pl + wd] = x[a:z].transpose(0, 2, 3, 1)
+        k.im2col_cl(xpl, cols, a, z, w.shape[2:], stride, dilation, out_sp)
+        outl = (cols[a * L:z * L] @ wk.T).reshape(z - a, out_sp[0], out_sp[1], o)  # (n, OH, OW, O)
+        if b is not None:
+            np.add(outl.transpose(0, 3, 1, 2), b.reshape(o, 1, 1), out=out[a:z])
+        else:
+            np.copyto(out[a:z], outl.transpose(0, 3, 1, 2))
+
+    _by_batch(part, n)
     return out, cols, out_sp, wk
 
 
 def _cl_backward(k, gd, x, w, cols, wk, stride, pads, dilation, out_sp, need_x, need_w):
-    """Input and weight gradients of :func:`_cl_forward` from gd (N, O, OH, OW)."""
+    """Input and weight gradients of :func:`_cl_forward` from gd (N, O, OH, OW), batch chunk by chunk."""
     n, c, h, wd = x.shape
     o = w.shape[0]
+    (pt, pb), (pl, pr) = pads
     g3 = gd.reshape(n, o, -1)  # (N, O, L): batched GEMMs on NCHW g (no transposed copy; measured as fast)
-    gw = dx = None
+    L = g3.shape[2]
+    c3 = cols.reshape(n, L, -1)
+    parts = []
+    dcols = np.empty_like(cols) if need_x else None
+    dxpl = np.zeros((n, h + pt + pb, wd + pl + pr, c), x.dtype) if need_x else None
+    dx = np.empty((n, c, h, wd), x.dtype) if need_x else None
+
+    def part(a, z):
+        if need_w:
+            parts.append(np.matmul(g3[a:z], c3[a:z]).sum(0))  # (O, KH*KW*C)
+        if need_x:
+            np.matmul(g3[a:z].transpose(0, 2, 1), wk, out=dcols[a * L:z * L].reshape(z - a, L, -1))
+            k.col2im_cl(dcols, dxpl, a, z, w.shape[2:], stride, dilation, out_sp)
+            np.copyto(dx[a:z], dxpl[a:z, pt:pt + h, pl:pl + wd].transpose(0, 3, 1, 2))
+
+    _by_batch(part, n)
+    gw = None
     if need_w:
-        gwk = np.matmul(g3, cols.reshape(n, g3.shape[2], -1)).sum(0)  # (O, KH*KW*C)
+        gwk = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
         gw = np.ascontiguousarray(gwk.reshape(o, w.shape[2], w.shape[3], c).transpose(0, 3, 1, 2))
-    if need_x:
-        (pt, pb), (pl, pr) = pads
-        dcols = np.matmul(g3.transpose(0, 2, 1), wk).reshape(cols.shape)  # (N*L, KH*KW*C)
-        dxpl = k.col2im_cl(dcols, (n, h + pt + pb, wd + pl + pr, c), w.shape[2:], stride, dilation, out_sp)
-        dx = np.ascontiguousarray(dxpl[:, pt:pt + h, pl:pl + wd].transpose(0, 3, 1, 2))
     return dx, gw
 
 

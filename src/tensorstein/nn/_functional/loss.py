@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ... import _dtype as D
+from ..._autocast import full_precision
 from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
 from ..._kernels.lazy import PARALLEL_MIN, kernels
@@ -94,6 +95,7 @@ def _check_targets(t, n_classes, ignore_index):
 def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
              reduction: str = "mean"):
     """Negative log-likelihood of class indices under log-probabilities ``input`` (N, C, d1, ...)."""
+    input, weight = full_precision(input, weight)  # torch's CPU autocast fp32 list
     reduction = _reduction(size_average, reduce, reduction)
     _check_nll(input, target)
     x = input._data
@@ -177,6 +179,7 @@ def _cross_entropy_composite(input, target, weight=None, ignore_index=-100, redu
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0):
     """log_softmax + nll_loss over class dim 1 (class indices or class probabilities as target)."""
+    input, target, weight = full_precision(input, target, weight)  # torch's CPU autocast fp32 list
     if size_average is None and reduce is None and weight is None and \
             (res := _cross_entropy_small(input, target, ignore_index, reduction, label_smoothing)) is not None:
         return res
@@ -301,6 +304,7 @@ def _check_same_size(input, target, name):
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
+    input, target, weight = full_precision(input, target, weight)  # torch's CPU autocast fp32 list
     reduction = _reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "mse_loss")
     input, target = _promoted(input, target, "mse_cpu")
@@ -312,6 +316,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
+    input, target, weight = full_precision(input, target, weight)  # torch's CPU autocast fp32 list
     reduction = _reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "l1_loss")
     if input.dtype is not D.bool_ and target.dtype is not D.bool_:  # torch subtracts first: bool is an error
@@ -323,6 +328,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    input, target = full_precision(input, target)  # torch's CPU autocast fp32 list
     reduction = _reduction(size_average, reduce, reduction)
     input, target = _promoted(input, target, "smooth_l1_cpu")
     d = U.abs(input - target)
@@ -333,6 +339,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    input, target, weight = full_precision(input, target, weight)  # torch's CPU autocast fp32 list
     out_dtype = input.dtype  # torch writes the loss into a tensor like ``input``
     input, target = _promoted(input, target, "huber_cpu")
     if not out_dtype.is_floating_point:
@@ -346,6 +353,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 # ---------------------------------------------------------------- binary losses
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
     """-(t log p + (1 - t) log(1 - p)) with the logs clamped at -100, as torch."""
+    input, target, weight = full_precision(input, target, weight)  # torch's CPU autocast fp32 list
     reduction = _reduction(size_average, reduce, reduction)
     if tuple(target._data.shape) != tuple(input._data.shape):
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
@@ -371,6 +379,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction: str = "mean", pos_weight=None):
     """Numerically stable sigmoid + BCE: ``(1 - t) x + (1 + (pw - 1) t) * softplus(-x)``."""
+    input, target, weight, pos_weight = full_precision(input, target, weight, pos_weight)  # autocast: fp32
     reduction = _reduction(size_average, reduce, reduction)
     if tuple(target._data.shape) != tuple(input._data.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
@@ -397,6 +406,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    input, target = full_precision(input, target)  # torch's CPU autocast fp32 list
     if reduction != "batchmean" or size_average is not None or reduce is not None:
         reduction = _reduction(size_average, reduce, reduction)
     if not input.dtype.is_floating_point or not target.dtype.is_floating_point:

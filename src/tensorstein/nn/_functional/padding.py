@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._autocast import full_precision
 from ..._autograd.graph import attach, node_type, needs_grad
 from ..._tensor import Tensor
 
@@ -39,6 +40,8 @@ def pad(input, pad, mode: str = "constant", value=None):
         raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
     if mode == "circular" and any(lo > x.shape[d] or hi > x.shape[d] for d, (lo, hi) in enumerate(widths)):
         raise RuntimeError("Padding value causes wrapping around more than once.")
+    if mode == "replicate" or (mode == "reflect" and k < 3):  # CPU autocast fp32 list: replication_pad1d/2d/3d,
+        input, = full_precision(input)  # reflection_pad1d/2d
     # non-constant modes: an index_select per padded dim (differentiable through index_select)
     from ..._ops.indexing import index_select
     out = input
