@@ -39,3 +39,73 @@ def test_embedding_backward_many_repeats_vs_torch(padding_idx):
     if padding_idx is not None:
         want[padding_idx] = 0
     np.testing.assert_array_equal(a.grad.numpy(), want)
+
+
+# ------------------------------------------------------------------ small attention (whole heads per call)
+from tensorstein._kernels.attention_math import attention_math, attention_math_backward  # noqa: E402
+from tensorstein._kernels.attention_small import small_backward, small_forward  # noqa: E402
+
+
+def _attn_inputs(B, H, Hkv, L, S, E, Ev, dt):
+    return (RNG.standard_normal((B, H, L, E)).astype(dt), RNG.standard_normal((B, Hkv, S, E)).astype(dt),
+            RNG.standard_normal((B, Hkv, S, Ev)).astype(dt), RNG.standard_normal((B, H, L, Ev)).astype(dt))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["plain", "causal", "bottom_right", "window", "float_mask", "bool_mask", "gqa"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_small_attention_matches_math(dt, case, threads):
+    B, H, Hkv, L, S, E, Ev = 3, 4, (2 if case == "gqa" else 4), 40, 56, 16, 24
+    q, k, v, do = _attn_inputs(B, H, Hkv, L, S, E, Ev, dt)
+    opts = {}
+    if case == "causal":
+        opts["causal"] = "top_left"
+    elif case == "bottom_right":
+        opts["causal"] = "bottom_right"
+    elif case == "window":
+        opts["window"] = (5, 3)
+    elif case == "float_mask":
+        opts["mask"] = np.where(RNG.random((1, H, L, S)) < 0.3, -np.inf, RNG.standard_normal((1, H, L, S))).astype(dt)
+    elif case == "bool_mask":
+        opts["mask"] = RNG.random((B, 1, L, S)) < 0.7
+        opts["mask"][:, :, 3] = False  # a fully masked row: zeros, lse -inf
+    out, lse = small_forward(q, k, v, threads=threads, **opts)
+    want_out, want_lse = attention_math(q, k, v, **opts)
+    tol = 2e-5 if dt == np.float32 else 1e-12
+    np.testing.assert_allclose(out, want_out, rtol=tol, atol=tol)
+    np.testing.assert_allclose(lse, want_lse, rtol=tol, atol=tol)
+    got = small_backward(q, k, v, out, lse, do, threads=threads, **opts)
+    want = attention_math_backward(q, k, v, want_out, want_lse, do, **opts)
+    for a, b in zip(got, want):
+        assert a.shape == b.shape and a.dtype == dt
+        np.testing.assert_allclose(a, b, rtol=5 * tol, atol=5 * tol)
+
+
+def test_small_attention_split_over_threads_is_the_serial_result(monkeypatch):
+    from tensorstein._kernels import attention_small as AS
+    q, k, v, do = _attn_inputs(8, 4, 4, 64, 64, 16, 16, np.float32)
+    mask = np.triu(np.full((64, 64), -np.inf, np.float32), 1)
+    one = small_forward(q, k, v, mask=mask, threads=1)
+    monkeypatch.setattr(AS, "_SPLIT_MIN_WORK", 0)
+    two = small_forward(q, k, v, mask=mask, threads=2)
+    assert len(AS._plan(AS.prepare(q, k, v), 2)) == 2
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(small_backward(q, k, v, *one, do, mask=mask, threads=1),
+                    small_backward(q, k, v, *one, do, mask=mask, threads=2)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sdpa_small_float_mask_vs_torch():
+    """The Transformer benchmark's attention: (8, 4, 64, 16) with an additive causal float mask."""
+    q, k, v, do = _attn_inputs(8, 4, 4, 64, 64, 16, 16, np.float32)
+    mask = np.triu(np.full((64, 64), -np.inf, np.float32), 1)
+    a = [ts.tensor(x, requires_grad=True) for x in (q, k, v)]
+    b = [torch.tensor(x, requires_grad=True) for x in (q, k, v)]
+    ya = F.scaled_dot_product_attention(*a, attn_mask=ts.tensor(mask))
+    yb = TF.scaled_dot_product_attention(*b, attn_mask=torch.tensor(mask))
+    np.testing.assert_allclose(ya.detach().numpy(), yb.detach().numpy(), rtol=1e-5, atol=1e-5)
+    ya.backward(ts.tensor(do))
+    yb.backward(torch.tensor(do))
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-4, atol=1e-5)

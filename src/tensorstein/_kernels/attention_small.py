@@ -1,0 +1,167 @@
+"""Attention for small problems (the whole score matrix of a head fits a tile): whole heads per Numba call.
+
+The forward and the backward of :mod:`.attention_math` (same options, same ``(out, lse)`` contract), but each
+task makes one nogil call for a run of kv heads: per query head the score tile ``q k^T`` (BLAS), masking and
+softmax (:mod:`.flash_tiles`), ``P @ V``; the backward recomputes ``P`` from ``lse`` and makes the four
+products, ``dK`` / ``dV`` summed over the query heads of a GQA group inside the call (no races).  The kv heads
+are split over the package's threads when every product is small enough for OpenBLAS to run it on one thread.
+:mod:`.attention_math` stays the oracle.
+
+    >>> import numpy as np
+    >>> q = k = v = np.ones((1, 2, 4, 8), np.float32)
+    >>> out, lse = small_forward(q, k, v, causal="top_left")
+    >>> bool(np.allclose(out, 1)), out.shape, lse.shape
+    (True, (1, 2, 4, 8), (1, 2, 4))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .attention_common import prepare, run_workers, tile_needs_index_mask
+from .fast_exp import FASTMATH
+from .flash_tiles import bwd_dscores, bwd_probs, fwd_finalize, fwd_tile
+from .parallel import get_num_threads
+
+__all__ = ["small_forward", "small_backward"]
+
+# OpenBLAS runs a GEMM of m*n*k <= 65536 * 4 on one thread: such heads are split over the pool's threads
+_BLAS_SERIAL_MNK = 65536 * 4
+# below this many multiply-adds in all (forward), one call on the calling thread (a split costs a dispatch)
+_SPLIT_MIN_WORK = 1 << 20
+
+_J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
+
+
+@njit(**_J)
+def _scaled_copy(src, sc, dst):
+    for i in range(src.shape[0]):
+        for e in range(src.shape[1]):
+            dst[i, e] = src[i, e] * sc
+
+
+@njit(**_J)
+def _fwd_units(q, k, v, out, lse, units, G, sc, need, off, left, right, mask, mask_is_bool, ninf,
+               zero, qs, sflat, m, ll):
+    L = q.shape[2]
+    S = k.shape[2]
+    for u in range(units.shape[0]):
+        b = units[u, 0]
+        hk = units[u, 1]
+        kT = k[b, hk].T  # (E, S), F-contiguous
+        for h in range(hk * G, (hk + 1) * G):
+            _scaled_copy(q[b, h], sc, qs)
+            s = sflat[:L * S].reshape(L, S)
+            np.dot(qs, kT, s)
+            m[:] = ninf
+            ll[:] = zero
+            acc = out[b, h]
+            fwd_tile(s, m, ll, acc, b, h, 0, 0, off, left, right, need, mask, mask_is_bool, ninf, zero)
+            np.dot(s, v[b, hk], acc)
+            fwd_finalize(acc, m, ll, lse[b, h], ninf, zero)
+
+
+@njit(**_J)
+def _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, G, sc, need, off, left, right, mask,
+               mask_is_bool, ninf, zero, qs, sflat, pflat, dvec, tk, tv):
+    L = q.shape[2]
+    S, Ev = v.shape[2], v.shape[3]
+    for u in range(units.shape[0]):
+        b = units[u, 0]
+        hk = units[u, 1]
+        kh = k[b, hk]  # (S, E)
+        kT = kh.T
+        vT = v[b, hk].T  # (Ev, S)
+        for h in range(hk * G, (hk + 1) * G):
+            first = h == hk * G
+            do = dout[b, h]  # (L, Ev)
+            o = out[b, h]
+            for i in range(L):
+                acc = do[i, 0] * o[i, 0] if Ev > 0 else zero
+                for c in range(1, Ev):
+                    acc += do[i, c] * o[i, c]
+                dvec[i] = acc
+            _scaled_copy(q[b, h], sc, qs)
+            p = sflat[:L * S].reshape(L, S)
+            np.dot(qs, kT, p)
+            bwd_probs(p, lse[b, h], b, h, 0, 0, off, left, right, need, mask, mask_is_bool, ninf, zero)
+            if first:
+                np.dot(p.T, do, dv[b, hk])
+            else:
+                np.dot(p.T, do, tv)
+                dv[b, hk] += tv
+            ds = pflat[:L * S].reshape(L, S)
+            np.dot(do, vT, ds)
+            bwd_dscores(p, ds, dvec)
+            np.dot(ds, kh, dq[b, h])
+            dq[b, h] *= sc
+            if first:
+                np.dot(ds.T, qs, dk[b, hk])
+            else:
+                np.dot(ds.T, qs, tk)
+                dk[b, hk] += tk
+
+
+def _plan(spec, nthreads):
+    """The (b, kv head) units as int64 rows, cut into runs for the workers (one run: no split)."""
+    units = np.array([(b, hk) for b in range(spec.B) for hk in range(spec.Hkv)], dtype=np.int64)
+    work = spec.B * spec.H * spec.L * spec.S * (spec.E + spec.Ev)
+    serial = spec.L * spec.S * max(spec.E, spec.Ev) <= _BLAS_SERIAL_MNK
+    n = min(len(units), nthreads) if serial and work >= _SPLIT_MIN_WORK and nthreads > 1 else 1
+    n = max(n, 1)
+    bounds = [len(units) * i // n for i in range(n + 1)]
+    return [units[bounds[i]:bounds[i + 1]] for i in range(n)]
+
+
+def _opts(spec):
+    dt = spec.dtype
+    need = tile_needs_index_mask(spec, 0, spec.L, 0, spec.S)
+    return (spec.group, dt.type(spec.scale), need, spec.off, spec.left, spec.right, spec.mask,
+            spec.mask_is_bool, dt.type(-np.inf), dt.type(0))
+
+
+def small_forward(q, k, v, *, scale=None, causal=None, window=None, mask=None, alignment=None,
+                  threads=None):
+    """Attention forward, whole heads per call.  Returns ``(out (B,H,L,Ev), lse (B,H,L))``."""
+    spec = prepare(q, k, v, scale=scale, causal=causal, window=window, mask=mask, alignment=alignment)
+    B, H, L, S, E, Ev, dt = spec.B, spec.H, spec.L, spec.S, spec.E, spec.Ev, spec.dtype
+    out = np.zeros((B, H, L, Ev), dtype=dt)
+    lse = np.full((B, H, L), -np.inf, dtype=dt)
+    if L == 0 or S == 0 or E == 0 or Ev == 0:
+        return out, lse
+    q, k, v = (np.ascontiguousarray(a, dtype=dt) for a in (q, k, v))
+    opts = _opts(spec)
+
+    def worker(runs, tid):
+        qs, sflat = np.empty((L, E), dtype=dt), np.empty(L * S, dtype=dt)
+        m, ll = np.empty(L, dtype=dt), np.empty(L, dtype=dt)
+        for units in runs:
+            _fwd_units(q, k, v, out, lse, units, *opts, qs, sflat, m, ll)
+
+    run_workers(worker, _plan(spec, int(threads or get_num_threads())), int(threads or get_num_threads()))
+    return out, lse
+
+
+def small_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, window=None, mask=None,
+                   alignment=None, threads=None):
+    """Attention backward from the forward's ``out`` and ``lse``.  Returns ``(dq, dk, dv)``."""
+    spec = prepare(q, k, v, scale=scale, causal=causal, window=window, mask=mask, alignment=alignment)
+    B, H, Hkv, L, S, E, Ev, dt = spec.B, spec.H, spec.Hkv, spec.L, spec.S, spec.E, spec.Ev, spec.dtype
+    dq = np.zeros((B, H, L, E), dtype=dt)
+    dk = np.zeros((B, Hkv, S, E), dtype=dt)
+    dv = np.zeros((B, Hkv, S, Ev), dtype=dt)
+    if L == 0 or S == 0 or E == 0 or Ev == 0:
+        return dq, dk, dv
+    q, k, v, out, dout, lse = (np.ascontiguousarray(a, dtype=dt) for a in (q, k, v, out, dout, lse))
+    opts = _opts(spec)
+
+    def worker(runs, tid):
+        qs, dvec = np.empty((L, E), dtype=dt), np.empty(L, dtype=dt)
+        sflat, pflat = np.empty(L * S, dtype=dt), np.empty(L * S, dtype=dt)
+        tk, tv = np.empty((S, E), dtype=dt), np.empty((S, Ev), dtype=dt)
+        for units in runs:
+            _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, *opts, qs, sflat, pflat, dvec, tk, tv)
+
+    run_workers(worker, _plan(spec, int(threads or get_num_threads())), int(threads or get_num_threads()))
+    return dq, dk, dv
