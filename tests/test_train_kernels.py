@@ -109,3 +109,37 @@ def test_sdpa_small_float_mask_vs_torch():
     yb.backward(torch.tensor(do))
     for x, y in zip(a, b):
         np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------ AdamW: branch-free kernel, split over threads
+@pytest.mark.parametrize("kw", [{"lr": 1e-3}, {"lr": 0.02, "betas": (0.3, 0.99), "weight_decay": 0.1},
+                                {"lr": 0.01, "weight_decay": 0.0}])
+@pytest.mark.parametrize("split", [False, True])
+def test_adamw_many_params_vs_torch_and_general_kernel(kw, split, monkeypatch):
+    from tensorstein import nn, optim
+    from tensorstein.optim import _kernels as K
+    from tensorstein.optim import adam as adam_mod
+    if split:
+        monkeypatch.setattr(adam_mod, "_SPLIT_MIN", 0)
+    shapes = [(64, 65), (192, 64), (192,), (256, 64), (64,), (7,), (3, 5, 2)]
+    arrs = [RNG.standard_normal(s).astype(np.float32) for s in shapes]
+    p_ts = [nn.Parameter(ts.tensor(a)) for a in arrs]
+    p_gen = [nn.Parameter(ts.tensor(a)) for a in arrs]
+    p_th = [torch.nn.Parameter(torch.tensor(a)) for a in arrs]
+    o_ts, o_gen, o_th = optim.AdamW(p_ts, **kw), optim.AdamW(p_gen, **kw), torch.optim.AdamW(p_th, **kw)
+    for it in range(6):
+        for a, c, b in zip(p_ts, p_gen, p_th):
+            g = RNG.standard_normal(a.shape).astype(np.float32) * 10.0 ** (it - 3)
+            a.grad, c.grad, b.grad = ts.tensor(g), ts.tensor(g), torch.tensor(g)
+        o_ts.step()
+        o_th.step()
+        with monkeypatch.context() as m:  # the general (amsgrad / maximize) kernel on the same numbers
+            m.setattr(adam_mod, "adam_plain_kernel", lambda: None)
+            o_gen.step()
+    assert K.adam_plain_kernel() is not None
+    for a, c, b in zip(p_ts, p_gen, p_th):
+        np.testing.assert_array_equal(a.detach().numpy(), c.detach().numpy())
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-6, atol=1e-7)
+    for p, q in zip(p_ts, p_th):
+        np.testing.assert_allclose(o_ts.state[p]["exp_avg_sq"].numpy(), o_th.state[q]["exp_avg_sq"].numpy(),
+                                   rtol=1e-6, atol=0)
