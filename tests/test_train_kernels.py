@@ -143,3 +143,20 @@ def test_adamw_many_params_vs_torch_and_general_kernel(kw, split, monkeypatch):
     for p, q in zip(p_ts, p_th):
         np.testing.assert_allclose(o_ts.state[p]["exp_avg_sq"].numpy(), o_th.state[q]["exp_avg_sq"].numpy(),
                                    rtol=1e-6, atol=0)
+
+
+def test_small_attention_strided_heads_match_math():
+    """q, k, v as the multi-head attention hands them over: strided views of one (L, N, 3E) projection."""
+    L, N, H, E = 24, 3, 4, 8
+    x = RNG.standard_normal((L, N, 3 * H * E)).astype(np.float32)
+    q, k, v = (x[..., i * H * E:(i + 1) * H * E].reshape(L, N * H, E).transpose(1, 0, 2).reshape(N, H, L, E)
+               for i in range(3))
+    assert not q.flags.c_contiguous
+    do = RNG.standard_normal((N, H, L, E)).astype(np.float32)[..., ::1]
+    out, lse = small_forward(q, k, v, causal="top_left")
+    want_out, want_lse = attention_math(q, k, v, causal="top_left")
+    np.testing.assert_allclose(out, want_out, rtol=2e-5, atol=2e-5)
+    for a, b in zip(small_backward(q, k, v, out, lse, do.transpose(0, 1, 3, 2).copy().transpose(0, 1, 3, 2),
+                                   causal="top_left"),
+                    attention_math_backward(q, k, v, want_out, want_lse, do, causal="top_left")):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

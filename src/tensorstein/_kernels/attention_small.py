@@ -43,13 +43,15 @@ def _scaled_copy(src, sc, dst):
 
 @njit(**_J)
 def _fwd_units(q, k, v, out, lse, units, G, sc, need, off, left, right, mask, mask_is_bool, ninf,
-               zero, qs, sflat, m, ll):
+               zero, qs, kc, vc, sflat, m, ll):
     L = q.shape[2]
     S = k.shape[2]
     for u in range(units.shape[0]):
         b = units[u, 0]
         hk = units[u, 1]
-        kT = k[b, hk].T  # (E, S), F-contiguous
+        kc[:] = k[b, hk]  # contiguous copies of the (possibly strided) head: BLAS operands
+        vc[:] = v[b, hk]
+        kT = kc.T  # (E, S), F-contiguous
         for h in range(hk * G, (hk + 1) * G):
             _scaled_copy(q[b, h], sc, qs)
             s = sflat[:L * S].reshape(L, S)
@@ -58,27 +60,28 @@ def _fwd_units(q, k, v, out, lse, units, G, sc, need, off, left, right, mask, ma
             ll[:] = zero
             acc = out[b, h]
             fwd_tile(s, m, ll, acc, b, h, 0, 0, off, left, right, need, mask, mask_is_bool, ninf, zero)
-            np.dot(s, v[b, hk], acc)
+            np.dot(s, vc, acc)
             fwd_finalize(acc, m, ll, lse[b, h], ninf, zero)
 
 
 @njit(**_J)
 def _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, G, sc, need, off, left, right, mask,
-               mask_is_bool, ninf, zero, qs, sflat, pflat, dvec, tk, tv):
+               mask_is_bool, ninf, zero, qs, kc, vc, do, sflat, pflat, dvec, tk, tv):
     L = q.shape[2]
     S, Ev = v.shape[2], v.shape[3]
     for u in range(units.shape[0]):
         b = units[u, 0]
         hk = units[u, 1]
-        kh = k[b, hk]  # (S, E)
-        kT = kh.T
-        vT = v[b, hk].T  # (Ev, S)
+        kc[:] = k[b, hk]  # (S, E)
+        vc[:] = v[b, hk]  # (S, Ev)
+        kT = kc.T
+        vT = vc.T  # (Ev, S)
         for h in range(hk * G, (hk + 1) * G):
             first = h == hk * G
-            do = dout[b, h]  # (L, Ev)
+            do[:] = dout[b, h]  # (L, Ev)
             o = out[b, h]
             for i in range(L):
-                acc = do[i, 0] * o[i, 0] if Ev > 0 else zero
+                acc = do[i, 0] * o[i, 0]
                 for c in range(1, Ev):
                     acc += do[i, c] * o[i, c]
                 dvec[i] = acc
@@ -94,7 +97,7 @@ def _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, G, sc, need, off, lef
             ds = pflat[:L * S].reshape(L, S)
             np.dot(do, vT, ds)
             bwd_dscores(p, ds, dvec)
-            np.dot(ds, kh, dq[b, h])
+            np.dot(ds, kc, dq[b, h])
             dq[b, h] *= sc
             if first:
                 np.dot(ds.T, qs, dk[b, hk])
@@ -130,14 +133,14 @@ def small_forward(q, k, v, *, scale=None, causal=None, window=None, mask=None, a
     lse = np.full((B, H, L), -np.inf, dtype=dt)
     if L == 0 or S == 0 or E == 0 or Ev == 0:
         return out, lse
-    q, k, v = (np.ascontiguousarray(a, dtype=dt) for a in (q, k, v))
+    q, k, v = (np.asarray(a, dtype=dt) for a in (q, k, v))
     opts = _opts(spec)
 
     def worker(runs, tid):
-        qs, sflat = np.empty((L, E), dtype=dt), np.empty(L * S, dtype=dt)
-        m, ll = np.empty(L, dtype=dt), np.empty(L, dtype=dt)
+        qs, kc, vc = np.empty((L, E), dtype=dt), np.empty((S, E), dtype=dt), np.empty((S, Ev), dtype=dt)
+        sflat, m, ll = np.empty(L * S, dtype=dt), np.empty(L, dtype=dt), np.empty(L, dtype=dt)
         for units in runs:
-            _fwd_units(q, k, v, out, lse, units, *opts, qs, sflat, m, ll)
+            _fwd_units(q, k, v, out, lse, units, *opts, qs, kc, vc, sflat, m, ll)
 
     run_workers(worker, _plan(spec, int(threads or get_num_threads())), int(threads or get_num_threads()))
     return out, lse
@@ -153,15 +156,17 @@ def small_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, window=N
     dv = np.zeros((B, Hkv, S, Ev), dtype=dt)
     if L == 0 or S == 0 or E == 0 or Ev == 0:
         return dq, dk, dv
-    q, k, v, out, dout, lse = (np.ascontiguousarray(a, dtype=dt) for a in (q, k, v, out, dout, lse))
+    q, k, v, out, dout, lse = (np.asarray(a, dtype=dt) for a in (q, k, v, out, dout, lse))
     opts = _opts(spec)
 
     def worker(runs, tid):
-        qs, dvec = np.empty((L, E), dtype=dt), np.empty(L, dtype=dt)
+        qs, kc, vc = np.empty((L, E), dtype=dt), np.empty((S, E), dtype=dt), np.empty((S, Ev), dtype=dt)
+        do, dvec = np.empty((L, Ev), dtype=dt), np.empty(L, dtype=dt)
         sflat, pflat = np.empty(L * S, dtype=dt), np.empty(L * S, dtype=dt)
         tk, tv = np.empty((S, E), dtype=dt), np.empty((S, Ev), dtype=dt)
         for units in runs:
-            _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, *opts, qs, sflat, pflat, dvec, tk, tv)
+            _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, *opts, qs, kc, vc, do, sflat, pflat, dvec,
+                       tk, tv)
 
     run_workers(worker, _plan(spec, int(threads or get_num_threads())), int(threads or get_num_threads()))
     return dq, dk, dv
