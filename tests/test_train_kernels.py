@@ -160,3 +160,27 @@ def test_small_attention_strided_heads_match_math():
                                    causal="top_left"),
                     attention_math_backward(q, k, v, want_out, want_lse, do, causal="top_left")):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------ linear backward on arrays
+@pytest.mark.parametrize("shape", [(6, 5), (2, 3, 5), (5,)])
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_linear_array_backward_equals_graph_path_and_torch(shape, with_bias, dt):
+    x = RNG.standard_normal(shape).astype(dt)
+    w = RNG.standard_normal((4, 5)).astype(dt)
+    b = RNG.standard_normal(4).astype(dt)
+    g = RNG.standard_normal(shape[:-1] + (4,)).astype(dt)
+    grads = []
+    for create_graph in (False, True):  # create_graph records the backward: the Tensor-level path
+        args = [ts.tensor(x, requires_grad=True), ts.tensor(w, requires_grad=True)]
+        args.append(ts.tensor(b, requires_grad=True) if with_bias else None)
+        F.linear(*args).backward(ts.tensor(g), create_graph=create_graph)
+        grads.append([a.grad.detach().numpy() for a in args if a is not None])
+    for a, c in zip(*grads):
+        np.testing.assert_array_equal(a, c)
+    targs = [torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)]
+    targs.append(torch.tensor(b, requires_grad=True) if with_bias else None)
+    TF.linear(*targs).backward(torch.tensor(g))
+    for a, t in zip(grads[0], [t for t in targs if t is not None]):
+        np.testing.assert_allclose(a, t.grad.numpy(), rtol=1e-5, atol=1e-5)
