@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .attention_common import prepare, run_workers, tile_needs_index_mask
+from .attention_common import prepare, tile_needs_index_mask
 from .fast_exp import FASTMATH
 from .flash_tiles import bwd_dscores, bwd_probs, fwd_finalize, fwd_tile
-from .parallel import get_num_threads
+from .parallel import get_num_threads, parallel_for
 
 __all__ = ["small_forward", "small_backward"]
 
@@ -107,14 +107,24 @@ def _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, G, sc, need, off, lef
 
 
 def _plan(spec, nthreads):
-    """The (b, kv head) units as int64 rows, cut into runs for the workers (one run: no split)."""
+    """The (b, kv head) units as int64 rows, cut into runs for the pool (one run: no split).  A few runs per
+    thread: a worker that wakes up late leaves its runs to the others."""
     units = np.array([(b, hk) for b in range(spec.B) for hk in range(spec.Hkv)], dtype=np.int64)
     work = spec.B * spec.H * spec.L * spec.S * (spec.E + spec.Ev)
     serial = spec.L * spec.S * max(spec.E, spec.Ev) <= _BLAS_SERIAL_MNK
-    n = min(len(units), nthreads) if serial and work >= _SPLIT_MIN_WORK and nthreads > 1 else 1
-    n = max(n, 1)
+    n = min(len(units), 4 * nthreads) if serial and work >= _SPLIT_MIN_WORK and nthreads > 1 else 1
     bounds = [len(units) * i // n for i in range(n + 1)]
     return [units[bounds[i]:bounds[i + 1]] for i in range(n)]
+
+
+def _dispatch(call, spec, threads):
+    """``call(units)`` for every run of :func:`_plan`: inline, or pulled by the pool's threads (every GEMM is
+    one-thread size there, so BLAS needs no limit)."""
+    runs = _plan(spec, int(threads or get_num_threads()))
+    if len(runs) == 1:
+        call(runs[0])
+    else:
+        parallel_for(lambda i: call(runs[i]), len(runs))
 
 
 def _opts(spec):
@@ -129,20 +139,19 @@ def small_forward(q, k, v, *, scale=None, causal=None, window=None, mask=None, a
     """Attention forward, whole heads per call.  Returns ``(out (B,H,L,Ev), lse (B,H,L))``."""
     spec = prepare(q, k, v, scale=scale, causal=causal, window=window, mask=mask, alignment=alignment)
     B, H, L, S, E, Ev, dt = spec.B, spec.H, spec.L, spec.S, spec.E, spec.Ev, spec.dtype
-    out = np.zeros((B, H, L, Ev), dtype=dt)
-    lse = np.full((B, H, L), -np.inf, dtype=dt)
     if L == 0 or S == 0 or E == 0 or Ev == 0:
-        return out, lse
+        return np.zeros((B, H, L, Ev), dtype=dt), np.full((B, H, L), -np.inf, dtype=dt)
+    out = np.empty((B, H, L, Ev), dtype=dt)  # every row is written
+    lse = np.empty((B, H, L), dtype=dt)
     q, k, v = (np.asarray(a, dtype=dt) for a in (q, k, v))
     opts = _opts(spec)
 
-    def worker(runs, tid):
+    def call(units):
         qs, kc, vc = np.empty((L, E), dtype=dt), np.empty((S, E), dtype=dt), np.empty((S, Ev), dtype=dt)
         sflat, m, ll = np.empty(L * S, dtype=dt), np.empty(L, dtype=dt), np.empty(L, dtype=dt)
-        for units in runs:
-            _fwd_units(q, k, v, out, lse, units, *opts, qs, kc, vc, sflat, m, ll)
+        _fwd_units(q, k, v, out, lse, units, *opts, qs, kc, vc, sflat, m, ll)
 
-    run_workers(worker, _plan(spec, int(threads or get_num_threads())), int(threads or get_num_threads()))
+    _dispatch(call, spec, threads)
     return out, lse
 
 
@@ -151,22 +160,20 @@ def small_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, window=N
     """Attention backward from the forward's ``out`` and ``lse``.  Returns ``(dq, dk, dv)``."""
     spec = prepare(q, k, v, scale=scale, causal=causal, window=window, mask=mask, alignment=alignment)
     B, H, Hkv, L, S, E, Ev, dt = spec.B, spec.H, spec.Hkv, spec.L, spec.S, spec.E, spec.Ev, spec.dtype
-    dq = np.zeros((B, H, L, E), dtype=dt)
-    dk = np.zeros((B, Hkv, S, E), dtype=dt)
-    dv = np.zeros((B, Hkv, S, Ev), dtype=dt)
-    if L == 0 or S == 0 or E == 0 or Ev == 0:
+    empty = L == 0 or S == 0 or E == 0 or Ev == 0
+    make = np.zeros if empty else np.empty  # the kernel writes every element (dK / dV: first head of a group)
+    dq, dk, dv = make((B, H, L, E), dtype=dt), make((B, Hkv, S, E), dtype=dt), make((B, Hkv, S, Ev), dtype=dt)
+    if empty:
         return dq, dk, dv
     q, k, v, out, dout, lse = (np.asarray(a, dtype=dt) for a in (q, k, v, out, dout, lse))
     opts = _opts(spec)
 
-    def worker(runs, tid):
+    def call(units):
         qs, kc, vc = np.empty((L, E), dtype=dt), np.empty((S, E), dtype=dt), np.empty((S, Ev), dtype=dt)
         do, dvec = np.empty((L, Ev), dtype=dt), np.empty(L, dtype=dt)
         sflat, pflat = np.empty(L * S, dtype=dt), np.empty(L * S, dtype=dt)
         tk, tv = np.empty((S, E), dtype=dt), np.empty((S, Ev), dtype=dt)
-        for units in runs:
-            _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, *opts, qs, kc, vc, do, sflat, pflat, dvec,
-                       tk, tv)
+        _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, *opts, qs, kc, vc, do, sflat, pflat, dvec, tk, tv)
 
-    run_workers(worker, _plan(spec, int(threads or get_num_threads())), int(threads or get_num_threads()))
+    _dispatch(call, spec, threads)
     return dq, dk, dv
