@@ -184,3 +184,27 @@ def test_linear_array_backward_equals_graph_path_and_torch(shape, with_bias, dt)
     TF.linear(*targs).backward(torch.tensor(g))
     for a, t in zip(grads[0], [t for t in targs if t is not None]):
         np.testing.assert_allclose(a, t.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------ batched matmul backward on arrays
+@pytest.mark.parametrize("sa,sb", [((2, 3, 4, 5), (2, 3, 5, 6)), ((2, 1, 4, 5), (3, 5, 6)), ((4, 5), (2, 5, 6)),
+                                   ((5,), (2, 5, 6)), ((2, 3, 4, 5), (1, 3, 5, 2))])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_batched_matmul_array_backward_equals_graph_path_and_torch(sa, sb, transposed):
+    x = RNG.standard_normal(sa).astype(np.float32)
+    y = RNG.standard_normal(sb).astype(np.float32)
+    if transposed:  # strided operands, as attention's q @ k.transpose(-2, -1)
+        y = np.ascontiguousarray(np.swapaxes(y, -1, -2))
+    out_shape = torch.matmul(torch.tensor(x), torch.tensor(y).mT if transposed else torch.tensor(y)).shape
+    g = RNG.standard_normal(tuple(out_shape)).astype(np.float32)
+    grads = []
+    for create_graph in (False, True):
+        a, b = ts.tensor(x, requires_grad=True), ts.tensor(y, requires_grad=True)
+        (a @ (b.mT if transposed else b)).backward(ts.tensor(g), create_graph=create_graph)
+        grads.append((a.grad.detach().numpy(), b.grad.detach().numpy()))
+    for u, w in zip(*grads):
+        np.testing.assert_array_equal(u, w)
+    a, b = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    (a @ (b.mT if transposed else b)).backward(torch.tensor(g))
+    np.testing.assert_allclose(grads[0][0], a.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(grads[0][1], b.grad.numpy(), rtol=1e-5, atol=1e-5)
