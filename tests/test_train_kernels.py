@@ -208,3 +208,18 @@ def test_batched_matmul_array_backward_equals_graph_path_and_torch(sa, sb, trans
     (a @ (b.mT if transposed else b)).backward(torch.tensor(g))
     np.testing.assert_allclose(grads[0][0], a.grad.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(grads[0][1], b.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_small_attention_takes_one_thread_size_products_only(monkeypatch):
+    from tensorstein._kernels import attention_small as AS
+    from tensorstein._kernels import flash_forward as FF
+    from tensorstein._kernels.attention_common import prepare
+    q, k, v, _ = _attn_inputs(1, 2, 2, 64, 64, 128, 128, np.float32)  # 64*64*128 > 65536*4: BLAS may thread
+    assert not AS.takes(prepare(q, k, v))
+    with pytest.raises(ValueError, match="one-thread-size"):
+        small_forward(q, k, v)
+    called = []
+    monkeypatch.setattr(FF, "attention_math", lambda *a, **kw: called.append(1) or attention_math(*a, **kw))
+    out, _ = FF.attention_forward(q, k, v)  # 'auto' on a small problem the module does not take: math
+    assert called and out.shape == (1, 2, 64, 128)
+    assert AS.takes(prepare(*_attn_inputs(1, 2, 2, 64, 64, 64, 64, np.float32)[:3]))

@@ -24,9 +24,11 @@ from .fast_exp import FASTMATH
 from .flash_tiles import bwd_dscores, bwd_probs, fwd_finalize, fwd_tile
 from .parallel import get_num_threads, parallel_for
 
-__all__ = ["small_forward", "small_backward"]
+__all__ = ["small_forward", "small_backward", "takes"]
 
-# OpenBLAS runs a GEMM of m*n*k <= 65536 * 4 on one thread: such heads are split over the pool's threads
+# OpenBLAS runs a GEMM of m*n*k <= 65536 * 4 on one thread.  Only such heads come here: the BLAS that Numba's
+# np.dot calls (SciPy's) may be loaded after set_num_threads limited the others, so larger products would
+# not honour the thread count; these run on one thread whatever it says, and split over the pool's threads
 _BLAS_SERIAL_MNK = 65536 * 4
 # below this many multiply-adds in all (forward), one call on the calling thread (a split costs a dispatch)
 _SPLIT_MIN_WORK = 1 << 20
@@ -106,20 +108,24 @@ def _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, G, sc, need, off, lef
                 dk[b, hk] += tk
 
 
+def takes(spec) -> bool:
+    """Whether this module takes the problem: float32/float64, non-empty head dims, one-thread-size products."""
+    return spec.E > 0 and spec.Ev > 0 and spec.L * spec.S * max(spec.E, spec.Ev) <= _BLAS_SERIAL_MNK
+
+
 def _plan(spec, nthreads):
     """The (b, kv head) units as int64 rows, cut into runs for the pool (one run: no split).  A few runs per
     thread: a worker that wakes up late leaves its runs to the others."""
     units = np.array([(b, hk) for b in range(spec.B) for hk in range(spec.Hkv)], dtype=np.int64)
     work = spec.B * spec.H * spec.L * spec.S * (spec.E + spec.Ev)
-    serial = spec.L * spec.S * max(spec.E, spec.Ev) <= _BLAS_SERIAL_MNK
-    n = min(len(units), 4 * nthreads) if serial and work >= _SPLIT_MIN_WORK and nthreads > 1 else 1
+    n = min(len(units), 4 * nthreads) if work >= _SPLIT_MIN_WORK and nthreads > 1 else 1
     bounds = [len(units) * i // n for i in range(n + 1)]
     return [units[bounds[i]:bounds[i + 1]] for i in range(n)]
 
 
 def _dispatch(call, spec, threads):
     """``call(units)`` for every run of :func:`_plan`: inline, or pulled by the pool's threads (every GEMM is
-    one-thread size there, so BLAS needs no limit)."""
+    one-thread size, so BLAS needs no limit)."""
     runs = _plan(spec, int(threads or get_num_threads()))
     if len(runs) == 1:
         call(runs[0])
@@ -138,6 +144,8 @@ def small_forward(q, k, v, *, scale=None, causal=None, window=None, mask=None, a
                   threads=None):
     """Attention forward, whole heads per call.  Returns ``(out (B,H,L,Ev), lse (B,H,L))``."""
     spec = prepare(q, k, v, scale=scale, causal=causal, window=window, mask=mask, alignment=alignment)
+    if spec.L * spec.S * max(spec.E, spec.Ev) > _BLAS_SERIAL_MNK:
+        raise ValueError("small_forward takes one-thread-size products only (see takes())")
     B, H, L, S, E, Ev, dt = spec.B, spec.H, spec.L, spec.S, spec.E, spec.Ev, spec.dtype
     if L == 0 or S == 0 or E == 0 or Ev == 0:
         return np.zeros((B, H, L, Ev), dtype=dt), np.full((B, H, L), -np.inf, dtype=dt)
@@ -159,6 +167,8 @@ def small_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, window=N
                    alignment=None, threads=None):
     """Attention backward from the forward's ``out`` and ``lse``.  Returns ``(dq, dk, dv)``."""
     spec = prepare(q, k, v, scale=scale, causal=causal, window=window, mask=mask, alignment=alignment)
+    if spec.L * spec.S * max(spec.E, spec.Ev) > _BLAS_SERIAL_MNK:
+        raise ValueError("small_backward takes one-thread-size products only (see takes())")
     B, H, Hkv, L, S, E, Ev, dt = spec.B, spec.H, spec.Hkv, spec.L, spec.S, spec.E, spec.Ev, spec.dtype
     empty = L == 0 or S == 0 or E == 0 or Ev == 0
     make = np.zeros if empty else np.empty  # the kernel writes every element (dK / dV: first head of a group)
