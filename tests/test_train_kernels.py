@@ -223,3 +223,51 @@ def test_small_attention_takes_one_thread_size_products_only(monkeypatch):
     out, _ = FF.attention_forward(q, k, v)  # 'auto' on a small problem the module does not take: math
     assert called and out.shape == (1, 2, 64, 128)
     assert AS.takes(prepare(*_attn_inputs(1, 2, 2, 64, 64, 64, 64, np.float32)[:3]))
+
+
+# ------------------------------------------------------------------ batch-first self-attention route
+@pytest.mark.parametrize("mask_kind", [None, "float", "bool", "causal"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_mha_batch_first_self_attention_vs_torch(mask_kind, bias):
+    N, L, E, H = 3, 7, 8, 2
+    ts.manual_seed(0)
+    ours = ts.nn.MultiheadAttention(E, H, bias=bias, batch_first=True)
+    ref = torch.nn.MultiheadAttention(E, H, bias=bias, batch_first=True)
+    with torch.no_grad():
+        for name, p in ref.named_parameters():
+            p.copy_(torch.tensor(dict(ours.named_parameters())[name].detach().numpy()))
+    x = RNG.standard_normal((N, L, E)).astype(np.float32)
+    g = RNG.standard_normal((N, L, E)).astype(np.float32)
+    causal = mask_kind == "causal"
+    mask = {None: None, "float": np.triu(np.full((L, L), -np.inf, np.float32), 1),
+            "bool": np.triu(np.ones((L, L), bool), 1), "causal": np.triu(np.full((L, L), -np.inf, np.float32), 1)}[
+        mask_kind]
+    xa, xb = ts.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ya = ours(xa, xa, xa, attn_mask=None if mask is None else ts.tensor(mask), need_weights=False, is_causal=causal)
+    yb = ref(xb, xb, xb, attn_mask=None if mask is None else torch.tensor(mask), need_weights=False,
+             is_causal=causal)
+    assert ya[1] is None and yb[1] is None
+    np.testing.assert_allclose(ya[0].detach().numpy(), yb[0].detach().numpy(), rtol=1e-5, atol=1e-5)
+    ya[0].backward(ts.tensor(g))
+    yb[0].backward(torch.tensor(g))
+    np.testing.assert_allclose(xa.grad.numpy(), xb.grad.numpy(), rtol=1e-4, atol=1e-5)
+    for name, p in ref.named_parameters():
+        np.testing.assert_allclose(dict(ours.named_parameters())[name].grad.numpy(), p.grad.numpy(), rtol=1e-4,
+                                   atol=1e-5)
+    # the sequence-first route (functional) on the transposed input gives the same output
+    ya2 = F.multi_head_attention_forward(
+        xa.detach().transpose(0, 1), xa.detach().transpose(0, 1), xa.detach().transpose(0, 1), E, H,
+        ours.in_proj_weight, ours.in_proj_bias, None, None, False, 0.0, ours.out_proj.weight, ours.out_proj.bias,
+        need_weights=False, attn_mask=None if mask is None else ts.tensor(mask), is_causal=causal)[0]
+    np.testing.assert_allclose(ya2.transpose(0, 1).detach().numpy(), ya[0].detach().numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_mha_batch_first_route_errors_match_torch():
+    ours = ts.nn.MultiheadAttention(8, 2, batch_first=True)
+    ref = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    xa, xb = ts.randn(2, 5, 8), torch.randn(2, 5, 8)
+    with pytest.raises(RuntimeError) as e1:
+        ours(xa, xa, xa, need_weights=False, is_causal=True)
+    with pytest.raises(RuntimeError) as e2:
+        ref(xb, xb, xb, need_weights=False, is_causal=True)
+    assert str(e1.value) == str(e2.value)
