@@ -115,10 +115,10 @@ def takes(spec) -> bool:
 
 def _plan(spec, nthreads):
     """The (b, kv head) units as int64 rows, cut into runs for the pool (one run: no split).  A few runs per
-    thread: a worker that wakes up late leaves its runs to the others."""
+    thread: a worker that wakes up late leaves its second run to the others."""
     units = np.array([(b, hk) for b in range(spec.B) for hk in range(spec.Hkv)], dtype=np.int64)
     work = spec.B * spec.H * spec.L * spec.S * (spec.E + spec.Ev)
-    n = min(len(units), 4 * nthreads) if work >= _SPLIT_MIN_WORK and nthreads > 1 else 1
+    n = min(len(units), 2 * nthreads) if work >= _SPLIT_MIN_WORK and nthreads > 1 else 1
     bounds = [len(units) * i // n for i in range(n + 1)]
     return [units[bounds[i]:bounds[i + 1]] for i in range(n)]
 
