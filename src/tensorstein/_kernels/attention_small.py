@@ -114,7 +114,7 @@ def takes(spec) -> bool:
 
 
 def _plan(spec, nthreads):
-    """The (b, kv head) units as int64 rows, cut into runs for the pool (one run: no split).  A few runs per
+    """The (b, kv head) units as int64 rows, cut into runs for the pool (one run: no split).  Two runs per
     thread: a worker that wakes up late leaves its second run to the others."""
     units = np.array([(b, hk) for b in range(spec.B) for hk in range(spec.Hkv)], dtype=np.int64)
     work = spec.B * spec.H * spec.L * spec.S * (spec.E + spec.Ev)
