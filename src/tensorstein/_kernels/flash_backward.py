@@ -25,6 +25,7 @@ import numpy as np
 
 from .attention_common import prepare, row_range, run_workers, tile_needs_index_mask, use_math
 from .attention_math import attention_math_backward
+from .attention_small import small_backward, takes
 from .flash_micro import GEOMETRY, PANEL, ROWS, pack_head, ptv_tile, pv_tile, qk_tile, scale_head, supports
 from .flash_tiles import add_inplace, bwd_dscores, bwd_probs, rowdot
 from .parallel import get_num_threads
@@ -50,6 +51,9 @@ def attention_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, wind
     spec = prepare(q, k, v, scale=scale, causal=causal, window=window, mask=mask,
                    alignment=alignment)
     if use_math(spec, impl):
+        if impl == "auto" and takes(spec):
+            return small_backward(q, k, v, out, lse, dout, scale=spec.scale, causal=causal, window=window,
+                                  mask=mask, alignment=alignment, threads=threads)
         return attention_math_backward(q, k, v, out, lse, dout, scale=spec.scale, causal=causal,
                                        window=window, mask=mask, alignment=alignment)
     B, H, Hkv, L, S, E, Ev, G = spec.B, spec.H, spec.Hkv, spec.L, spec.S, spec.E, spec.Ev, spec.group

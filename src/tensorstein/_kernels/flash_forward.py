@@ -28,6 +28,7 @@ import numpy as np
 
 from .attention_common import col_range, prepare, run_workers, tile_needs_index_mask, use_math
 from .attention_math import attention_math
+from .attention_small import small_forward, takes
 from .flash_micro import GEOMETRY, PANEL, ROWS, fwd_heads, fwd_item, pack_head, supports
 from .flash_tiles import add_inplace, fwd_finalize, fwd_tile
 from .parallel import get_num_threads
@@ -54,12 +55,16 @@ def attention_forward(q, k, v, *, scale=None, causal=None, window=None, mask=Non
     """Attention forward.  Returns ``(out (B,H,L,Ev), lse (B,H,L))``.
 
     ``impl``: ``'flash'`` (tiled kernel), ``'math'`` (full score matrix) or
-    ``'auto'`` (math for tiny problems); ``use_micro=False`` forces BLAS tiles.
+    ``'auto'`` (tiny problems: whole heads per call, :mod:`.attention_small`, else math);
+    ``use_micro=False`` forces BLAS tiles.
     See :mod:`.attention_common` for the option semantics.
     """
     spec = prepare(q, k, v, scale=scale, causal=causal, window=window, mask=mask,
                    alignment=alignment)
     if use_math(spec, impl):
+        if impl == "auto" and takes(spec):
+            return small_forward(q, k, v, scale=spec.scale, causal=causal, window=window, mask=mask,
+                                 alignment=alignment, threads=threads)
         return attention_math(q, k, v, scale=spec.scale, causal=causal, window=window,
                               mask=mask, alignment=alignment)
     bq = int(block_q or BLOCK_Q)

@@ -267,9 +267,17 @@ def _batched_matmul(input, other):
     _same_dtype(a, b, "bmm")
     res = Tensor._make(matmul_arrays(x, y, "bmm"))
     if needs_grad(a, b):
-        attach(res, UnsafeViewBackward0,
-               lambda g: (matmul(g, b.mT) if a.requires_grad else None,
-                          matmul(a.mT, g) if b.requires_grad else None), (a, b), (a, b))
+        def backward(g):
+            gd = g._data
+            if not grad_enabled() and (gd.dtype == np.float32 or gd.dtype == np.float64) and \
+                    gd.dtype == a._data.dtype == b._data.dtype:
+                # no graph to record: the same np.matmul calls as the Tensor path below, without its checks
+                return (Tensor._make(np.matmul(gd, np.swapaxes(b._data, -1, -2))) if a.requires_grad else None,
+                        Tensor._make(np.matmul(np.swapaxes(a._data, -1, -2), gd)) if b.requires_grad else None)
+            return (matmul(g, b.mT) if a.requires_grad else None,
+                    matmul(a.mT, g) if b.requires_grad else None)
+
+        attach(res, UnsafeViewBackward0, backward, (a, b), (a, b))
     return res.squeeze(-2) if squeeze_left else res
 
 

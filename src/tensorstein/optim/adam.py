@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernels.parallel import get_num_threads, parallel_for
 from .._tensor import Tensor
-from ._kernels import adam_kernel
+from ._kernels import adam_kernel, adam_plain_kernel
 from .optimizer import Optimizer, _writable
+
+# parameters updated by the branch-free kernel are split over the thread pool above this many elements in all
+_SPLIT_MIN = 1 << 18
 
 
 def _fused(a, g, m, v):
@@ -42,6 +46,9 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
         amsgrad, maximize, decoupled = group["amsgrad"], group["maximize"], group["decoupled_weight_decay"]
+        plain = adam_plain_kernel() if not (amsgrad or maximize) and (not wd or decoupled) else None
+        batch = []  # (a, g, m, v, scalars) for the branch-free kernel, run after the loop
+        scalars = {}  # (step, dtype) -> that kernel's scalar arguments (all parameters usually share one step)
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -64,6 +71,16 @@ class Adam(Optimizer):
             step_size = lr / bias_correction1
             bias_correction2_sqrt = bias_correction2 ** 0.5
             kernel = _fused(a, g, m, v)
+            if plain is not None and kernel is not None:
+                key = (step, f)
+                args = scalars.get(key)
+                if args is None:
+                    w = f(1 - beta1)
+                    args = scalars[key] = (f(1 - lr * wd) if wd else f(1), w, f(1) - w, bool(abs(w) < 0.5), f(beta2),
+                                           f(1 - beta2), f(-step_size), f(bias_correction2_sqrt), f(eps))
+                batch.append((a.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), args))
+                p._version[0] += 1
+                continue
             if kernel is not None and (not wd or decoupled):
                 w = f(1 - beta1)
                 vmax = state["max_exp_avg_sq"]._data.reshape(-1) if amsgrad else v.reshape(-1)
@@ -108,6 +125,30 @@ class Adam(Optimizer):
             tmp2 /= tmp
             a += tmp2
             p._version[0] += 1
+        if batch:
+            _run_plain(plain, batch)
+
+
+def _run_plain(kernel, batch):
+    """The branch-free kernel over every collected parameter; over the thread pool when there is enough work
+    (parameters dealt largest first to the least loaded task; the kernel releases the GIL)."""
+    total = sum(t[0].size for t in batch)
+    n = min(get_num_threads(), len(batch))
+    if n < 2 or total < _SPLIT_MIN:
+        for a, g, m, v, args in batch:
+            kernel(a, g, m, v, *args)
+        return
+    tasks, loads = [[] for _ in range(n)], [0] * n
+    for t in sorted(batch, key=lambda t: -t[0].size):
+        i = loads.index(min(loads))
+        tasks[i].append(t)
+        loads[i] += t[0].size
+
+    def run(i):
+        for a, g, m, v, args in tasks[i]:
+            kernel(a, g, m, v, *args)
+
+    parallel_for(run, n)
 
 
 class AdamW(Adam):

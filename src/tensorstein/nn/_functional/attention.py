@@ -196,6 +196,36 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     return (out if is_batched else out.squeeze(1)), None
 
 
+def _self_attention_batch_first(x, num_heads, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias,
+                                attn_mask, dropout_p, is_causal):
+    """:func:`multi_head_attention_forward` for batch-first self-attention with a packed projection, no
+    weights returned and at most an (L, L) mask, on ``x`` (N, L, E) itself: the heads are views of the
+    projection, handed to SDPA as they are (the sequence-first route copies them twice). Returns (N, L, E).
+
+    >>> import tensorstein as ts
+    >>> x, w_in, w_o = ts.randn(2, 5, 8), ts.randn(24, 8), ts.randn(8, 8)
+    >>> tuple(_self_attention_batch_first(x, 2, w_in, None, w_o, None, None, 0.0, False).shape)
+    (2, 5, 8)
+    """
+    N, L, E = x.shape
+    hd = E // num_heads
+    if hd * num_heads != E:
+        raise AssertionError(f"embed_dim {E} not divisible by num_heads {num_heads}")
+    if is_causal:
+        if attn_mask is None:
+            raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
+                               "method `generate_square_subsequent_mask` to create this mask.")
+        attn_mask = None  # the hint alone: SDPA builds the causal pattern
+    attn_mask = _canonical_mask(attn_mask, "attn_mask", x._data.dtype)
+    if attn_mask is not None and attn_mask.dtype is not x.dtype:
+        attn_mask = attn_mask.to(x.dtype)
+    qkv = linear(x, in_proj_weight, in_proj_bias)  # (N, L, 3E)
+    q, k, v = (t.reshape(N, L, num_heads, hd).permute(0, 2, 1, 3) for t in qkv.chunk(3, dim=-1))  # (N, H, L, hd)
+    out = scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal)
+    out = out.transpose(1, 2).reshape(N * L, E)  # (N*L, E)
+    return linear(out, out_proj_weight, out_proj_bias).reshape(N, L, E)
+
+
 def _heads(t, static, nh, hd, name):
     """``(S, N, E)`` -> ``(N*H, S, hd)``, or the given ``static_k``/``static_v``."""
     if static is None:

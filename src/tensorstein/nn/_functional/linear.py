@@ -70,6 +70,10 @@ def linear(input, weight, bias=None):
         wt, xt = weight, input
 
         def backward(g):
+            gd = g._data
+            if not STATE.enabled and (gd.dtype == np.float32 or gd.dtype == np.float64) and \
+                    gd.dtype == xt._data.dtype == wt._data.dtype:
+                return _backward_arrays(gd, xt, wt, bias)
             g2 = g if nd == 2 else g.reshape(-1, g._data.shape[-1])
             x2t = xt if nd == 2 else xt.reshape(-1, xt._data.shape[-1])
             gx = gw = gb = None
@@ -86,6 +90,21 @@ def linear(input, weight, bias=None):
         cls = (AddmmBackward0 if bias is not None else MmBackward0) if nd == 2 else ViewBackward0
         attach(res, cls, backward, (input, weight, bias), (input, weight))
     return res
+
+
+def _backward_arrays(gd, xt, wt, bias):
+    """linear's backward on the arrays (no graph to record): the same BLAS products and bias sum as the
+    Tensor-level path (``mm``, ``sum``), without their per-call checks."""
+    x = xt._data
+    g2 = gd.reshape(-1, gd.shape[-1]) if gd.ndim != 2 else gd  # (rows, out)
+    gx = gw = gb = None
+    if xt.requires_grad:
+        gx = Tensor._make((g2 @ wt._data).reshape(x.shape))
+    if wt.requires_grad:
+        gw = Tensor._make(g2.T @ (x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x))
+    if bias is not None and bias.requires_grad:
+        gb = R.sum(Tensor._make(g2), 0)
+    return gx, gw, gb
 
 
 def _size(a, d):

@@ -65,7 +65,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
                 counts = np.bincount(flat, minlength=shape[0])
                 gd = gd / counts[flat][:, None].astype(gd.dtype)
             gw = np.zeros((shape[0], gd.shape[1]), dtype=g._data.dtype)
-            np.add.at(gw, flat, gd)
+            from ._sparse_kernels import scatter_add_rows
+            scatter_add_rows(gw, flat, gd)
             if pad is not None:
                 gw[pad] = 0
             return (Tensor._make(gw.reshape(shape)),)

@@ -198,6 +198,15 @@ class MultiheadAttention(Module):
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
         is_batched = query.dim() == 3
+        if (self.batch_first and is_batched and query is key and key is value and not need_weights
+                and key_padding_mask is None and self._qkv_same_embed_dim and self.bias_k is None
+                and self.bias_v is None and not self.add_zero_attn and query.shape[-1] == self.embed_dim
+                and (attn_mask is None or tuple(attn_mask.shape) == (query.shape[1], query.shape[1]))):
+            # the usual training case on the (N, L, E) input itself, no transposes or head copies
+            out = FT._self_attention_batch_first(
+                query, self.num_heads, self.in_proj_weight, self.in_proj_bias, self.out_proj.weight,
+                self.out_proj.bias, attn_mask, self.dropout if self.training else 0.0, is_causal)
+            return out, None
         if self.batch_first and is_batched:  # keep identities: self-attention projects once
             if key is value:
                 if query is key:
