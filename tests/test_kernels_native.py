@@ -20,9 +20,11 @@ SHAPE = (301, 257)  # 77,357 elements: above PARALLEL_MIN, rows and chunks of un
 
 
 @pytest.fixture
-def two_threads():
+def two_threads(monkeypatch):
+    """Two threads, and every op at or above PARALLEL_MIN offered to the team (not only warm or large ones)."""
     old = ts.get_num_threads()
     ts.set_num_threads(2)
+    monkeypatch.setattr(E, "COLD_MIN", 0)
     yield
     ts.set_num_threads(old)
 
@@ -172,3 +174,30 @@ def test_column_sums_on_the_team_equal_numpys_order(shape, dtype, two_threads):
         np.testing.assert_array_equal(got.reshape(-1), K._blocked_sum(np.square(blk) if sq else blk).reshape(-1))
     np.testing.assert_array_equal(K.sum_(x, 0, keepdim=True), x.sum(0, keepdims=True) if shape[0] <= 1024 else
                                   K._blocked_sum(blk).reshape((1,) + shape[1:]))
+
+
+def test_mid_size_ops_wake_the_team_only_in_a_stream(monkeypatch):
+    """An isolated mid-size op runs serially (waking sleeping threads costs more than it saves); the second
+    of two back-to-back ones launches; work of COLD_MIN elements launches regardless."""
+    import time
+
+    old = ts.get_num_threads()
+    ts.set_num_threads(2)
+    launched = []
+    real = NP.launch
+    monkeypatch.setattr(NP, "launch", lambda *a, **k: launched.append(a[1]) or real(*a, **k))
+    try:
+        x = _data()
+        time.sleep(0.01)
+        A.gelu(x)
+        assert launched == []
+        for _ in range(5):
+            A.gelu(x)
+        assert launched and set(launched) == {2}
+        del launched[:]
+        big = np.zeros(E.COLD_MIN, np.float32)
+        time.sleep(0.01)
+        np.testing.assert_array_equal(A.gelu(big), big)
+        assert launched == [2]
+    finally:
+        ts.set_num_threads(old)

@@ -24,6 +24,7 @@ __all__ = ["MIN_CHUNK", "PARALLEL_MIN", "as_compute", "get_num_threads", "map_na
 
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 MIN_CHUNK = 16384  # smallest chunk handed to a worker
+COLD_MIN = 1 << 19  # elements: work that pays for waking the team's sleeping threads (~30 µs in a VM)
 
 
 def as_compute(x: np.ndarray) -> np.ndarray:
@@ -86,28 +87,34 @@ def map_sliced(kernel, arrays, params=(), min_chunk: int = MIN_CHUNK) -> None:
 
     No slice is shorter than ``min_chunk`` (one slice: the plain call)."""
     n = arrays[0].shape[0]
-    chunks = _chunks(n, min_chunk)
+    size = arrays[0].size
+    chunks = _chunks(n, min_chunk, size)
     if chunks == 1:
         kernel(*arrays, *params)
     elif not native_parallel.launch(kernel, chunks, arrays, params):
         parallel_chunks(lambda a, b: kernel(*[f[a:b] for f in arrays], *params), n, min_chunk)
+    if size >= PARALLEL_MIN:
+        native_parallel.mark()
 
 
 def map_rows(kernel, n_rows: int, row_len: int, *args):
     """``kernel(r0, r1, *args)`` over row ranges, parallel when the work is large."""
     min_rows = max(1, MIN_CHUNK // max(1, row_len))
-    chunks = _chunks(n_rows, min_rows) if n_rows * row_len >= PARALLEL_MIN else 1
+    size = n_rows * row_len
+    chunks = _chunks(n_rows, min_rows, size) if size >= PARALLEL_MIN else 1
     if chunks == 1:
         kernel(0, n_rows, *args)
     elif not native_parallel.launch_rows(kernel, chunks, n_rows, args):
         parallel_chunks(lambda a, b: kernel(a, b, *args), n_rows, min_rows)
+    if size >= PARALLEL_MIN:
+        native_parallel.mark()
 
 
 def row_chunks(n_rows: int, row_len: int) -> int:
     """How many chunks :func:`map_rows_indexed` splits ``n_rows`` rows of ``row_len`` items into."""
     if n_rows * row_len < PARALLEL_MIN:
         return 1
-    return _chunks(n_rows, max(1, MIN_CHUNK // max(1, row_len)))
+    return _chunks(n_rows, max(1, MIN_CHUNK // max(1, row_len)), n_rows * row_len)
 
 
 def map_rows_indexed(kernel, n_chunks: int, n_rows: int, *args) -> None:
@@ -118,8 +125,14 @@ def map_rows_indexed(kernel, n_chunks: int, n_rows: int, *args) -> None:
     elif not native_parallel.launch_rows(kernel, n_chunks, n_rows, args, indexed=True):
         bounds = [c * n_rows // n_chunks for c in range(n_chunks + 1)]
         parallel_for(lambda c: kernel(c, bounds[c], bounds[c + 1], *args), n_chunks)
+    native_parallel.mark()
 
 
-def _chunks(n: int, min_chunk: int) -> int:
-    """How many chunks ``n`` items split into: one per thread, none under ``min_chunk`` items."""
-    return max(1, min(get_num_threads(), n // min_chunk))
+def _chunks(n: int, min_chunk: int, size: int) -> int:
+    """How many chunks ``n`` items (``size`` elements of work) split into: one per thread, none under
+    ``min_chunk`` items; one (serial) for mid-size work unless the team is warm (:func:`native_parallel.warm`):
+    an isolated mid-size op, say between two matmuls, would spend more waking the team than it saves."""
+    k = min(get_num_threads(), n // min_chunk)
+    if k <= 1:
+        return 1
+    return k if size >= COLD_MIN or native_parallel.warm() else 1

@@ -41,14 +41,17 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import types
 import zlib
 
 from . import parallel
 
-__all__ = ["launch", "launch_rows"]
+__all__ = ["launch", "launch_rows", "mark", "warm"]
 
-SPIN_COUNT = int(os.environ.get("TENSORSTEIN_SPIN_COUNT", "1000"))  # see _short_spin
+SPIN_COUNT = int(os.environ.get("TENSORSTEIN_SPIN_COUNT", "1000"))  # see _short_spin: ~10-30 µs of spinning
+WARM_S = 5e-6  # see warm()
+_last_end = 0.0
 _state: bool | None = None  # None: not tried yet; True: usable; False: unavailable in this process
 _variants: dict = {}
 _primed: dict = {}  # (kernel, kind, arity, argument dtypes) -> its variant, kernel loaded
@@ -182,6 +185,19 @@ def _threads() -> int:
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
         tls["numba_threads"] = n
     return 0 if parallel.in_pool_task() else n
+
+
+def warm() -> bool:
+    """Whether the last mid-size op ended a moment ago (see :func:`mark`): the team's threads still spin
+    from it (a launch costs ~1 µs), or ops come in a stream that pays for waking them (a wake-up costs
+    ~5 µs on bare metal, ~30 µs in a VM)."""
+    return time.perf_counter() - _last_end < WARM_S
+
+
+def mark() -> None:
+    """Note the end of a mid-size op (run on the team or not)."""
+    global _last_end
+    _last_end = time.perf_counter()
 
 
 def launch(kernel, n_chunks: int, arrays, params=()) -> bool:
