@@ -44,18 +44,12 @@ def map_nary(kernel, arrays, *params, out=None):
     The result has the dtype of ``arrays[0]`` (computed in float32 for half types)."""
     dtype = arrays[0].dtype
     if out is None and dtype in _NATIVE and all(a.dtype == dtype and a.flags.c_contiguous for a in arrays):
-        o = np.empty_like(arrays[0])  # the common case: no copies
-        flat = [a.reshape(-1) for a in arrays]
-        flat.append(o.reshape(-1))
-        if o.size < PARALLEL_MIN:
-            kernel(*flat, *params)
-        else:
-            map_sliced(kernel, flat, params, MIN_CHUNK)
-        return o
-    xs = [as_compute(a) for a in arrays]
-    ct = xs[0].dtype
-    xs = [a if a.dtype == ct else a.astype(ct) for a in xs]
-    o = np.empty(xs[0].shape, ct) if out is None or out.dtype != ct or not out.flags.c_contiguous else out
+        xs, o = arrays, np.empty_like(arrays[0])  # the common case: no copies
+    else:
+        xs = [as_compute(a) for a in arrays]
+        ct = xs[0].dtype
+        xs = [a if a.dtype == ct else a.astype(ct) for a in xs]
+        o = np.empty(xs[0].shape, ct) if out is None or out.dtype != ct or not out.flags.c_contiguous else out
     flat = [a.reshape(-1) for a in xs]
     flat.append(o.reshape(-1))
     if o.size < PARALLEL_MIN:
