@@ -111,6 +111,24 @@ def test_sdpa_small_float_mask_vs_torch():
         np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("have_scipy", [True, False])
+def test_sdpa_small_problems_without_scipy_take_the_math_path(have_scipy, monkeypatch):
+    """Numba's np.dot needs SciPy, which tensorstein does not depend on: without it the math path serves."""
+    from tensorstein._kernels import attention_small as AS
+
+    monkeypatch.setattr(AS, "HAVE_SCIPY", have_scipy)
+    calls = []
+    real = AS.small_forward
+    monkeypatch.setattr(AS, "small_forward", lambda *a, **k: calls.append(1) or real(*a, **k))
+    import tensorstein._kernels.flash_forward as FF
+    monkeypatch.setattr(FF, "small_forward", AS.small_forward)
+    q, k, v, _ = _attn_inputs(2, 2, 2, 16, 16, 8, 8, np.float32)
+    y = F.scaled_dot_product_attention(ts.tensor(q), ts.tensor(k), ts.tensor(v), is_causal=True)
+    want = TF.scaled_dot_product_attention(torch.tensor(q), torch.tensor(k), torch.tensor(v), is_causal=True)
+    np.testing.assert_allclose(y.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    assert bool(calls) == have_scipy
+
+
 # ------------------------------------------------------------------ AdamW: branch-free kernel, split over threads
 @pytest.mark.parametrize("kw", [{"lr": 1e-3}, {"lr": 0.02, "betas": (0.3, 0.99), "weight_decay": 0.1},
                                 {"lr": 0.01, "weight_decay": 0.0}])

@@ -16,6 +16,8 @@ are split over the package's threads when every product is small enough for Open
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 from numba import njit
 
@@ -34,6 +36,8 @@ _BLAS_SERIAL_MNK = 65536 * 4
 _SPLIT_MIN_WORK = 1 << 20
 
 _J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
+# Numba's np.dot calls SciPy's BLAS: without SciPy (not a dependency) the math path serves every problem
+HAVE_SCIPY = importlib.util.find_spec("scipy") is not None
 
 
 @njit(**_J)
@@ -109,8 +113,9 @@ def _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, G, sc, need, off, lef
 
 
 def takes(spec) -> bool:
-    """Whether this module takes the problem: float32/float64, non-empty head dims, one-thread-size products."""
-    return spec.E > 0 and spec.Ev > 0 and spec.L * spec.S * max(spec.E, spec.Ev) <= _BLAS_SERIAL_MNK
+    """Whether this module takes the problem: SciPy present, float32/float64, non-empty head dims,
+    one-thread-size products."""
+    return HAVE_SCIPY and spec.E > 0 and spec.Ev > 0 and spec.L * spec.S * max(spec.E, spec.Ev) <= _BLAS_SERIAL_MNK
 
 
 def _plan(spec, nthreads):
