@@ -1,4 +1,4 @@
-"""Training-mode batch norm over (N, C, L) as Numba passes, channels split over the thread pool: the
+"""Training-mode batch norm over (N, C, L) as Numba passes, channels split over the cores: the
 statistics (float64 accumulators), xhat and the affine output in one call, and the backward's two
 channel sums and the input gradient in another. ``batchnorm._normalize`` / ``_norm_backward`` (NumPy)
 are the oracle.
@@ -9,13 +9,13 @@ import numpy as np
 from numba import njit
 
 from ..._kernels.fast_exp import FASTMATH
-from ..._kernels.parallel import parallel_chunks
+from ..._kernels.elementwise_engine import map_rows
 
 _J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
 
 
 @njit(**_J)
-def _fwd(x, w, b, eps, mean, var, rstd, xhat, out, c0, c1):
+def _fwd(c0, c1, x, w, b, eps, mean, var, rstd, xhat, out):
     N, _, L = x.shape
     cnt = N * L
     for c in range(c0, c1):
@@ -44,7 +44,7 @@ def _fwd(x, w, b, eps, mean, var, rstd, xhat, out, c0, c1):
 
 
 @njit(**_J)
-def _bwd(g, xhat, w, rstd, gx, gw, gb, c0, c1):
+def _bwd(c0, c1, g, xhat, w, rstd, gx, gw, gb):
     N, _, L = g.shape
     cnt = N * L
     for c in range(c0, c1):
@@ -71,7 +71,7 @@ def forward(x3, w, b, eps):
     xhat, out = np.empty_like(x3), np.empty_like(x3)
     w = np.ones(c, x3.dtype) if w is None else np.ascontiguousarray(w, dtype=x3.dtype)
     b = np.zeros(c, x3.dtype) if b is None else np.ascontiguousarray(b, dtype=x3.dtype)
-    parallel_chunks(lambda a, e: _fwd(x3, w, b, float(eps), mean, var, rstd, xhat, out, a, e), c, 1)
+    map_rows(_fwd, c, x3.shape[0] * x3.shape[2], x3, w, b, float(eps), mean, var, rstd, xhat, out)
     return out, xhat, mean, var, rstd
 
 
@@ -82,5 +82,5 @@ def backward(g3, xhat, w, rstd):
     gx = np.empty_like(g3)
     gw, gb = np.empty(c), np.empty(c)
     w = np.ones(c, g3.dtype) if w is None else np.ascontiguousarray(w, dtype=g3.dtype)
-    parallel_chunks(lambda a, e: _bwd(g3, xhat, w, rstd, gx, gw, gb, a, e), c, 1)
+    map_rows(_bwd, c, g3.shape[0] * g3.shape[2], g3, xhat, w, rstd, gx, gw, gb)
     return gx, gw.astype(g3.dtype), gb.astype(g3.dtype)

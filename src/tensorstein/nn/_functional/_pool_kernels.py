@@ -1,4 +1,4 @@
-"""Max pooling (2-D; 1-D runs as 2-D) as Numba passes, planes split over the thread pool: one pass for
+"""Max pooling (2-D; 1-D runs as 2-D) as Numba passes, planes split over the cores: one pass for
 the maxima and their indices (torch's rule: a larger value or a NaN takes the place), one scatter-add
 for the gradient. ``pooling._max_pool``'s NumPy path (strided view, argmax, bincount) is the oracle.
 """
@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..._kernels.parallel import parallel_chunks
+from ..._kernels.elementwise_engine import map_rows
 
 _J = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
 
 
 @njit(**_J)
-def _fwd(xp, vals, idx, q0, q1, KH, KW, sh, sw, dh, dw, ph, pw, W):
+def _fwd(q0, q1, xp, vals, idx, KH, KW, sh, sw, dh, dw, ph, pw, W):
     """xp (NC, HP, WP) padded with -inf -> vals, idx (NC, OH, OW); idx indexes the unpadded H*W plane."""
     _, OH, OW = vals.shape
     for q in range(q0, q1):
@@ -33,7 +33,7 @@ def _fwd(xp, vals, idx, q0, q1, KH, KW, sh, sw, dh, dw, ph, pw, W):
 
 
 @njit(**_J)
-def _bwd(g, idx, gx, q0, q1):
+def _bwd(q0, q1, g, idx, gx):
     """gx (NC, H*W) (zeroed) += g (NC, L) at idx (NC, L)."""
     for q in range(q0, q1):
         for j in range(g.shape[1]):
@@ -46,8 +46,7 @@ def max_pool2d(xp, k, s, d, p, out, w):
     x3 = np.ascontiguousarray(xp).reshape((n * c,) + xp.shape[2:])
     vals = np.empty((n * c,) + tuple(out), xp.dtype)
     idx = np.empty((n * c,) + tuple(out), np.int64)
-    parallel_chunks(lambda a, b: _fwd(x3, vals, idx, a, b, k[0], k[1], s[0], s[1], d[0], d[1], p[0], p[1], w),
-                    n * c, 16)
+    map_rows(_fwd, n * c, x3[0].size, x3, vals, idx, k[0], k[1], s[0], s[1], d[0], d[1], p[0], p[1], w)
     return vals.reshape((n, c) + tuple(out)), idx.reshape((n, c) + tuple(out))
 
 
@@ -55,5 +54,5 @@ def max_pool2d_backward(g, idx, nc, hw):
     """g, idx (NC, L) -> gx (NC, H*W) in g's dtype."""
     gx = np.zeros((nc, hw), g.dtype)
     g, idx = np.ascontiguousarray(g), np.ascontiguousarray(idx)
-    parallel_chunks(lambda a, b: _bwd(g, idx, gx, a, b), nc, 16)
+    map_rows(_bwd, nc, g.shape[1], g, idx, gx)
     return gx
