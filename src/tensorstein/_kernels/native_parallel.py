@@ -9,7 +9,7 @@ splitting pay off from ~3e4 elements, as torch's ``at::parallel_for`` does.
 variant of a serial kernel.  The variant is generated once per kernel from a
 template (``kernel(a0[lo:hi], a1[lo:hi], ..., p0, ...)`` over ``n_chunks``
 near-equal slices of axis 0 of ``a0``), and Numba caches it beside the kernel
-(same source file, name ``<kernel>_par``), so edits of the kernel invalidate it.
+(same source file, name ``<kernel>_par_<kind>...``), so edits of the kernel invalidate it.
 Row kernels (``kernel(r0, r1, *args)``, or ``kernel(chunk, r0, r1, *args)``)
 get a variant that passes row ranges.
 
@@ -122,7 +122,7 @@ def _variant(kernel, n_arrays: int, n_params: int, kind: str):
 @contextlib.contextmanager
 def _short_spin():
     """GNU OpenMP reads its environment when it loads: unless the user chose a wait policy, its idle threads
-    spin for ~SPIN_COUNT polls (a few µs) before they sleep, not its default ~300,000 (milliseconds).
+    spin for SPIN_COUNT polls (~10-30 µs) before they sleep, not its default ~300,000 (milliseconds).
 
     A spinning team thread holds a core that NumPy's OpenBLAS threads need for the matmul that usually
     follows an element-wise op; with two cores that stalls every such matmul for a scheduler slice."""
