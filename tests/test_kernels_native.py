@@ -3,6 +3,7 @@ results equal the serial kernels bit for bit, from many threads at once, and in 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import threading
 
 import numpy as np
@@ -201,3 +202,18 @@ def test_mid_size_ops_wake_the_team_only_in_a_stream(monkeypatch):
         assert launched == [2]
     finally:
         ts.set_num_threads(old)
+
+
+def test_short_spin_only_when_the_user_chose_no_wait_policy(monkeypatch):
+    """GNU OpenMP reads GOMP_SPINCOUNT when it loads: set for that moment only, never over the user's choice."""
+    for var in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.delenv(var, raising=False)
+    with NP._short_spin():
+        assert os.environ["GOMP_SPINCOUNT"] == str(NP.SPIN_COUNT)
+    assert "GOMP_SPINCOUNT" not in os.environ  # not inherited by child processes
+    monkeypatch.setenv("OMP_WAIT_POLICY", "active")
+    with NP._short_spin():
+        assert "GOMP_SPINCOUNT" not in os.environ
+    monkeypatch.setenv("GOMP_SPINCOUNT", "77")
+    with NP._short_spin():
+        assert os.environ["GOMP_SPINCOUNT"] == "77"
