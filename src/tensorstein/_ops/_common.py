@@ -107,15 +107,20 @@ def binary_operands(a, b):
     raise TypeError("at least one operand must be a Tensor")
 
 
+def ufunc2(np_fn, x, y):
+    """``np_fn(x, y)`` for arrays or scalars; operands of ``PARALLEL_MIN`` elements or more on all cores
+    (``_kernels/binary.py``, NumPy's result bit for bit)."""
+    if (x.size if type(x) is np.ndarray else 0) < PARALLEL_MIN and (y.size if type(y) is np.ndarray else 0) < \
+            PARALLEL_MIN:
+        return np_fn(x, y)
+    return kernels("binary").apply(np_fn, x, y)
+
+
 def apply_binary(np_fn, x, y, a, b):
     """``np_fn(x, y)``; a broadcast failure becomes torch's message naming the shapes of ``a`` and ``b``.
     A float16 operand computed in float32 with a scalar (see ``binary_operands``) is rounded back to float16."""
     try:
-        if (x.size if type(x) is np.ndarray else 0) < PARALLEL_MIN and (y.size if type(y) is np.ndarray else 0) < \
-                PARALLEL_MIN:
-            r = np_fn(x, y)
-        else:  # large: on all cores
-            r = kernels("binary").apply(np_fn, x, y)
+        r = ufunc2(np_fn, x, y)
         if (type(y) is np.float32 or type(x) is np.float32) and r.dtype is _F32 and _is_f16(a, b):
             with np.errstate(over="ignore"):
                 r = r.astype(np.float16)

@@ -16,7 +16,7 @@ from .._autograd.graph import attach, node_type, needs_grad
 from .._kernels.lazy import PARALLEL_MIN, kernels
 from .._tensor import Tensor
 from ._common import apply_binary as _apply, as_tensor_arg, binary_operands, tensor_or_none as _t
-from ._common import quiet, write_out
+from ._common import quiet, ufunc2, write_out
 from ._registry import register
 from .errors import broadcast_shapes
 
@@ -40,13 +40,6 @@ def _float_tensor(a):
     return False
 
 
-def _ufunc(f, x, y):
-    """``f(x, y)`` for the fast paths below: large operands on all cores (``_kernels/binary.py``)."""
-    if x.size < PARALLEL_MIN and (type(y) is not np.ndarray or y.size < PARALLEL_MIN):
-        return f(x, y)
-    return kernels("binary").apply(f, x, y)
-
-
 def _same_float(a, b):
     """Both Tensors of one float32/float64 dtype: the ufunc needs no promotion or casting (the fast path)."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
@@ -55,19 +48,27 @@ def _same_float(a, b):
     return False
 
 
+def _fast_add_sub(np_fn, input, other, node, backward):
+    """The fast path of add / sub: a float32/float64 tensor with a Python number (NEP 50: the scalar keeps the
+    tensor's dtype) or a same-dtype tensor, straight to the ufunc. None otherwise, and when the shapes do not
+    broadcast (the general path raises torch's message)."""
+    t = type(other)
+    if (t is float or t is int) and _float_tensor(input):
+        return attach(Tensor._make(ufunc2(np_fn, input._data, other)), node, backward, (input, None))
+    if isinstance(other, Tensor) and _same_float(input, other):
+        try:
+            res = Tensor._make(ufunc2(np_fn, input._data, other._data))
+        except ValueError:
+            return None
+        return attach(res, node, backward, (input, other))
+    return None
+
+
 def add(input, other, *, alpha=1, out=None):
     """``input + alpha * other`` with broadcasting and type promotion."""
-    if out is None and alpha == 1:
-        t = type(other)
-        if (t is float or t is int) and _float_tensor(input):  # NEP 50: the scalar keeps the tensor's dtype
-            return attach(Tensor._make(_ufunc(np.add, input._data, other)), AddBackward0, _add_backward, (input, None))
-        if isinstance(other, Tensor) and _same_float(input, other):
-            try:
-                res = Tensor._make(_ufunc(np.add, input._data, other._data))
-            except ValueError:  # not broadcastable: the general path raises torch's message
-                pass
-            else:
-                return attach(res, AddBackward0, _add_backward, (input, other))
+    if out is None and alpha == 1 and \
+            (res := _fast_add_sub(np.add, input, other, AddBackward0, _add_backward)) is not None:
+        return res
     other = as_tensor_arg(other)
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
@@ -84,18 +85,9 @@ def _add_backward(g):
 
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other``."""
-    if out is None and alpha == 1:  # float32/float64 with a Python number or a same-dtype tensor: the ufunc
-        t = type(other)
-        if (t is float or t is int) and _float_tensor(input):
-            res = Tensor._make(_ufunc(np.subtract, input._data, other))
-            return attach(res, SubBackward0, _sub_backward, (input, None))
-        if isinstance(other, Tensor) and _same_float(input, other):
-            try:
-                res = Tensor._make(_ufunc(np.subtract, input._data, other._data))
-            except ValueError:  # not broadcastable: the general path raises torch's message
-                pass
-            else:
-                return attach(res, SubBackward0, _sub_backward, (input, other))
+    if out is None and alpha == 1 and \
+            (res := _fast_add_sub(np.subtract, input, other, SubBackward0, _sub_backward)) is not None:
+        return res
     other = as_tensor_arg(other)
     if alpha != 1:
         if _is_bool(input) or _is_bool(other):
@@ -146,13 +138,13 @@ def mul(input, other, *, out=None):
     if out is None:
         t = type(other)
         if (t is float or t is int) and _float_tensor(input):  # NEP 50: the scalar keeps the tensor's dtype
-            res = Tensor._make(_ufunc(np.multiply, input._data, other))
+            res = Tensor._make(ufunc2(np.multiply, input._data, other))
             if input.requires_grad and grad_enabled():
                 attach(res, MulBackward0, lambda g: (g * other, None), (input, None))
             return res
         if isinstance(other, Tensor) and _same_float(input, other):
             try:
-                res = Tensor._make(_ufunc(np.multiply, input._data, other._data))
+                res = Tensor._make(ufunc2(np.multiply, input._data, other._data))
             except ValueError:  # not broadcastable: the general path raises torch's message
                 pass
     if res is None:
@@ -178,7 +170,7 @@ def div(input, other, *, rounding_mode=None, out=None):
     """True division (ints give the default float); ``rounding_mode`` 'trunc' or 'floor'."""
     if rounding_mode is None and out is None and isinstance(other, Tensor) and _same_float(input, other):
         try:  # the ufunc straight away
-            res = Tensor._make(quiet(_ufunc, np.true_divide, input._data, other._data))
+            res = Tensor._make(quiet(ufunc2, np.true_divide, input._data, other._data))
         except ValueError:  # not broadcastable: the general path raises torch's message
             pass
         else:
@@ -470,7 +462,7 @@ def _mul_fast(self, other):
     if not (grad_enabled() and self.requires_grad):
         x = self._data
         if (t is float or t is int) and x.dtype.kind == "f" and x.dtype.char in "fd":
-            return Tensor._make(_ufunc(np.multiply, x, other))
+            return Tensor._make(ufunc2(np.multiply, x, other))
     return mul(self, other)
 
 
