@@ -1,9 +1,10 @@
 """Reductions on all cores: sum, mean, amax / max with indices, var, norm — over all elements or one dim.
 
-The operand is viewed as ``(A, D, B)`` (``D`` the reduced dim).  Work splits over ``A`` when it has
-several rows, else over ``B`` columns, else (a full reduction) over contiguous chunks whose
-NumPy partial results (pairwise sums, SIMD max) are combined.  NumPy's reductions release the GIL,
-so the chunks run side by side; small operands take the direct NumPy call.
+The operand is viewed as ``(A, D, B)`` (``D`` the reduced dim).  Numba kernels on the native team
+(:mod:`.native_parallel`) take the last dim (rows split), full sums (per-chunk partials added in order)
+and sums with ``A == 1`` (columns split, added in NumPy's order).  Other dims split NumPy's reductions
+over ``A`` or else ``B`` on the pool, and other full reductions combine NumPy partial results of
+contiguous chunks; small operands take the direct call.
 
 >>> import numpy as np
 >>> sum_(np.ones((4, 3), np.float32), dim=1)
@@ -393,7 +394,7 @@ def amax(x: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
 
 def max_dim(x: np.ndarray, dim: int, keepdim: bool = False, largest: bool = True):
     """``(values, indices)`` of the max (``largest``) or min along ``dim`` (first occurrence; a NaN wins, as
-    torch). The last dim of a contiguous float array: one row-kernel pass, rows over the pool."""
+    torch). The last dim of a contiguous float array: one row-kernel pass, rows over the cores."""
     if x.ndim and dim % x.ndim == x.ndim - 1 and x.flags.c_contiguous and x.size and \
             (x.dtype == np.float32 or x.dtype == np.float64):
         x2 = x.reshape(-1, x.shape[-1])
@@ -401,9 +402,8 @@ def max_dim(x: np.ndarray, dim: int, keepdim: bool = False, largest: bool = True
         idx = np.empty(x2.shape[0], np.int64)
         if _serial(x.size) or x2.shape[0] < 2:
             _rows_ext_k(x2, vals, idx, largest)
-        else:
-            parallel_chunks(lambda s, e: _rows_ext_k(x2[s:e], vals[s:e], idx[s:e], largest), x2.shape[0],
-                            max(1, MIN_CHUNK // x2.shape[1]))
+        else:  # rows over the cores, as _last_dim
+            map_sliced(_rows_ext_k, (x2, vals, idx), (largest,), max(1, MIN_CHUNK // x2.shape[1]))
         shape = x.shape[:-1] + ((1,) if keepdim else ())
         return vals.reshape(shape), idx.reshape(shape)
     if not largest:
