@@ -54,15 +54,14 @@ WARM_S = 5e-6  # see warm()
 _last_end = 0.0
 _state: bool | None = None  # None: not tried yet; True: usable; False: unavailable in this process
 _variants: dict = {}
-_primed: dict = {}  # (kernel, kind, arity, argument dtypes) -> its variant, kernel loaded
-_fast: dict = {}  # (kernel, n_arrays, n_params, first dtype) -> a variant already primed (the quick lookup)
+_ready_variants: dict = {}  # (kernel, kind, argument count, first dtype) -> its variant, the kernel loaded first
 _tls = threading.local()  # .numba_threads: the team size Numba was last given on this thread
 _lock = threading.Lock()
 
 
 def _after_fork_in_child() -> None:
-    global _state, _tls, _fast
-    _tls, _fast = threading.local(), {}
+    global _state, _tls, _ready_variants
+    _tls, _ready_variants = threading.local(), {}
     if _state is not None:  # the team may have started in the parent: never touch it here
         _state = False
 
@@ -156,22 +155,23 @@ def _start() -> bool:
     return _state
 
 
-def _ready(kernel, kind: str, arrays, params):
+def _ready(kernel, kind: str, n_arrays: int, args):
     """The variant of ``kernel`` for these arguments, or None where the team cannot run it.
 
-    A variant loaded from Numba's cache while its kernel is not yet loaded rounds some results differently
-    (seen on softmax rows: last-bit differences); so ``kernel`` itself is loaded first, with an empty call,
-    and parallel results equal serial ones bit for bit."""
-    if _state is False or not hasattr(kernel, "py_func") or (_state is None and not _start()):
-        return None
-    key = (kernel, kind, len(arrays), len(params), tuple(getattr(a, "dtype", None) for a in (*arrays, *params)))
-    v = _primed.get(key)
+    Looked up by the kernel, its argument count and its first argument's dtype (each caller passes one
+    argument pattern per dtype).  A variant loaded from Numba's cache while its kernel is not yet loaded
+    rounds some results differently (seen on softmax rows: last-bit differences); so on the first lookup
+    ``kernel`` itself is loaded first, with an empty call, and parallel results equal serial ones bit for bit."""
+    key = (kernel, kind, len(args), getattr(args[0], "dtype", None))
+    v = _ready_variants.get(key)
     if v is None:
+        if _state is False or not hasattr(kernel, "py_func") or (_state is None and not _start()):
+            return None
         if kind == "slices":
-            kernel(*[a[:0] for a in arrays], *params)
+            kernel(*[a[:0] for a in args[:n_arrays]], *args[n_arrays:])
         else:
-            kernel(*((0,) if kind == "indexed" else ()), 0, 0, *params)
-        v = _primed[key] = _variant(kernel, len(arrays), len(params), kind)
+            kernel(*((0,) if kind == "indexed" else ()), 0, 0, *args)
+        v = _ready_variants[key] = _variant(kernel, n_arrays, len(args) - n_arrays, kind)
     return v
 
 
@@ -204,22 +204,18 @@ def launch(kernel, n_chunks: int, arrays, params=()) -> bool:
     """``kernel(*[a[lo:hi] for a in arrays], *params)`` over ``n_chunks`` slices of axis 0 of ``arrays``.
 
     Returns False (nothing ran) when the team cannot run it: take another path then."""
-    v = _fast.get((kernel, len(arrays), len(params), arrays[0].dtype))
-    if v is None:
-        v = _ready(kernel, "slices", arrays, params)
-        if v is None:
-            return False
-        _fast[(kernel, len(arrays), len(params), arrays[0].dtype)] = v
-    if _state is not True or not _threads():
+    args = (*arrays, *params)
+    v = _ready(kernel, "slices", len(arrays), args)
+    if v is None or not _threads():
         return False
-    v(n_chunks, *arrays, *params)
+    v(n_chunks, *args)
     return True
 
 
 def launch_rows(kernel, n_chunks: int, n_rows: int, args, indexed: bool = False) -> bool:
     """``kernel(r0, r1, *args)`` over ``n_chunks`` near-equal row ranges of ``range(n_rows)``
     (``indexed``: ``kernel(chunk, r0, r1, *args)``); False when the team cannot run it."""
-    v = _ready(kernel, "indexed" if indexed else "rows", (), args)
+    v = _ready(kernel, "indexed" if indexed else "rows", 0, args)
     if v is None or not _threads():
         return False
     v(n_chunks, n_rows, *args)
