@@ -99,26 +99,27 @@ def _arg_ext(row, want_max):  # pragma: no cover - replaced by the overload insi
 # equal) and ``~k`` reverses the order (min as a max). NaN is ``(i & 0x7fffffff) > 0x7f800000``. Per block of 64:
 # the largest key and a NaN count (vectorised); then one scan of the first NaN block or of the block of the max.
 @njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
-def _arg_ext_f32(row, want_max):
-    ri = row.view(np.int32)
+def _arg_ext_bits(ri, want_max, sh, mag, inf, low):
+    """The scan on the bit patterns ``ri`` (int32 or int64) of a float row: ``sh`` the sign shift, ``mag`` the
+    magnitude mask, ``inf`` the bits of +inf, ``low`` the smallest key, all of ``ri``'s type."""
+    t = ri.dtype.type
     n = ri.shape[0]
-    flip = np.int32(0) if want_max else np.int32(-1)
-    low, mag, inf = np.int32(-2147483648), np.int32(0x7FFFFFFF), np.int32(0x7F800000)
+    flip = t(0) if want_max else t(-1)
     best = low
     at = 0
     for s in range(0, n, 64):
         blk = ri[s:min(s + 64, n)]
         m = low
-        nan = np.int32(0)
+        nan = t(0)
         for j in range(blk.shape[0]):
             i = blk[j]
-            k = np.int32(i ^ np.int32((i >> np.int32(31)) & mag))
-            k = np.int32(np.int32(k - np.int32(k >> np.int32(31))) ^ flip)
+            k = t(i ^ t((i >> sh) & mag))
+            k = t(t(k - t(k >> sh)) ^ flip)
             m = k if k > m else m
-            nan += np.int32(1) if np.int32(i & mag) > inf else np.int32(0)
+            nan += t(1) if t(i & mag) > inf else t(0)
         if nan:
             for j in range(blk.shape[0]):
-                if np.int32(blk[j] & mag) > inf:
+                if t(blk[j] & mag) > inf:
                     return s + j
         if m > best:
             best = m
@@ -126,44 +127,22 @@ def _arg_ext_f32(row, want_max):
     blk = ri[at:min(at + 64, n)]
     for j in range(blk.shape[0]):
         i = blk[j]
-        k = np.int32(i ^ np.int32((i >> np.int32(31)) & mag))
-        if np.int32(np.int32(k - np.int32(k >> np.int32(31))) ^ flip) == best:
+        k = t(i ^ t((i >> sh) & mag))
+        if t(t(k - t(k >> sh)) ^ flip) == best:
             return at + j
     return at
 
 
 @njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _arg_ext_f32(row, want_max):
+    return _arg_ext_bits(row.view(np.int32), want_max, np.int32(31), np.int32(0x7FFFFFFF), np.int32(0x7F800000),
+                         np.int32(-2147483648))
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
 def _arg_ext_f64(row, want_max):
-    ri = row.view(np.int64)
-    n = ri.shape[0]
-    flip = np.int64(0) if want_max else np.int64(-1)
-    low, mag, inf = np.int64(-9223372036854775807 - 1), np.int64(0x7FFFFFFFFFFFFFFF), np.int64(0x7FF0000000000000)
-    best = low
-    at = 0
-    for s in range(0, n, 64):
-        blk = ri[s:min(s + 64, n)]
-        m = low
-        nan = np.int64(0)
-        for j in range(blk.shape[0]):
-            i = blk[j]
-            k = np.int64(i ^ np.int64((i >> np.int64(63)) & mag))
-            k = np.int64(np.int64(k - np.int64(k >> np.int64(63))) ^ flip)
-            m = k if k > m else m
-            nan += np.int64(1) if np.int64(i & mag) > inf else np.int64(0)
-        if nan:
-            for j in range(blk.shape[0]):
-                if np.int64(blk[j] & mag) > inf:
-                    return s + j
-        if m > best:
-            best = m
-            at = s
-    blk = ri[at:min(at + 64, n)]
-    for j in range(blk.shape[0]):
-        i = blk[j]
-        k = np.int64(i ^ np.int64((i >> np.int64(63)) & mag))
-        if np.int64(np.int64(k - np.int64(k >> np.int64(63))) ^ flip) == best:
-            return at + j
-    return at
+    return _arg_ext_bits(row.view(np.int64), want_max, np.int64(63), np.int64(0x7FFFFFFFFFFFFFFF),
+                         np.int64(0x7FF0000000000000), np.int64(-9223372036854775807 - 1))
 
 
 @overload(_arg_ext, fastmath=FASTMATH)
