@@ -4,8 +4,9 @@ Large operands are split into contiguous chunks, one per thread: a Numba
 kernel runs on the native team (:mod:`.native_parallel`, ~1 µs per launch),
 any other callable (a NumPy ufunc) on the package's thread pool
 (``parallel.parallel_chunks``).  Below :data:`PARALLEL_MIN` elements the
-kernel is called directly (no dispatch cost on small tensors).  float16 /
-bfloat16 operands compute in float32.
+kernel is called directly (no dispatch cost on small tensors); below
+:data:`COLD_MIN` it goes to the team only while the team is warm
+(:func:`native_parallel.warm`).  float16 / bfloat16 operands compute in float32.
 
 >>> import numpy as np
 >>> map_unary(lambda a, o: np.negative(a, out=o), np.ones(3, np.float32))

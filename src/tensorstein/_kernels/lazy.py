@@ -9,7 +9,7 @@ import functools
 import importlib
 from types import ModuleType
 
-PARALLEL_MIN = 32768  # elements: the pool pays off above this (mirrors elementwise_engine.PARALLEL_MIN)
+PARALLEL_MIN = 32768  # elements: smaller work calls its kernel directly (elementwise_engine imports it from here)
 
 
 @functools.cache
