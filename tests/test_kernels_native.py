@@ -178,12 +178,15 @@ def test_column_sums_on_the_team_equal_numpys_order(shape, dtype, two_threads):
 
 
 def test_mid_size_ops_wake_the_team_only_in_a_stream(monkeypatch):
-    """An isolated mid-size op runs serially (waking sleeping threads costs more than it saves); the second
-    of two back-to-back ones launches; work of COLD_MIN elements launches regardless."""
+    """With BLAS on another pool: an isolated mid-size op runs serially (waking sleeping threads costs more
+    than it saves); the second of two back-to-back ones launches; work of COLD_MIN elements launches
+    regardless."""
     import time
 
     old = ts.get_num_threads()
     ts.set_num_threads(2)
+    NP.owns_blas()  # started, then pretend BLAS kept its own threads
+    monkeypatch.setattr(NP, "_owns_blas", False)
     launched = []
     real = NP.launch
     monkeypatch.setattr(NP, "launch", lambda *a, **k: launched.append(a[1]) or real(*a, **k))
@@ -204,16 +207,41 @@ def test_mid_size_ops_wake_the_team_only_in_a_stream(monkeypatch):
         ts.set_num_threads(old)
 
 
-def test_short_spin_only_when_the_user_chose_no_wait_policy(monkeypatch):
+def test_a_team_that_runs_blas_takes_every_mid_size_op(monkeypatch):
+    """No other pool competes for the cores: an isolated mid-size op launches at once; a Python callable,
+    which runs on the Python pool, still waits for a stream."""
+    import time
+
+    old = ts.get_num_threads()
+    ts.set_num_threads(2)
+    NP.owns_blas()
+    monkeypatch.setattr(NP, "_owns_blas", True)
+    launched, chunked = [], []
+    real, real_chunks = NP.launch, E.parallel_chunks
+    monkeypatch.setattr(NP, "launch", lambda *a, **k: launched.append(a[1]) or real(*a, **k))
+    monkeypatch.setattr(E, "parallel_chunks", lambda *a, **k: chunked.append(a[1]) or real_chunks(*a, **k))
+    try:
+        x = _data()
+        time.sleep(0.01)
+        A.gelu(x)
+        assert launched == [2]
+        time.sleep(0.01)
+        np.testing.assert_array_equal(E.map_unary(lambda a, o: np.negative(a, out=o), x), -x)
+        assert chunked == []
+    finally:
+        ts.set_num_threads(old)
+
+
+def test_spin_only_when_the_user_chose_no_wait_policy(monkeypatch):
     """GNU OpenMP reads GOMP_SPINCOUNT when it loads: set for that moment only, never over the user's choice."""
     for var in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
         monkeypatch.delenv(var, raising=False)
-    with NP._short_spin():
-        assert os.environ["GOMP_SPINCOUNT"] == str(NP.SPIN_COUNT)
+    with NP._spin(1234):
+        assert os.environ["GOMP_SPINCOUNT"] == "1234"
     assert "GOMP_SPINCOUNT" not in os.environ  # not inherited by child processes
     monkeypatch.setenv("OMP_WAIT_POLICY", "active")
-    with NP._short_spin():
+    with NP._spin(1234):
         assert "GOMP_SPINCOUNT" not in os.environ
     monkeypatch.setenv("GOMP_SPINCOUNT", "77")
-    with NP._short_spin():
+    with NP._spin(1234):
         assert os.environ["GOMP_SPINCOUNT"] == "77"

@@ -5,8 +5,8 @@ kernel runs on the native team (:mod:`.native_parallel`, ~1 µs per launch),
 any other callable (a NumPy ufunc) on the package's thread pool
 (``parallel.parallel_chunks``).  Below :data:`PARALLEL_MIN` elements the
 kernel is called directly (no dispatch cost on small tensors); below
-:data:`COLD_MIN` it goes to the team only while the team is warm
-(:func:`native_parallel.warm`).  float16 / bfloat16 operands compute in float32.
+:data:`COLD_MIN` it is split only while threads are awake
+(:func:`native_parallel.warm`: always on a team that runs BLAS).  float16 / bfloat16 operands compute in float32.
 
 >>> import numpy as np
 >>> map_unary(lambda a, o: np.negative(a, out=o), np.ones(3, np.float32))
@@ -83,7 +83,7 @@ def map_sliced(kernel, arrays, params=(), min_chunk: int = MIN_CHUNK) -> None:
     No slice is shorter than ``min_chunk`` (one slice: the plain call)."""
     n = arrays[0].shape[0]
     size = arrays[0].size
-    chunks = _chunks(n, min_chunk, size)
+    chunks = _chunks(n, min_chunk, size, hasattr(kernel, "py_func"))
     if chunks == 1:
         kernel(*arrays, *params)
     elif not native_parallel.launch(kernel, chunks, arrays, params):
@@ -96,7 +96,7 @@ def map_rows(kernel, n_rows: int, row_len: int, *args):
     """``kernel(r0, r1, *args)`` over row ranges, parallel when the work is large."""
     min_rows = max(1, MIN_CHUNK // max(1, row_len))
     size = n_rows * row_len
-    chunks = _chunks(n_rows, min_rows, size) if size >= PARALLEL_MIN else 1
+    chunks = _chunks(n_rows, min_rows, size, hasattr(kernel, "py_func")) if size >= PARALLEL_MIN else 1
     if chunks == 1:
         kernel(0, n_rows, *args)
     elif not native_parallel.launch_rows(kernel, chunks, n_rows, args):
@@ -123,11 +123,12 @@ def map_rows_indexed(kernel, n_chunks: int, n_rows: int, *args) -> None:
     native_parallel.mark()
 
 
-def _chunks(n: int, min_chunk: int, size: int) -> int:
+def _chunks(n: int, min_chunk: int, size: int, team: bool = True) -> int:
     """How many chunks ``n`` items (``size`` elements of work) split into: one per thread, none under
-    ``min_chunk`` items; one (serial) for mid-size work unless the team is warm (:func:`native_parallel.warm`):
-    an isolated mid-size op, say between two matmuls, would spend more waking the team than it saves."""
+    ``min_chunk`` items; one (serial) for mid-size work unless threads are awake (:func:`native_parallel.warm`;
+    ``team``: a Numba kernel, which runs on the team): an isolated mid-size op, say between two matmuls on
+    another pool, would spend more waking threads than it saves."""
     k = min(get_num_threads(), n // min_chunk)
     if k <= 1:
         return 1
-    return k if size >= COLD_MIN or native_parallel.warm() else 1
+    return k if size >= COLD_MIN or native_parallel.warm(team) else 1

@@ -47,12 +47,14 @@ import zlib
 
 from . import parallel
 
-__all__ = ["launch", "launch_rows", "mark", "warm"]
+__all__ = ["launch", "launch_rows", "mark", "owns_blas", "warm"]
 
-SPIN_COUNT = int(os.environ.get("TENSORSTEIN_SPIN_COUNT", "1000"))  # see _short_spin: ~10-30 µs of spinning
+SPIN_COUNT = int(os.environ.get("TENSORSTEIN_SPIN_COUNT", "1000"))  # see _spin: ~10-30 µs of spinning
+BLAS_SPIN_COUNT = int(os.environ.get("TENSORSTEIN_BLAS_SPIN_COUNT", "30000"))  # see _spin: the team runs BLAS
 WARM_S = 5e-6  # see warm()
 _last_end = 0.0
 _state: bool | None = None  # None: not tried yet; True: usable; False: unavailable in this process
+_owns_blas = False  # the team runs large matrix products (BLAS itself at one thread): see .blas
 _variants: dict = {}
 _ready_variants: dict = {}  # (kernel, kind, argument count, first dtype) -> its variant, the kernel loaded first
 _tls = threading.local()  # .numba_threads: the team size Numba was last given on this thread
@@ -60,8 +62,8 @@ _lock = threading.Lock()
 
 
 def _after_fork_in_child() -> None:
-    global _state, _tls, _ready_variants
-    _tls, _ready_variants = threading.local(), {}
+    global _state, _tls, _ready_variants, _owns_blas
+    _tls, _ready_variants, _owns_blas = threading.local(), {}, False
     if _state is not None:  # the team may have started in the parent: never touch it here
         _state = False
 
@@ -119,17 +121,20 @@ def _variant(kernel, n_arrays: int, n_params: int, kind: str):
 
 
 @contextlib.contextmanager
-def _short_spin():
+def _spin(count: int):
     """GNU OpenMP reads its environment when it loads: unless the user chose a wait policy, its idle threads
-    spin for SPIN_COUNT polls (~10-30 µs) before they sleep, not its default ~300,000 (milliseconds).
+    spin for ``count`` polls before they sleep, not its default ~300,000 (milliseconds).
 
-    A spinning team thread holds a core that NumPy's OpenBLAS threads need for the matmul that usually
-    follows an element-wise op; with two cores that stalls every such matmul for a scheduler slice."""
+    When NumPy's OpenBLAS keeps threads of its own, a spinning team thread holds a core that they need for
+    the matmul that usually follows an element-wise op (with two cores that stalls every such matmul for a
+    scheduler slice): the team then spins SPIN_COUNT polls (~10-30 µs).  When the team runs the products
+    itself (:mod:`.blas`) no other pool needs the cores: it spins BLAS_SPIN_COUNT polls (~0.3-1 ms), so an op
+    stream keeps it awake."""
     keys = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
     if any(k in os.environ for k in keys):
         yield
         return
-    os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
+    os.environ["GOMP_SPINCOUNT"] = str(count)
     try:
         yield
     finally:
@@ -138,21 +143,33 @@ def _short_spin():
 
 def _start() -> bool:
     """Load a thread-safe threading layer (unless the user chose one) before the first launch."""
-    global _state
+    global _state, _owns_blas
     with _lock:
         if _state is None:
+            take_blas = os.environ.get("TENSORSTEIN_TEAM_BLAS", "1") != "0" and bool(parallel.gemm_symbols())
             try:
                 import numba
                 from numba.np.ufunc.parallel import _launch_threads
 
                 if not os.environ.get("NUMBA_THREADING_LAYER"):
                     numba.config.THREADING_LAYER = "threadsafe"
-                with _short_spin():
+                with _spin(BLAS_SPIN_COUNT if take_blas else SPIN_COUNT):
                     _launch_threads()
                 _state = numba.threading_layer() in ("omp", "tbb")
             except (ImportError, ValueError):  # no thread-safe layer loads here
                 _state = False
+            if _state and take_blas:
+                parallel.hand_blas_to_team()
+                _owns_blas = True
     return _state
+
+
+def owns_blas() -> bool:
+    """Whether the team runs large matrix products (starting it if need be, though not from a task of
+    :mod:`.parallel`'s pool, which may run inside a ``blas_threads`` block; False in a forked child)."""
+    if _state is None and not parallel.in_pool_task():
+        _start()
+    return _owns_blas
 
 
 def _ready(kernel, kind: str, n_arrays: int, args):
@@ -187,11 +204,12 @@ def _threads() -> int:
     return 0 if parallel.in_pool_task() else n
 
 
-def warm() -> bool:
-    """Whether the last mid-size op ended a moment ago (see :func:`mark`): the team's threads still spin
-    from it (a launch costs ~1 µs), or ops come in a stream that pays for waking them (a wake-up costs
-    ~5 µs on bare metal, ~30 µs in a VM)."""
-    return time.perf_counter() - _last_end < WARM_S
+def warm(team: bool = True) -> bool:
+    """Whether mid-size work should wake threads: on the team (``team``) always when the team runs BLAS (no
+    other pool competes for the cores, its threads spin between ops); otherwise when the last mid-size op
+    ended a moment ago (see :func:`mark`): the threads still spin from it (a team launch costs ~1 µs), or ops
+    come in a stream that pays for waking them (a wake-up costs ~5 µs on bare metal, ~30 µs in a VM)."""
+    return (team and owns_blas()) or time.perf_counter() - _last_end < WARM_S
 
 
 def mark() -> None:

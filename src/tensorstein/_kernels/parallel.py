@@ -18,6 +18,9 @@ a native team (:mod:`.native_parallel`); its width is this module's too.
   most ``get_num_threads()`` contiguous, near-equal chunks of ``range(n)``.
 * :func:`blas_threads` ``(n)``: a context manager limiting BLAS to ``n``
   threads (use ``1`` around BLAS calls made from pool tasks).
+* :func:`gemm_symbols` / :func:`hand_blas_to_team`: NumPy's OpenBLAS
+  ``cblas_?gemm`` entry points, and BLAS at one thread from then on (the
+  native team runs large products, :mod:`.blas`).
 
 Behaviour, exactly:
 
@@ -44,6 +47,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import operator
 import os
@@ -51,7 +55,8 @@ import threading
 from collections.abc import Callable
 from queue import SimpleQueue
 
-__all__ = ["blas_threads", "get_num_threads", "in_pool_task", "parallel_chunks", "parallel_for", "set_num_threads"]
+__all__ = ["blas_threads", "gemm_symbols", "get_num_threads", "hand_blas_to_team", "in_pool_task", "parallel_chunks",
+           "parallel_for", "set_num_threads"]
 
 _tls = threading.local()  # .inside: this thread is a worker or inside parallel_for
 _busy = threading.Lock()  # held by the thread currently driving the pool
@@ -60,6 +65,8 @@ _inboxes: list[SimpleQueue] = []  # one per worker thread
 _nthreads: int | None = None
 _blas_limit = None  # the threadpoolctl limiter set by set_num_threads (kept alive)
 _controller = None
+_blas_on_team = False  # set by hand_blas_to_team: BLAS itself runs at one thread
+_gemm_symbols: dict | None = None
 
 
 def _default_threads() -> int:
@@ -103,10 +110,53 @@ def set_num_threads(n: int) -> None:
         raise RuntimeError("set_num_threads expects a positive integer")
     _nthreads = n
     _controller = None  # rescan: Numba can load a BLAS of its own after the first scan
+    _limit_blas()
+
+
+def _limit_blas() -> None:
+    global _blas_limit
     try:
-        _blas_limit = _blas_controller().limit(limits=n, user_api="blas")
+        _blas_limit = _blas_controller().limit(limits=1 if _blas_on_team else get_num_threads(), user_api="blas")
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         pass
+
+
+def gemm_symbols() -> dict:
+    """``{dtype: (address, lp64)}`` of ``cblas_sgemm`` / ``cblas_dgemm`` in the OpenBLAS NumPy loaded
+    (``lp64``: 32-bit ints), or ``{}`` where there is no such library (NumPy on MKL, say).
+
+    >>> sorted(str(k) for k in gemm_symbols()) in ([], ["float32", "float64"])
+    True
+    """
+    global _gemm_symbols
+    if _gemm_symbols is None:
+        found = {}
+        try:
+            import ctypes
+
+            import numpy as np
+
+            libs = [lib for lib in _blas_controller().lib_controllers
+                    if lib.internal_api == "openblas" and "numpy" in lib.filepath]
+            dll = ctypes.CDLL(libs[0].filepath) if libs else None
+            for letter, dtype in (("s", np.float32), ("d", np.float64)):
+                for name in (f"scipy_cblas_{letter}gemm64_", f"cblas_{letter}gemm64_", f"scipy_cblas_{letter}gemm",
+                             f"cblas_{letter}gemm"):
+                    fn = getattr(dll, name, None) if dll is not None else None
+                    if fn is not None:
+                        found[np.dtype(dtype)] = (ctypes.cast(fn, ctypes.c_void_p).value, not name.endswith("64_"))
+                        break
+        except (ImportError, OSError):  # no threadpoolctl, or the library does not load: products stay with NumPy
+            found = {}
+        _gemm_symbols = found if len(found) == 2 else {}
+    return _gemm_symbols
+
+
+def hand_blas_to_team() -> None:
+    """From now on BLAS runs at one thread: the native team splits large products (:mod:`.blas`)."""
+    global _blas_on_team
+    _blas_on_team = True
+    _limit_blas()
 
 
 def _blas_controller():
@@ -125,6 +175,8 @@ def blas_threads(n: int):
     >>> with blas_threads(1):
     ...     pass
     """
+    if _blas_on_team:  # BLAS already runs at one thread, and must stay there when the block ends
+        return contextlib.nullcontext()
     return _blas_controller().limit(limits=n, user_api="blas")
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from .._autocast import _local as _autocast, lower_precision
 from .._autograd.grad_mode import grad_enabled, no_grad
 from .._autograd.graph import attach, node_type, needs_grad
+from .._kernels.blas import matmul as _blas_matmul
 from .._tensor import Tensor, _wrap_dim
 from ._common import HALF as _HALF, write_out
 from ._registry import register
@@ -33,9 +34,9 @@ def matmul_arrays(x: np.ndarray, y: np.ndarray, kernel: str = "addmm_impl_cpu_")
     """``x @ y`` for same-dtype arrays, in the input dtype, with torch's accumulation rules."""
     dt = x.dtype
     if dt == np.float32 or dt == np.float64:
-        return np.matmul(x, y)
+        return _blas_matmul(x, y)
     if dt in _HALF:
-        return np.matmul(x.astype(np.float32), y.astype(np.float32)).astype(dt)
+        return _blas_matmul(x.astype(np.float32), y.astype(np.float32)).astype(dt)
     if dt == np.bool_:
         raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
     k = x.shape[-1]
@@ -271,9 +272,9 @@ def _batched_matmul(input, other):
             gd = g._data
             if not grad_enabled() and (gd.dtype == np.float32 or gd.dtype == np.float64) and \
                     gd.dtype == a._data.dtype == b._data.dtype:
-                # no graph to record: the same np.matmul calls as the Tensor path below, without its checks
-                return (Tensor._make(np.matmul(gd, np.swapaxes(b._data, -1, -2))) if a.requires_grad else None,
-                        Tensor._make(np.matmul(np.swapaxes(a._data, -1, -2), gd)) if b.requires_grad else None)
+                # no graph to record: the same products as the Tensor path below, without its checks
+                return (Tensor._make(_blas_matmul(gd, np.swapaxes(b._data, -1, -2))) if a.requires_grad else None,
+                        Tensor._make(_blas_matmul(np.swapaxes(a._data, -1, -2), gd)) if b.requires_grad else None)
             return (matmul(g, b.mT) if a.requires_grad else None,
                     matmul(a.mT, g) if b.requires_grad else None)
 
@@ -542,7 +543,7 @@ def _matmul_fast(self, other):
         x, y = self._data, other._data
         if x.dtype is y.dtype and x.ndim == 2 and y.ndim == 2 and x.shape[1] == y.shape[0] and \
                 (x.dtype.char == "f" or x.dtype.char == "d"):
-            return Tensor._make(np.matmul(x, y))
+            return Tensor._make(_blas_matmul(x, y))
     if not isinstance(other, Tensor):
         return NotImplemented
     return matmul(self, other)

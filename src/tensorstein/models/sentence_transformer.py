@@ -188,8 +188,10 @@ class SentenceTransformer:
                         for i in range(len(starts)):
                             run(i)
                     else:  # batches run on the package's thread pool, each with single-threaded BLAS
+                        run(0)  # first here: the kernel modules load in this thread (a Ctrl-C during an
+                        # import in a pool task's caller could leave the import lock to a waiting worker)
                         with blas_threads(1):
-                            parallel_for(run, len(starts))
+                            parallel_for(lambda i: run(i + 1), len(starts) - 1)
             finally:
                 if bar is not None:
                     bar.close()

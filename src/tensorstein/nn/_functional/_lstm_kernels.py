@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..._kernels.blas import matmul
 from ..._kernels.unary_math import FASTMATH, sigmoid_s, tanh_s
 
 _J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
@@ -76,7 +77,7 @@ def lstm_forward(xr, w, wh, bias, h0, c0, serial):
     T, B, _ = xr.shape
     H = wh.shape[1]
     dt = xr.dtype
-    xp = np.matmul(w, xr.reshape(T * B, -1).T)  # (4H, T*B): every step's input projection, one GEMM
+    xp = matmul(w, xr.reshape(T * B, -1).T)  # (4H, T*B): every step's input projection, one GEMM
     bias = np.zeros(4 * H, dt) if bias is None else np.ascontiguousarray(bias, dtype=dt)
     hs = np.empty((H, (T + 1) * B), dt)  # (H, T+1, B) flattened: column block t is h_t
     hs[:, :B] = h0.T
@@ -86,7 +87,7 @@ def lstm_forward(xr, w, wh, bias, h0, c0, serial):
     tcs = np.empty((T, H, B), dt)
     with serial():
         for t in range(T):
-            np.matmul(wh, hs[:, t * B:(t + 1) * B], out=acts[t])  # (4H, H) @ (H, B)
+            matmul(wh, hs[:, t * B:(t + 1) * B], out=acts[t])  # (4H, H) @ (H, B)
             _cell_forward(acts, xp, bias, cs, tcs, hs, t)
     return hs, cs, acts, tcs
 
@@ -102,5 +103,5 @@ def lstm_backward(gh, gc, hs, cs, acts, tcs, wh):
     dg = np.empty((G, T * B), acts.dtype)
     for t in range(T - 1, -1, -1):
         _cell_backward(acts, cs, tcs, dh, ghT, dc, dg, t)
-        np.matmul(wht, dg[:, t * B:(t + 1) * B], out=dh)  # (H, 4H) @ (4H, B)
+        matmul(wht, dg[:, t * B:(t + 1) * B], out=dh)  # (H, 4H) @ (4H, B)
     return dg, dh.T, dc.T

@@ -7,6 +7,7 @@ from ... import _dtype as D
 from ..._autocast import _local as _autocast, lower_precision
 from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
+from ..._kernels.blas import matmul as _matmul
 from ..._ops.linalg import mm
 from ..._ops import reduction as R
 from ..._tensor import Tensor
@@ -54,12 +55,12 @@ def linear(input, weight, bias=None):
     if bias is not None and bias._data.shape != (w.shape[0],):
         bias.expand(x2.shape[0], w.shape[0])  # torch's error for a bias that does not expand to (rows, out)
     if _half(x2):
-        out = (x2.astype(np.float32) @ w.astype(np.float32).T)
+        out = _matmul(x2.astype(np.float32), w.astype(np.float32).T)
         if bias is not None:
             out += bias._data.astype(np.float32)
         out = out.astype(x.dtype)
     else:
-        out = x2 @ w.T
+        out = _matmul(x2, w.T)
         if bias is not None:
             out += bias._data
     if x.ndim != 2:
@@ -99,9 +100,9 @@ def _backward_arrays(gd, xt, wt, bias):
     g2 = gd.reshape(-1, gd.shape[-1]) if gd.ndim != 2 else gd  # (rows, out)
     gx = gw = gb = None
     if xt.requires_grad:
-        gx = Tensor._make((g2 @ wt._data).reshape(x.shape))
+        gx = Tensor._make(_matmul(g2, wt._data).reshape(x.shape))
     if wt.requires_grad:
-        gw = Tensor._make(g2.T @ (x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x))
+        gw = Tensor._make(_matmul(g2.T, x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x))
     if bias is not None and bias.requires_grad:
         gb = R.sum(Tensor._make(g2), 0)
     return gx, gw, gb

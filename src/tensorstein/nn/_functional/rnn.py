@@ -21,6 +21,7 @@ import numpy as np
 
 from ..._autograd.grad_mode import STATE
 from ..._autograd.graph import attach, node_type
+from ..._kernels.blas import matmul
 from ..._ops import unary as U
 from ..._tensor import Tensor
 
@@ -118,7 +119,7 @@ def _lstm_forward(xp, h, c, w_hh_t):
     hs[0], cs[0] = h, c
     for t in range(T):
         a = acts[t]
-        np.matmul(hs[t], w_hh_t, out=a)
+        matmul(hs[t], w_hh_t, out=a)
         a += xp[t]
         a[:, :2 * H] = _sigmoid(a[:, :2 * H])
         np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
@@ -149,7 +150,7 @@ def _lstm_backward(gh, gc, hs, cs, acts, tcs, w_hh):
         d[:, H:2 * H] = dc * cs[t] * f * (1 - f)
         d[:, 2 * H:3 * H] = dc * i * (1 - g * g)
         dc *= f
-        np.matmul(d, w_hh, out=dh)
+        matmul(d, w_hh, out=dh)
     return dgates, dh, dc
 
 
@@ -162,7 +163,7 @@ def _gru_forward(xp, h, w_hh_t, b_hh):
     hns = np.empty((T, B, H), xp.dtype)
     hs[0] = h
     for t in range(T):
-        hp = hs[t] @ w_hh_t
+        hp = matmul(hs[t], w_hh_t)
         if b_hh is not None:
             hp += b_hh
         rz[t] = _sigmoid(xp[t, :, :2 * H] + hp[:, :2 * H])
@@ -192,7 +193,7 @@ def _gru_backward(gh, hs, rz, ns, hns, w_hh):
         dhp[t, :, :2 * H] = dxp[t, :, :2 * H]
         np.multiply(dn, r, out=dhp[t, :, 2 * H:])
         dh *= z
-        dh += dhp[t] @ w_hh
+        dh += matmul(dhp[t], w_hh)
     return dxp, dhp, dh
 
 
@@ -202,7 +203,7 @@ def _rnn_forward(xp, h, w_hh_t, relu):
     hs[0] = h
     for t in range(T):
         a = hs[t + 1]
-        np.matmul(hs[t], w_hh_t, out=a)
+        matmul(hs[t], w_hh_t, out=a)
         a += xp[t]
         if relu:
             np.maximum(a, 0, out=a)
@@ -219,7 +220,7 @@ def _rnn_backward(gh, hs, w_hh, relu):
         dh += gh[t]
         y = hs[t + 1]
         np.multiply(dh, (y > 0) if relu else (1 - y * y), out=dpre[t])
-        np.matmul(dpre[t], w_hh, out=dh)
+        matmul(dpre[t], w_hh, out=dh)
     return dpre, dh
 
 
@@ -237,7 +238,7 @@ def rnn_layer(mode, x, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     h0 = hx[0]._data
     k = _kernels(xd.dtype) if mode == "LSTM" else None
     if k is None:
-        xp = (xr.reshape(T * B, -1) @ w.T).reshape(T, B, -1)  # the input projection of every step: one GEMM
+        xp = matmul(xr.reshape(T * B, -1), w.T).reshape(T, B, -1)  # the input projection of every step: one GEMM
         if bias is not None:
             xp += bias
     if k is not None:  # the gate-major fused layer: hs is (H, (T+1)*B), cs (T+1, H, B)
@@ -270,10 +271,10 @@ def rnn_layer(mode, x, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
         if k is not None:
             with serial_blas():
                 dg, dh0, dc0 = k.lstm_backward(gh, gd[T], hs, cs, acts, tcs, wh)  # dg (4H, T*B)
-            dx = (dg.T @ w).reshape(T, B, -1)
+            dx = matmul(dg.T, w).reshape(T, B, -1)
             gx = Tensor._make(np.ascontiguousarray(dx[::-1] if reverse else dx))
-            gw_ih = Tensor._make(dg @ xr.reshape(T * B, -1))
-            gw_hh = Tensor._make(dg @ hs[:, :T * B].T)
+            gw_ih = Tensor._make(matmul(dg, xr.reshape(T * B, -1)))
+            gw_hh = Tensor._make(matmul(dg, hs[:, :T * B].T))
             gb = dg.sum(1) if b_ih is not None else None
             return (gx, Tensor._make(np.ascontiguousarray(dh0)), Tensor._make(np.ascontiguousarray(dc0)),
                     gw_ih, gw_hh) + ((None, None) if gb is None else (Tensor._make(gb), Tensor._make(gb.copy())))
@@ -289,10 +290,10 @@ def rnn_layer(mode, x, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
                 dstate = (dh0,)
         dp2 = dp.reshape(T * B, -1)
         dh2 = dp2 if dhh is None else dhh.reshape(T * B, -1)
-        dx = (dp2 @ w).reshape(T, B, -1)
+        dx = matmul(dp2, w).reshape(T, B, -1)
         gx = Tensor._make(np.ascontiguousarray(dx[::-1] if reverse else dx))
-        gw_ih = Tensor._make(dp2.T @ xr.reshape(T * B, -1))
-        gw_hh = Tensor._make(dh2.T @ hs[:T].reshape(T * B, -1))
+        gw_ih = Tensor._make(matmul(dp2.T, xr.reshape(T * B, -1)))
+        gw_hh = Tensor._make(matmul(dh2.T, hs[:T].reshape(T * B, -1)))
         gb_ih = Tensor._make(dp2.sum(0)) if b_ih is not None else None
         gb_hh = Tensor._make(dh2.sum(0)) if b_hh is not None else None
         return (gx,) + tuple(Tensor._make(s) for s in dstate) + (gw_ih, gw_hh, gb_ih, gb_hh)
