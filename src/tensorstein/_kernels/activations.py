@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .elementwise_engine import map_nary, map_unary
+from .elementwise_engine import LIGHT, STREAMS, grain, map_nary, map_unary
 from .unary_math import (
     FASTMATH,
     erf_s,
@@ -467,6 +467,10 @@ def _relu_k(x, out):
     for i in range(x.shape[0]):
         v = x[i]
         out[i] = v if (v > zero or np.isnan(v)) else zero  # NaN stays NaN (max() would drop it)
+
+
+grain(LIGHT, _relu_k, _leaky_k, _hardtanh_k, _hardsigmoid_k, _hardswish_k)
+grain(STREAMS, _relu_bk, _leaky_bk, _hardtanh_bk, _hardsigmoid_bk, _hardswish_bk, _tanh_bk, _sigmoid_bk)
 
 
 def tanh(x):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .elementwise_engine import MIN_CHUNK, map_nary, map_sliced
+from .elementwise_engine import LIGHT, MIN_CHUNK, STREAMS, grain, map_nary, map_sliced
 from .parallel import get_num_threads
 from .pointwise import map_ufunc
 
@@ -132,6 +132,8 @@ def _fill_r(x, out, m, value):
             out[r, j] = value if m[j] else x[r, j]
 
 
+grain(STREAMS, _add_k, _sub_k, _mul_k, _div_k)
+grain(LIGHT, _add_s, _sub_s, _mul_s, _div_s, _add_r, _sub_r, _mul_r, _div_r, _fill_k, _fill_r)
 _ARRAY_KERNELS = {np.add: _add_k, np.subtract: _sub_k, np.multiply: _mul_k, np.divide: _div_k}
 _SCALAR_KERNELS = {np.add: _add_s, np.subtract: _sub_s, np.multiply: _mul_s, np.divide: _div_s}
 _ROW_KERNELS = {np.add: _add_r, np.subtract: _sub_r, np.multiply: _mul_r, np.divide: _div_r}  # trailing broadcast

@@ -17,15 +17,17 @@ from __future__ import annotations
 import numpy as np
 
 from . import native_parallel
-from .lazy import PARALLEL_MIN
+from .lazy import LIGHT, PARALLEL_MIN, REDUCE_MIN, STREAMS
 from .parallel import get_num_threads, parallel_chunks, parallel_for
 
-__all__ = ["MIN_CHUNK", "PARALLEL_MIN", "as_compute", "get_num_threads", "map_nary", "map_rows", "map_rows_indexed",
-           "map_sliced", "map_unary", "row_chunks"]
+__all__ = ["LIGHT", "MIN_CHUNK", "PARALLEL_MIN", "READ_CHUNK", "STREAMS", "as_compute", "get_num_threads", "grain",
+           "map_nary", "map_rows", "map_rows_indexed", "map_sliced", "map_unary", "row_chunks"]
 
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 MIN_CHUNK = 16384  # smallest chunk handed to a worker
 COLD_MIN = 1 << 19  # elements: work that pays for waking the team's sleeping threads (~30 µs in a VM)
+READ_CHUNK = REDUCE_MIN // 2  # elements: reductions only read (see lazy.py for these and LIGHT, STREAMS)
+_GRAIN: dict = {}  # kernel -> its factor of MIN_CHUNK (see grain)
 
 
 def as_compute(x: np.ndarray) -> np.ndarray:
@@ -77,10 +79,21 @@ def map_unary(kernel, x: np.ndarray, *params, out=None) -> np.ndarray:
     return map_nary(kernel, (x,), *params, out=out)
 
 
+def grain(factor: int, *kernels) -> None:
+    """Split ``kernels`` only in chunks ``factor`` times the usual size (:data:`LIGHT`, :data:`STREAMS`).
+
+    >>> grain(LIGHT, print); _GRAIN.pop(print)
+    4
+    """
+    for k in kernels:
+        _GRAIN[k] = factor
+
+
 def map_sliced(kernel, arrays, params=(), min_chunk: int = MIN_CHUNK) -> None:
     """``kernel(*[a[lo:hi] for a in arrays], *params)`` over slices of axis 0, one per thread.
 
-    No slice is shorter than ``min_chunk`` (one slice: the plain call)."""
+    No slice is shorter than ``min_chunk`` (times the kernel's :func:`grain`; one slice: the plain call)."""
+    min_chunk *= _GRAIN.get(kernel, 1)
     n = arrays[0].shape[0]
     size = arrays[0].size
     chunks = _chunks(n, min_chunk, size, hasattr(kernel, "py_func"))
@@ -94,7 +107,7 @@ def map_sliced(kernel, arrays, params=(), min_chunk: int = MIN_CHUNK) -> None:
 
 def map_rows(kernel, n_rows: int, row_len: int, *args):
     """``kernel(r0, r1, *args)`` over row ranges, parallel when the work is large."""
-    min_rows = max(1, MIN_CHUNK // max(1, row_len))
+    min_rows = max(1, MIN_CHUNK * _GRAIN.get(kernel, 1) // max(1, row_len))
     size = n_rows * row_len
     chunks = _chunks(n_rows, min_rows, size, hasattr(kernel, "py_func")) if size >= PARALLEL_MIN else 1
     if chunks == 1:
@@ -105,11 +118,12 @@ def map_rows(kernel, n_rows: int, row_len: int, *args):
         native_parallel.mark()
 
 
-def row_chunks(n_rows: int, row_len: int) -> int:
-    """How many chunks :func:`map_rows_indexed` splits ``n_rows`` rows of ``row_len`` items into."""
+def row_chunks(n_rows: int, row_len: int, min_chunk: int = MIN_CHUNK) -> int:
+    """How many chunks :func:`map_rows_indexed` splits ``n_rows`` rows of ``row_len`` items into, none
+    under ``min_chunk`` items."""
     if n_rows * row_len < PARALLEL_MIN:
         return 1
-    return _chunks(n_rows, max(1, MIN_CHUNK // max(1, row_len)), n_rows * row_len)
+    return _chunks(n_rows, max(1, min_chunk // max(1, row_len)), n_rows * row_len)
 
 
 def map_rows_indexed(kernel, n_chunks: int, n_rows: int, *args) -> None:

@@ -16,9 +16,12 @@ import numpy as np
 from numba import njit
 
 from .elementwise_engine import (
+    LIGHT,
     MIN_CHUNK,
     PARALLEL_MIN,
+    STREAMS,
     get_num_threads,
+    grain,
     map_nary,
     map_unary,
     parallel_chunks,
@@ -149,6 +152,10 @@ def _pow_bwd(g, x, out, mode, n, c):
         _ipow_blocked(x, out, n, mode == _HALF64, g, c, True)
 
 
+grain(LIGHT, _pow_fwd)
+grain(STREAMS, _pow_bwd)
+
+
 def _f64_power(a, o, e):
     # float32 through float64: NumPy's float32 power is off by up to ~10 ulps at large |x|
     with np.errstate(all="ignore"):  # NaN / inf results as torch, silently
@@ -173,7 +180,7 @@ def pow_forward(x: np.ndarray, exponent: float) -> np.ndarray:
     dt = x.dtype
     if m is None or (dt == np.float64 and m[0] in (_INT64, _HALF64)):
         return _generic_pow(x, e)
-    if (dt is _F32 or dt is _F64) and serial(x.size):
+    if (dt is _F32 or dt is _F64) and serial(x.size, LIGHT):
         return small_map(_pow_fwd, x, m[0], m[1])
     return map_unary(_pow_fwd, x, np.int64(m[0]), np.int64(m[1]))
 
@@ -197,7 +204,7 @@ def pow_backward(grad: np.ndarray, x: np.ndarray, y=None, exponent: float = 2.0)
 
         return map_nary(k, (grad, x))
     ct = np.float64 if x.dtype == np.float64 else np.float32
-    if serial(x.size) and x.dtype == ct and grad.dtype == ct and grad.shape == x.shape:
+    if serial(x.size, STREAMS) and x.dtype == ct and grad.dtype == ct and grad.shape == x.shape:
         return small_map2(_pow_bwd, grad, x, m[0], m[1], e)
     return map_nary(_pow_bwd, (grad, x), np.int64(m[0]), np.int64(m[1]), ct(e))
 
@@ -248,9 +255,10 @@ def small_map2(kernel, a: np.ndarray, b: np.ndarray, *params) -> np.ndarray:
     return out
 
 
-def serial(n: int) -> bool:
-    """Whether ``n`` elements run on the calling thread alone (small, or one thread): :func:`small_map`'s job."""
-    return n < PARALLEL_MIN or get_num_threads() == 1
+def serial(n: int, factor: int = 1) -> bool:
+    """Whether ``n`` elements of a kernel of this :func:`grain` ``factor`` run on the calling thread alone
+    (small, or one thread): :func:`small_map`'s job."""
+    return n < PARALLEL_MIN * factor or get_num_threads() == 1
 
 
 def map_ufunc(ufunc, *operands, out=None):

@@ -21,8 +21,10 @@ from numba.extending import overload
 from .elementwise_engine import (
     MIN_CHUNK,
     PARALLEL_MIN,
+    READ_CHUNK,
     as_compute,
     get_num_threads,
+    grain,
     map_rows,
     map_rows_indexed,
     map_sliced,
@@ -214,7 +216,8 @@ def _last_dim(x, dim, keepdim, op):
     if _serial(x.size) or x2.shape[0] < 2:
         _rows_k(x2, out, op)
     else:
-        map_sliced(_rows_k, (x2, out), (op,), max(1, MIN_CHUNK // x2.shape[1]))
+        chunk = READ_CHUNK if op < 2 else MIN_CHUNK  # sums only read; max (NaN checks) and var cost more
+        map_sliced(_rows_k, (x2, out), (op,), max(1, chunk // x2.shape[1]))
     return out.reshape(x.shape[:-1] + ((1,) if keepdim else ()))
 
 
@@ -310,6 +313,9 @@ def _colsum_k(c0, c1, x2, out, sq):
             out[j] += acc[j - c0]
 
 
+grain(READ_CHUNK // MIN_CHUNK, _colsum_k)  # a sum: split in chunks of READ_CHUNK elements
+
+
 def _column_sum(x, dim, keepdim, sq):
     """The sum over ``dim`` of a large contiguous float operand with nothing before ``dim`` (a bias gradient:
     (N, C) over N), split over column ranges on all cores; None otherwise."""
@@ -333,7 +339,7 @@ def _column_sum(x, dim, keepdim, sq):
 def _sum(x, dim, keepdim, sq=False):
     if dim is None:
         flat = as_compute(x).reshape(-1)
-        chunks = row_chunks(flat.size, 1)
+        chunks = row_chunks(flat.size, 1, READ_CHUNK)
         parts = np.zeros(chunks)  # float64 partial sums, added in chunk order: deterministic
         if flat.size:
             map_rows_indexed(_flat_part, chunks, flat.size, flat, parts, sq)

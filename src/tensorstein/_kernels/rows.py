@@ -16,7 +16,10 @@ import numpy as np
 from numba import njit
 
 from .elementwise_engine import (
+    LIGHT,
+    MIN_CHUNK,
     as_compute,
+    grain,
     map_rows,
     map_rows_indexed,
     row_chunks,
@@ -221,6 +224,9 @@ def _norm_bk(r0, r1, g, x, w, mean, rstd, dx, part, center):
             o[j] = r * (gw - s1 - xh * s2)
 
 
+grain(LIGHT, _norm_k)  # two passes over a row, a few flops each (measured like relu)
+
+
 def _norm_forward(x, n_norm, weight, bias, eps, center):
     shape = x.shape
     dtype = x.dtype
@@ -255,7 +261,7 @@ def _norm_backward(grad, x, mean, rstd, weight, n_norm, center, want_bias):
     r = np.ascontiguousarray(rstd, ct).reshape(-1)
     dx = np.empty_like(x2)
     n = x2.shape[0]
-    chunks = row_chunks(n, c)
+    chunks = row_chunks(n, c, LIGHT * MIN_CHUNK)
     parts = np.zeros((chunks, 2, c), ct)  # per chunk: dweight, dbias partial sums
     if x2.size:
         map_rows_indexed(_norm_bk_part, chunks, n, g2, x2, w, m, r, dx, parts, center)

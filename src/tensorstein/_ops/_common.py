@@ -14,7 +14,7 @@ import numpy as np
 from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import needs_grad
-from .._kernels.lazy import PARALLEL_MIN, kernels
+from .._kernels.lazy import LIGHT, PARALLEL_MIN, STREAMS, kernels
 from .._tensor import Tensor
 from .errors import broadcast_error
 
@@ -110,8 +110,9 @@ def binary_operands(a, b):
 def ufunc2(np_fn, x, y):
     """``np_fn(x, y)`` for arrays or scalars; operands of ``PARALLEL_MIN`` elements or more on all cores
     (``_kernels/binary.py``, NumPy's result bit for bit)."""
-    if (x.size if type(x) is np.ndarray else 0) < PARALLEL_MIN and (y.size if type(y) is np.ndarray else 0) < \
-            PARALLEL_MIN:
+    nx = x.size if type(x) is np.ndarray else 0
+    ny = y.size if type(y) is np.ndarray else 0
+    if max(nx, ny) < PARALLEL_MIN * (STREAMS if nx == ny else LIGHT):  # see lazy.py: cheap work stays here
         return np_fn(x, y)
     return kernels("binary").apply(np_fn, x, y)
 
@@ -209,6 +210,24 @@ def entry(kernel: str, dt: np.dtype, kinds: tuple):
                 np.empty((0,) * k, dt) if isinstance(k, int) else np.empty((0,) * k[0], k[1]) for k in kinds]
         ep = _ENTRIES[kernel, dt] = kernels("pointwise").entry_point(getattr(kernels(module), name), *args)
     return ep
+
+
+def serial_below(kernel: str) -> int:
+    """Elements below which ``kernel`` (``"module.name"``, as :func:`entry`) runs on the calling thread at any
+    thread count: PARALLEL_MIN times the kernel's grain (``_kernels/elementwise_engine.grain``).
+
+    >>> serial_below("activations._relu_k") // PARALLEL_MIN
+    4
+    """
+    n = _SERIAL_BELOW.get(kernel)
+    if n is None:
+        module, name = kernel.split(".")
+        n = _SERIAL_BELOW[kernel] = PARALLEL_MIN * kernels("elementwise_engine")._GRAIN.get(
+            getattr(kernels(module), name), 1)
+    return n
+
+
+_SERIAL_BELOW: dict = {}
 
 
 def float_input(x: np.ndarray) -> np.ndarray:

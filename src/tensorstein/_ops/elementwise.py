@@ -13,7 +13,7 @@ import numpy as np
 from .. import _dtype as D
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
-from .._kernels.lazy import PARALLEL_MIN, kernels
+from .._kernels.lazy import LIGHT, PARALLEL_MIN, kernels
 from .._tensor import Tensor
 from ._common import apply_binary as _apply, as_tensor_arg, binary_operands, tensor_or_none as _t
 from ._common import quiet, ufunc2, write_out
@@ -318,7 +318,7 @@ def _pow_scalar_kernel(a, e):
     """Float tensor ``** e`` by the pow kernel (torch's special cases for 3, 0.5, -1, ...); the backward is
     the fused kernel, or tensor ops under create_graph."""
     x = a._data
-    if e == 2 and (x.dtype is _F32 or x.dtype is _F64) and x.size < PARALLEL_MIN:  # x * x (torch): fastest
+    if e == 2 and (x.dtype is _F32 or x.dtype is _F64) and x.size < LIGHT * PARALLEL_MIN:  # x * x (torch): fastest
         res = Tensor._make(quiet(np.multiply, x, x))
     else:
         res = Tensor._make(kernels("pointwise").pow_forward(x, e))  # quiet on NaN / inf, as torch

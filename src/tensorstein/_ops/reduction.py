@@ -14,7 +14,7 @@ from .. import _dtype as D
 from .._autocast import full_precision
 from .._autograd.grad_mode import grad_enabled
 from .._autograd.graph import attach, node_type, needs_grad
-from .._kernels.lazy import PARALLEL_MIN, kernels
+from .._kernels.lazy import PARALLEL_MIN, REDUCE_MIN, kernels
 from .._kernels.parallel import get_num_threads
 from .._tensor import Tensor, _wrap_dim
 from ._common import HALF as _HALF, entry, quiet, rows_view
@@ -70,7 +70,8 @@ def _serial_reduce(x: np.ndarray, dim, keepdim: bool, op: int):
     apply (empty, another dim, a non-contiguous last-dim reduction, or large enough for the pool)."""
     n = x.size
     dt = x.dtype
-    if not n or not (dt is _F32 or dt is _F64) or (n >= PARALLEL_MIN and get_num_threads() > 1):
+    if not n or not (dt is _F32 or dt is _F64) or (
+            n >= (REDUCE_MIN if op < 2 else PARALLEL_MIN) and get_num_threads() > 1):  # sums only read: see lazy.py
         return None
     if dim is None and op < 2:
         r = np.array(entry("reduce._flat_k", dt, (1, bool))(x.ravel(), op == 1), dt)
@@ -312,7 +313,7 @@ def _l2(input, dim, keepdim):
     x = input._data
     dims = normalize_dims(dim, x.ndim)
     dt = x.dtype
-    if dims is None and (dt is _F32 or dt is _F64) and 0 < x.size < PARALLEL_MIN:  # one kernel pass, sqrt in float64
+    if dims is None and (dt is _F32 or dt is _F64) and 0 < x.size < REDUCE_MIN:  # one kernel pass, sqrt in float64
         arr = np.array(math.sqrt(entry("reduce._flat_k", dt, (1, bool))(x.ravel(), True)), dt)
         if keepdim:
             arr = arr.reshape((1,) * x.ndim)

@@ -16,7 +16,7 @@ from .._autograd.graph import attach, node_type, needs_grad
 from .._kernels.lazy import PARALLEL_MIN, kernels
 from .._kernels.parallel import get_num_threads
 from .._tensor import Tensor
-from ._common import binary_operands, check_tensor, entry, float_input, quiet, small_map2, write_out
+from ._common import binary_operands, check_tensor, entry, float_input, quiet, serial_below, small_map2, write_out
 from ._registry import register
 from .elementwise import maximum, minimum
 
@@ -63,7 +63,8 @@ def unary_op(rec: Unary) -> Callable[..., Any]:
             check_tensor(input, rec.name)
         x = input._data
         dt = x.dtype
-        if small is not None and (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1):
+        if small is not None and (dt is _F32 or dt is _F64) and (
+                x.size < PARALLEL_MIN or get_num_threads() == 1 or x.size < serial_below(small)):
             ep = eps.get(dt) or eps.setdefault(dt, entry(small, dt, (1, 1)))
             arr = np.empty(x.shape, dt)
             ep(x.ravel(), arr.ravel())
@@ -229,7 +230,8 @@ def relu(input):
     x = input._data
     dt = x.dtype
     big = False
-    if (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1):  # no pool, no dispatch
+    if (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1 or
+                                       x.size < serial_below("activations._relu_k")):  # no pool, no dispatch
         ep = _RELU.get(dt) or _RELU.setdefault(dt, entry("activations._relu_k", dt, (1, 1)))
         arr = np.empty(x.shape, dt)
         ep(x.ravel(), arr.ravel())

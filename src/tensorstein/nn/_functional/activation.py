@@ -12,7 +12,7 @@ from ..._autograd.graph import attach, needs_grad, node_type
 from ..._kernels.lazy import PARALLEL_MIN, kernels
 from ..._kernels.parallel import get_num_threads
 from ..._ops import reduction as R
-from ..._ops._common import _ENTRIES, entry
+from ..._ops._common import _ENTRIES, entry, serial_below
 from ..._ops import unary as U
 from ..._ops.indexing import where
 from ..._tensor import Tensor
@@ -32,8 +32,8 @@ def _small(input, kernel, *params):
     None otherwise. ``params`` are Python floats, converted to the input's dtype as the kernel wrappers do."""
     x = input._data
     dt = x.dtype
-    if (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1) and \
-            not (input.requires_grad and grad_enabled()):
+    if (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1 or
+                                       x.size < serial_below(kernel)) and not (input.requires_grad and grad_enabled()):
         ep = _ENTRIES.get((kernel, dt)) or entry(kernel, dt, (1, 1) + (float,) * len(params))
         out = np.empty(x.shape, dt)
         ep(x.ravel(), out.ravel(), *params)

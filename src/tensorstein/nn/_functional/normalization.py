@@ -8,7 +8,7 @@ from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
 from ..._kernels.lazy import PARALLEL_MIN, kernels
 from ..._kernels.parallel import get_num_threads
-from ..._ops._common import entry, rows_view
+from ..._ops._common import entry, rows_view, serial_below
 from ..._ops import reduction as R
 from ..._ops import unary as U
 from ..._tensor import Tensor
@@ -111,7 +111,8 @@ def _small_rows(x, normalized_shape, w, b) -> bool:
     """A float32/float64 layer_norm over the last dim, weight and bias (if any) of its dtype and size, small
     enough for one thread: every check of ``layer_norm`` passes, and the kernels run through entry points."""
     dt = x.dtype
-    if not (dt is _F32 or dt is _F64) or not x.ndim or not x.size or (x.size >= PARALLEL_MIN and get_num_threads() > 1):
+    if not (dt is _F32 or dt is _F64) or not x.ndim or not x.size or (
+            x.size >= PARALLEL_MIN and get_num_threads() > 1 and x.size >= serial_below("rows._norm_k")):
         return False
     c = x.shape[-1]
     if not (normalized_shape == c if type(normalized_shape) is int else
