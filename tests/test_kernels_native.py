@@ -17,7 +17,7 @@ from tensorstein._kernels import native_parallel as NP
 from tensorstein._kernels import reduce as K
 from tensorstein._kernels import rows as R
 
-SHAPE = (301, 257)  # 77,357 elements: above PARALLEL_MIN, rows and chunks of unequal sizes
+SHAPE = (1204, 257)  # 309,428 elements: above every grain (REDUCE_MIN), rows and chunks of unequal sizes
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_binary_matches_numpy_dtype_and_value(two_threads):
              (np.subtract, 7, x), (np.divide, 1.0, x), (np.multiply, x, np.float32(0.1)), (np.add, x, np.float64(0.1)),
              (np.multiply, x, 10 ** 30), (np.add, x, y[0]), (np.add, x, x64), (np.multiply, x64, x64),
              (np.maximum, x, y), (np.add, x[:, ::2], y[:, ::2]), (np.subtract, y[0], x), (np.divide, x, y[:1]),
-             (np.divide, y[3], x), (np.multiply, x.reshape(7, 43, 257), y[:43]), (np.add, x, y[0, :1]),
+             (np.divide, y[3], x), (np.multiply, x.reshape(28, 43, 257), y[:43]), (np.add, x, y[0, :1]),
              (np.add, x[None], y[0][None, None]), (np.add, y[0][None, None], x)]
     for ufunc, a, b in cases:
         want = ufunc(a, b)
