@@ -165,6 +165,6 @@ def test_lp64_entry_point():
     rng = np.random.default_rng(5)
     a, b = _rand(rng, (37, 19), np.float32), _rand(rng, (23, 19), np.float32)
     c = np.zeros((37, 23), np.float32)
-    gemm_blocks(0, 37, fn, True, 1, 111, 112, 37, 23, 19, np.float32(1), a.ctypes.data, 19, b.ctypes.data, 19,
-                np.float32(0), c.ctypes.data, 23, 1, 0, 0, 0, 4)
+    gemm_blocks(0, 37, np.float32(1), np.float32(0), fn, True, 1, 111, 112, 37, 23, 19, a.ctypes.data, 19,
+                b.ctypes.data, 19, c.ctypes.data, 23, 1, 0, 0, 0, 4)
     _close(c, a @ b.T)

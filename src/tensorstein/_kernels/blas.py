@@ -116,8 +116,8 @@ def _on_team(a, b, out):
         unit, units = 2, n
     c = np.empty(shape, a.dtype) if out is None else out
     real = a.dtype.type
-    args = (fn[0], fn[1], unit, la[0], lb[0], m, n, k, real(1.0), a.ctypes.data, la[1], b.ctypes.data, lb[1],
-            real(0.0), c.ctypes.data, n, n_batch, sa, sb, m * n * c.itemsize, c.itemsize)
+    args = (real(1.0), real(0.0), fn[0], fn[1], unit, la[0], lb[0], m, n, k, a.ctypes.data, la[1], b.ctypes.data,
+            lb[1], c.ctypes.data, n, n_batch, sa, sb, m * n * c.itemsize, c.itemsize)
     if not native_parallel.launch_rows(kernels("gemm").gemm_blocks, min(threads, units), units, args):
         return None
     native_parallel.mark()

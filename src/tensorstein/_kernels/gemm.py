@@ -6,8 +6,8 @@ calls OpenBLAS's single-threaded ``cblas_sgemm`` / ``cblas_dgemm`` on a block, t
 >>> a = np.ones((2, 3), np.float32); b = np.ones((3, 2), np.float32); c = np.zeros((2, 2), np.float32)
 >>> if gemm_symbols():
 ...     fn, lp64 = gemm_symbols()[a.dtype]
-...     gemm_blocks(0, 2, fn, lp64, 1, 111, 111, 2, 2, 3, np.float32(1), a.ctypes.data, 3, b.ctypes.data, 2,
-...                 np.float32(0), c.ctypes.data, 2, 1, 0, 0, 0, 4)
+...     gemm_blocks(0, 2, np.float32(1), np.float32(0), fn, lp64, 1, 111, 111, 2, 2, 3, a.ctypes.data, 3,
+...                 b.ctypes.data, 2, c.ctypes.data, 2, 1, 0, 0, 0, 4)
 ... else:
 ...     c[...] = a @ b
 >>> c
@@ -69,10 +69,11 @@ def _gemm(fn, lp64, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
 
 
 @njit(nogil=True, cache=True)
-def gemm_blocks(lo, hi, fn, lp64, unit, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                n_batch, sa, sb, sc, size):
+def gemm_blocks(lo, hi, alpha, beta, fn, lp64, unit, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, n_batch, sa, sb, sc,
+                size):
     """Units ``lo:hi`` of a (batched) product, byte addresses and batch strides: ``unit`` 0 whole matrices of
-    the batch, 1 rows of each, 2 columns of each.  ``size``: bytes per element."""
+    the batch, 1 rows of each, 2 columns of each.  ``size``: bytes per element.  (``alpha`` comes first: the
+    launchers tell argument patterns apart by the first argument's dtype.)"""
     if hi <= lo:
         return
     if unit == 0:

@@ -1,25 +1,32 @@
-"""Numba kernels split over all cores by a native (OpenMP) thread team.
+"""Numba kernels split over all cores by a native thread team.
 
 :mod:`.parallel`'s pool runs Python callables: each task needs the GIL, so a
-wake-up costs ~10-20 µs.  A Numba kernel can instead be launched from a
-``prange`` loop, whose team lives in native code: ~1 µs per launch, which makes
-splitting pay off from ~3e4 elements, as torch's ``at::parallel_for`` does.
+wake-up costs ~10-20 µs.  A Numba kernel can instead run on native threads:
 
-:func:`launch` ``(kernel, n_chunks, arrays, params)`` runs the chunked
-variant of a serial kernel.  The variant is generated once per kernel from a
-template (``kernel(a0[lo:hi], a1[lo:hi], ..., p0, ...)`` over ``n_chunks``
-near-equal slices of axis 0 of ``a0``), and Numba caches it beside the kernel
-(same source file, name ``<kernel>_par_<kind>...``), so edits of the kernel invalidate it.
-Row kernels (``kernel(r0, r1, *args)``, or ``kernel(chunk, r0, r1, *args)``)
-get a variant that passes row ranges.
+* on :mod:`.team`'s workers (Linux on x86-64): ~0.4 µs per launch.  For each
+  kernel and argument pattern a job is made once (a C function unpacking the
+  arguments from a block, and a launcher packing them), cached beside the
+  kernel;
+* else in a ``prange`` variant of the kernel on Numba's threading layer
+  (OpenMP or TBB): ~2.5 µs per launch.  The variant is generated once per
+  kernel from a template and Numba caches it beside the kernel (same source
+  file, name ``<kernel>_par_<kind>...``), so edits of the kernel invalidate it.
+
+:func:`launch` ``(kernel, n_chunks, arrays, params)`` runs
+``kernel(a0[lo:hi], a1[lo:hi], ..., p0, ...)`` over ``n_chunks`` near-equal
+slices of axis 0 of ``a0``; :func:`launch_rows` runs row kernels
+(``kernel(r0, r1, *args)``, or ``kernel(chunk, r0, r1, *args)``) over row
+ranges.  The team also runs large matrix products (:mod:`.blas`).
 
 The launchers return False, having run nothing, where the team cannot be used:
 
-* when no thread-safe Numba threading layer loads (OpenMP or TBB; the
-  ``workqueue`` fallback aborts on concurrent launches), or
-* in a child process forked after the team started (GNU OpenMP is not
-  fork-safe: the child would abort), or
-* inside a task of :mod:`.parallel`'s pool (no nested teams).
+* when neither the team nor a thread-safe Numba threading layer starts
+  (the ``workqueue`` fallback aborts on concurrent launches), or
+* in a child process forked after the team started (its workers are not
+  there; GNU OpenMP is not fork-safe either), or
+* inside a task of :mod:`.parallel`'s pool (no nested teams), or
+* on the team, for arguments unlike the job's pattern (say a strided array)
+  or while another thread launches.
 
 Callers then use :mod:`.parallel`'s pool or the serial kernel.  A kernel that
 is not a Numba dispatcher also gets False.
@@ -45,7 +52,10 @@ import time
 import types
 import zlib
 
+from numpy import ndarray as _ndarray
+
 from . import parallel
+from .lazy import kernels
 
 __all__ = ["launch", "launch_rows", "mark", "owns_blas", "warm"]
 
@@ -55,6 +65,9 @@ WARM_S = 5e-6  # see warm()
 _last_end = 0.0
 _state: bool | None = None  # None: not tried yet; True: usable; False: unavailable in this process
 _owns_blas = False  # the team runs large matrix products (BLAS itself at one thread): see .blas
+_team = None  # the module .team when its workers serve the launches (else Numba's prange variants do)
+_jobs: dict = {}  # (kernel, kind, argument count, first dtype) -> team.job(...) or False
+_job_lock = threading.Lock()  # one launcher at a time on the team (another one takes another path)
 _variants: dict = {}
 _ready_variants: dict = {}  # (kernel, kind, argument count, first dtype) -> its variant, the kernel loaded first
 _tls = threading.local()  # .numba_threads: the team size Numba was last given on this thread
@@ -142,26 +155,37 @@ def _spin(count: int):
 
 
 def _start() -> bool:
-    """Load a thread-safe threading layer (unless the user chose one) before the first launch."""
-    global _state, _owns_blas
+    """Start the team (:mod:`.team`), or else load a thread-safe Numba threading layer (unless the user chose
+    one), before the first launch."""
+    global _state, _owns_blas, _team
     with _lock:
         if _state is None:
             take_blas = os.environ.get("TENSORSTEIN_TEAM_BLAS", "1") != "0" and bool(parallel.gemm_symbols())
-            try:
-                import numba
-                from numba.np.ufunc.parallel import _launch_threads
-
-                if not os.environ.get("NUMBA_THREADING_LAYER"):
-                    numba.config.THREADING_LAYER = "threadsafe"
-                with _spin(BLAS_SPIN_COUNT if take_blas else SPIN_COUNT):
-                    _launch_threads()
-                _state = numba.threading_layer() in ("omp", "tbb")
-            except (ImportError, ValueError):  # no thread-safe layer loads here
-                _state = False
+            if os.environ.get("TENSORSTEIN_FAST_TEAM", "1") != "0" and kernels("team").start(
+                    parallel.get_num_threads()):
+                _team, _state = kernels("team"), True
+            else:
+                _start_numba_layer(take_blas)
             if _state and take_blas:
                 parallel.hand_blas_to_team()
                 _owns_blas = True
     return _state
+
+
+def _start_numba_layer(take_blas: bool) -> None:
+    """Numba's own threading layer (OpenMP or TBB) for the prange variants, where the team cannot run."""
+    global _state
+    try:
+        import numba
+        from numba.np.ufunc.parallel import _launch_threads
+
+        if not os.environ.get("NUMBA_THREADING_LAYER"):
+            numba.config.THREADING_LAYER = "threadsafe"
+        with _spin(BLAS_SPIN_COUNT if take_blas else SPIN_COUNT):
+            _launch_threads()
+        _state = numba.threading_layer() in ("omp", "tbb")
+    except (ImportError, ValueError):  # no thread-safe layer loads here
+        _state = False
 
 
 def owns_blas() -> bool:
@@ -184,17 +208,26 @@ def _ready(kernel, kind: str, n_arrays: int, args):
     if v is None:
         if _state is False or not hasattr(kernel, "py_func") or (_state is None and not _start()):
             return None
-        if kind == "slices":
-            kernel(*[a[:0] for a in args[:n_arrays]], *args[n_arrays:])
-        else:
-            kernel(*((0,) if kind == "indexed" else ()), 0, 0, *args)
+        _prime(kernel, kind, n_arrays, args)
         v = _ready_variants[key] = _variant(kernel, n_arrays, len(args) - n_arrays, kind)
     return v
+
+
+def _prime(kernel, kind: str, n_arrays: int, args) -> None:
+    """Load ``kernel`` with an empty call before a variant or job that calls it loads (see :func:`_ready`)."""
+    if kind == "slices":
+        kernel(*[a[:0] for a in args[:n_arrays]], *args[n_arrays:])
+    else:
+        kernel(*((0,) if kind == "indexed" else ()), 0, 0, *args)
 
 
 def _threads() -> int:
     """The pool's width, given to Numba for this thread (0 when the team must not be used here)."""
     n = parallel.get_num_threads()
+    if _team is not None:
+        if n - 1 > _team.workers():
+            _team.start(n)
+        return 0 if parallel.in_pool_task() else n
     tls = _tls.__dict__
     if tls.get("numba_threads") != n:
         import numba
@@ -223,6 +256,8 @@ def launch(kernel, n_chunks: int, arrays, params=()) -> bool:
 
     Returns False (nothing ran) when the team cannot run it: take another path then."""
     args = (*arrays, *params)
+    if _team is not None or (_state is None and _start() and _team is not None):
+        return _on_team(kernel, "slices", len(arrays), n_chunks, (), args)
     v = _ready(kernel, "slices", len(arrays), args)
     if v is None or not _threads():
         return False
@@ -233,8 +268,37 @@ def launch(kernel, n_chunks: int, arrays, params=()) -> bool:
 def launch_rows(kernel, n_chunks: int, n_rows: int, args, indexed: bool = False) -> bool:
     """``kernel(r0, r1, *args)`` over ``n_chunks`` near-equal row ranges of ``range(n_rows)``
     (``indexed``: ``kernel(chunk, r0, r1, *args)``); False when the team cannot run it."""
-    v = _ready(kernel, "indexed" if indexed else "rows", 0, args)
+    kind = "indexed" if indexed else "rows"
+    if _team is not None or (_state is None and _start() and _team is not None):
+        return _on_team(kernel, kind, 0, n_chunks, (n_rows,), args)
+    v = _ready(kernel, kind, 0, args)
     if v is None or not _threads():
         return False
     v(n_chunks, n_rows, *args)
+    return True
+
+
+def _on_team(kernel, kind: str, n_arrays: int, n_chunks: int, rows: tuple, args) -> bool:
+    """Run ``kernel`` on :mod:`.team`'s workers (its job made once per kernel and argument pattern, as
+    :func:`_ready` makes variants); False, having run nothing, where it cannot."""
+    if _state is not True or not hasattr(kernel, "py_func") or not _threads():
+        return False
+    key = (kernel, kind, len(args), getattr(args[0], "dtype", None))
+    entry = _jobs.get(key)
+    if entry is None:
+        _prime(kernel, kind, n_arrays, args)
+        entry = _jobs[key] = _team.job(kernel, kind, n_arrays, args) or False
+    if not entry:
+        return False
+    go, fn, block, arrays = entry
+    for i, dtype, ndim in arrays:  # the pattern the job unpacks: C-contiguous arrays of these dtypes and ranks
+        a = args[i]
+        if not (type(a) is _ndarray and a.dtype is dtype and a.ndim == ndim and a.flags.c_contiguous):
+            return False
+    if not _job_lock.acquire(blocking=False):
+        return False
+    try:
+        go(_team._ctrl, fn, block, n_chunks, _team.workers(), _team._syscall, *rows, *args)
+    finally:
+        _job_lock.release()
     return True
