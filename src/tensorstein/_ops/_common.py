@@ -107,12 +107,16 @@ def binary_operands(a, b):
     raise TypeError("at least one operand must be a Tensor")
 
 
+_STREAMS_MIN, _LIGHT_MIN = STREAMS * PARALLEL_MIN, LIGHT * PARALLEL_MIN
+
+
 def ufunc2(np_fn, x, y):
     """``np_fn(x, y)`` for arrays or scalars; operands of ``PARALLEL_MIN`` elements or more on all cores
     (``_kernels/binary.py``, NumPy's result bit for bit)."""
     nx = x.size if type(x) is np.ndarray else 0
     ny = y.size if type(y) is np.ndarray else 0
-    if max(nx, ny) < PARALLEL_MIN * (STREAMS if nx == ny else LIGHT):  # see lazy.py: cheap work stays here
+    if nx < PARALLEL_MIN and ny < PARALLEL_MIN or (nx if nx > ny else ny) < (
+            _STREAMS_MIN if nx == ny else _LIGHT_MIN):  # see lazy.py: cheap work stays on this thread
         return np_fn(x, y)
     return kernels("binary").apply(np_fn, x, y)
 
