@@ -304,14 +304,18 @@ def _sources(spec, kind: str, n_arrays: int):
     return job, go, length
 
 
+with open(__file__, "rb") as _f:
+    _SALT = zlib.crc32(_f.read())  # jobs inline run(): a cached one must not outlive an edit of this file
+
+
 def _compiled(kernel, source: str, label: str, decorate):
     """``decorate`` applied to the function in ``source``, named and cached beside ``kernel`` (Numba's cache
-    checks only the kernel file's time stamp: the source's checksum is in the name)."""
+    checks only the kernel file's time stamp: the checksum of the source and of this file is in the name)."""
     py = kernel.py_func
     namespace = {"np": np, "carray": carray, "voidptr": voidptr, "run": run, "KERNEL": kernel}
     exec(source, namespace)  # noqa: S102 - generated from a fixed template
     fn = namespace[source[4:source.index("(")]]
-    name = f"{py.__name__}_{label}_{zlib.crc32(source.encode()):08x}"
+    name = f"{py.__name__}_{label}_{zlib.crc32(source.encode(), _SALT):08x}"
     code = fn.__code__.replace(co_filename=py.__code__.co_filename, co_name=name,
                                co_firstlineno=py.__code__.co_firstlineno, co_qualname=name)
     f = pytypes.FunctionType(code, {**py.__globals__, **namespace}, name)
