@@ -104,20 +104,3 @@ def test_interpreter_exits_with_workers_running():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "True" and time.perf_counter() - t < 120
-
-
-def test_nap_then_launch():
-    """nap() (called when the Python pool hands out tasks) sends spinning workers to sleep; the next launch
-    wakes them and runs every chunk."""
-    import ctypes
-
-    slots = np.zeros(16, np.int64)
-    team.launch(_count.address, slots.ctypes.data, 2)  # the workers spin now
-    team.nap()
-    sleepers = ctypes.c_int64.from_address(team._ctrl + team._SLEEPERS * 8)
-    deadline = time.perf_counter() + 5
-    while sleepers.value < team.workers() and time.perf_counter() < deadline:
-        time.sleep(1e-4)
-    assert sleepers.value == team.workers()
-    team.launch(_count.address, slots.ctypes.data, 2)
-    np.testing.assert_array_equal(slots[:2], [2, 2])

@@ -164,7 +164,6 @@ def _start() -> bool:
             if os.environ.get("TENSORSTEIN_FAST_TEAM", "1") != "0" and kernels("team").start(
                     parallel.get_num_threads()):
                 _team, _state = kernels("team"), True
-                parallel.on_tasks(_team.nap)  # the Python pool's workers get the cores the team spins on
             else:
                 _start_numba_layer(take_blas)
             if _state and take_blas:

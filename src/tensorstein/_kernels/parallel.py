@@ -56,7 +56,7 @@ from collections.abc import Callable
 from queue import SimpleQueue
 
 __all__ = ["blas_threads", "gemm_symbols", "get_num_threads", "hand_blas_to_team", "in_pool_task", "parallel_chunks",
-           "on_tasks", "parallel_for", "set_num_threads"]
+           "parallel_for", "set_num_threads"]
 
 _tls = threading.local()  # .inside: this thread is a worker or inside parallel_for
 _busy = threading.Lock()  # held by the thread currently driving the pool
@@ -66,7 +66,6 @@ _nthreads: int | None = None
 _blas_limit = None  # the threadpoolctl limiter set by set_num_threads (kept alive)
 _controller = None
 _blas_on_team = False  # set by hand_blas_to_team: BLAS itself runs at one thread
-_before_tasks: Callable[[], None] | None = None  # see on_tasks
 _gemm_symbols: dict | None = None
 
 
@@ -151,12 +150,6 @@ def gemm_symbols() -> dict:
             found = {}
         _gemm_symbols = found if len(found) == 2 else {}
     return _gemm_symbols
-
-
-def on_tasks(hook: Callable[[], None]) -> None:
-    """Call ``hook()`` each time the pool hands tasks to its workers (the native team lets go of the cores)."""
-    global _before_tasks
-    _before_tasks = hook
 
 
 def hand_blas_to_team() -> None:
@@ -270,8 +263,6 @@ def parallel_for(fn: Callable[[int], None], n_tasks: int) -> None:
     try:
         _tls.inside = True
         _ensure_workers(width - 1)
-        if _before_tasks is not None:
-            _before_tasks()
         job = _Job(fn, n_tasks)
         for inbox in _inboxes[: width - 1]:
             inbox.put(job)

@@ -10,8 +10,7 @@ n_chunks)`` and the address of its argument block), runs chunk 0 itself and
 spins until every worker is done: ~0.4 µs in all.
 
 A worker that saw no job for :data:`SPIN_S` seconds sleeps on a futex (no CPU
-use); the next launch wakes it (~30-100 µs in a VM, once).  :func:`nap` puts
-spinning workers to sleep at once, when :mod:`.parallel`'s pool needs the cores.  Linux on x86-64
+use); the next launch wakes it (~30-100 µs in a VM, once).  Linux on x86-64
 only (futex, ``pause``); :func:`start` says False elsewhere, and callers use
 Numba's own threading layer.  The control words live in memory that is never
 freed, so workers may outlive the interpreter's teardown.
@@ -48,10 +47,10 @@ from numba import carray, cfunc, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["carray", "job", "launch", "nap", "run", "start", "voidptr", "workers"]
+__all__ = ["carray", "job", "launch", "run", "start", "voidptr", "workers"]
 
 SPIN_S = float(os.environ.get("TENSORSTEIN_SPIN_S", "0.001"))  # a worker spins this long before it sleeps
-_SEQ, _FN, _BLOCK, _CHUNKS, _DONE, _SLEEPERS, _STOP, _NAP = 0, 8, 9, 10, 16, 24, 32, 40  # int64 slots
+_SEQ, _FN, _BLOCK, _CHUNKS, _DONE, _SLEEPERS, _STOP = 0, 8, 9, 10, 16, 24, 32  # int64 slots, own cache lines
 _SYS_FUTEX, _WAIT, _WAKE = 202, 128, 129  # x86-64 syscall number; FUTEX_WAIT / FUTEX_WAKE, process-private
 _ctrl = 0  # address of the control words (never freed)
 _syscall = 0
@@ -136,7 +135,7 @@ def serve(ctrl, worker, spin, syscall):
         while now == seen:
             _pause()
             spins += 1
-            if spins >= spin or _load(ctrl + _NAP * 8):  # idle, or told to nap: sleep until the next job
+            if spins >= spin:  # idle: sleep until the sequence number moves
                 _add(ctrl + _SLEEPERS * 8, 1)
                 now = _load(seq)
                 if now == seen:
@@ -157,7 +156,6 @@ def serve(ctrl, worker, spin, syscall):
 def run(ctrl, fn, block, n_chunks, n_workers, syscall):
     """Chunks ``0 .. n_chunks - 1`` of ``fn(block, chunk, n_chunks)``: chunk 0 here, the rest on the workers
     (``n_workers`` of them, each running :func:`serve`); returns when all are done."""
-    _store(ctrl + _NAP * 8, 0)
     _store(ctrl + _FN * 8, fn)
     _store(ctrl + _BLOCK * 8, block)
     _store(ctrl + _CHUNKS * 8, n_chunks)
@@ -210,12 +208,6 @@ def start(n_threads: int) -> bool:
             w.start()
             _threads.append(w)
     return True
-
-
-def nap() -> None:
-    """Spinning workers go to sleep now (another pool is about to use the cores); the next launch wakes them."""
-    if _ctrl:
-        ctypes.c_int64.from_address(_ctrl + _NAP * 8).value = 1
 
 
 def workers() -> int:
