@@ -168,3 +168,18 @@ def test_lp64_entry_point():
     gemm_blocks(0, 37, np.float32(1), np.float32(0), fn, True, 1, 111, 112, 37, 23, 19, a.ctypes.data, 19,
                 b.ctypes.data, 19, c.ctypes.data, 23, 1, 0, 0, 0, 4)
     _close(c, a @ b.T)
+
+
+@needs_team
+def test_huge_products_borrow_blas_threads_and_give_them_back(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    limits = []
+    real = parallel.blas_threads
+    monkeypatch.setattr(blas, "blas_threads", lambda n, **k: limits.append((n, k)) or real(n, **k))
+    rng = np.random.default_rng(6)
+    a, b = _rand(rng, (700, 700), np.float32), _rand(rng, (700, 700), np.float32)  # 3.4e8 multiply-adds
+    np.testing.assert_array_equal(blas.matmul(a, b), np.matmul(a, b))
+    assert limits == [(2, {"on_team": True})]
+    numpy_blas = [i for i in threadpool_info() if i["internal_api"] == "openblas" and "numpy" in i["filepath"]]
+    assert all(i["num_threads"] == 1 for i in numpy_blas)

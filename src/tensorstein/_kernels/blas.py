@@ -30,11 +30,14 @@ import numpy as np
 
 from . import native_parallel
 from .lazy import kernels
-from .parallel import gemm_symbols, get_num_threads
+from .parallel import blas_threads, gemm_symbols, get_num_threads
 
-__all__ = ["MIN_WORK", "matmul"]
+__all__ = ["HUGE_WORK", "MIN_WORK", "matmul"]
 
 MIN_WORK = 1 << 21  # multiply-adds: smaller products are one BLAS call (~10 µs of work on one core)
+HUGE_WORK = 1 << 28  # multiply-adds: OpenBLAS threads one such product itself (~1 ms and more of work), sharing
+# packed panels between its threads (2048³: 36 ms against 38 ms as row blocks); the call to set its threads
+# costs ~0.1 ms
 _NO_TRANS, _TRANS = 111, 112
 
 
@@ -81,7 +84,11 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     array([[0., 1.],
            [2., 3.]])
     """
-    if a.ndim >= 2 and b.ndim >= 2 and max(a.size * b.shape[-1], b.size * a.shape[-2]) >= MIN_WORK:
+    work = max(a.size * b.shape[-1], b.size * a.shape[-2]) if a.ndim >= 2 and b.ndim >= 2 else 0
+    if work >= HUGE_WORK and a.ndim == b.ndim == 2 and get_num_threads() > 1 and native_parallel.owns_blas():
+        with blas_threads(get_num_threads(), on_team=True):
+            return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
+    if work >= MIN_WORK:
         c = _on_team(a, b, out)
         if c is not None:
             return c

@@ -169,13 +169,14 @@ def _blas_controller():
     return _controller
 
 
-def blas_threads(n: int):
-    """Context manager: BLAS uses at most ``n`` threads inside the block.
+def blas_threads(n: int, *, on_team: bool = False):
+    """Context manager: BLAS uses at most ``n`` threads inside the block.  Once the native team runs BLAS,
+    BLAS stays at one thread (a no-op block) unless ``on_team`` (one huge product: see :mod:`.blas`).
 
     >>> with blas_threads(1):
     ...     pass
     """
-    if _blas_on_team:  # BLAS already runs at one thread, and must stay there when the block ends
+    if _blas_on_team and not on_team:  # BLAS already runs at one thread, and must stay there
         return contextlib.nullcontext()
     return _blas_controller().limit(limits=n, user_api="blas")
 
