@@ -179,7 +179,7 @@ def test_huge_products_borrow_blas_threads_and_give_them_back(monkeypatch):
     monkeypatch.setattr(blas, "blas_threads", lambda n, **k: limits.append((n, k)) or real(n, **k))
     rng = np.random.default_rng(6)
     a, b = _rand(rng, (700, 700), np.float32), _rand(rng, (700, 700), np.float32)  # 3.4e8 multiply-adds
-    np.testing.assert_array_equal(blas.matmul(a, b), np.matmul(a, b))
+    _close(blas.matmul(a, b), np.matmul(a, b))  # OpenBLAS's threads may block K otherwise: rounding differs
     assert limits == [(2, {"on_team": True})]
     numpy_blas = [i for i in threadpool_info() if i["internal_api"] == "openblas" and "numpy" in i["filepath"]]
     assert all(i["num_threads"] == 1 for i in numpy_blas)
