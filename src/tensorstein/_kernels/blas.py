@@ -84,15 +84,20 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     array([[0., 1.],
            [2., 3.]])
     """
-    work = max(a.size * b.shape[-1], b.size * a.shape[-2]) if a.ndim >= 2 and b.ndim >= 2 else 0
-    if work >= HUGE_WORK and a.ndim == b.ndim == 2 and get_num_threads() > 1 and native_parallel.owns_blas():
-        with blas_threads(get_num_threads(), on_team=True):
-            return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
-    if work >= MIN_WORK:
-        c = _on_team(a, b, out)
+    if a.ndim >= 2 and b.ndim >= 2 and (a.size * b.shape[-1] >= MIN_WORK or b.size * a.shape[-2] >= MIN_WORK):
+        c = _large(a, b, out)
         if c is not None:
             return c
     return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
+
+
+def _large(a, b, out):
+    """A product of at least MIN_WORK multiply-adds on all cores, or None where ``np.matmul`` should run it."""
+    if max(a.size * b.shape[-1], b.size * a.shape[-2]) >= HUGE_WORK and a.ndim == b.ndim == 2 and \
+            get_num_threads() > 1 and native_parallel.owns_blas():
+        with blas_threads(get_num_threads(), on_team=True):
+            return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
+    return _on_team(a, b, out)
 
 
 def _on_team(a, b, out):

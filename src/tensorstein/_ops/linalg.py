@@ -13,7 +13,7 @@ import numpy as np
 from .._autocast import _local as _autocast, lower_precision
 from .._autograd.grad_mode import grad_enabled, no_grad
 from .._autograd.graph import attach, node_type, needs_grad
-from .._kernels.blas import matmul as _blas_matmul
+from .._kernels.blas import MIN_WORK as _TEAM_WORK, matmul as _blas_matmul
 from .._tensor import Tensor, _wrap_dim
 from ._common import HALF as _HALF, write_out
 from ._registry import register
@@ -543,7 +543,7 @@ def _matmul_fast(self, other):
         x, y = self._data, other._data
         if x.dtype is y.dtype and x.ndim == 2 and y.ndim == 2 and x.shape[1] == y.shape[0] and \
                 (x.dtype.char == "f" or x.dtype.char == "d"):
-            return Tensor._make(_blas_matmul(x, y))
+            return Tensor._make(np.matmul(x, y) if x.size * y.shape[1] < _TEAM_WORK else _blas_matmul(x, y))
     if not isinstance(other, Tensor):
         return NotImplemented
     return matmul(self, other)
