@@ -158,6 +158,8 @@ def _start() -> bool:
     """Start the team (:mod:`.team`), or else load a thread-safe Numba threading layer (unless the user chose
     one), before the first launch."""
     global _state, _owns_blas, _team
+    if parallel.in_pool_task():  # not from a pool task, which may run inside a blas_threads block: later
+        return False
     with _lock:
         if _state is None:
             take_blas = os.environ.get("TENSORSTEIN_TEAM_BLAS", "1") != "0" and bool(parallel.gemm_symbols())
@@ -189,9 +191,8 @@ def _start_numba_layer(take_blas: bool) -> None:
 
 
 def owns_blas() -> bool:
-    """Whether the team runs large matrix products (starting it if need be, though not from a task of
-    :mod:`.parallel`'s pool, which may run inside a ``blas_threads`` block; False in a forked child)."""
-    if _state is None and not parallel.in_pool_task():
+    """Whether the team runs large matrix products (starting it if need be; False in a forked child)."""
+    if _state is None:
         _start()
     return _owns_blas
 
