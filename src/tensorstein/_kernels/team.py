@@ -308,8 +308,10 @@ def _compiled(kernel, source: str, label: str, decorate):
     exec(source, namespace)  # noqa: S102 - generated from a fixed template
     fn = namespace[source[4:source.index("(")]]
     name = f"{py.__name__}_{label}_{zlib.crc32(source.encode(), _SALT):08x}"
-    code = fn.__code__.replace(co_filename=py.__code__.co_filename, co_name=name,
-                               co_firstlineno=py.__code__.co_firstlineno, co_qualname=name)
+    replace = {"co_filename": py.__code__.co_filename, "co_name": name, "co_firstlineno": py.__code__.co_firstlineno}
+    if hasattr(fn.__code__, "co_qualname"):  # Python 3.11+
+        replace["co_qualname"] = name
+    code = fn.__code__.replace(**replace)
     f = pytypes.FunctionType(code, {**py.__globals__, **namespace}, name)
     f.__qualname__ = name
     f.__module__ = py.__module__
