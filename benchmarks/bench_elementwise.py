@@ -19,6 +19,8 @@ TITLE = "Element-wise, activation, normalisation and reduction ops (float32, (n/
 LIBRARIES = ("torch", "tensorstein")
 PLOTS = os.path.join(harness.HERE, "plots")
 SIZES = (1_000, 100_000, 2_000_000)
+REPEATS = 25  # timed samples per case and round: a 2e6 case takes ~0.1 ms, and the harness's default 7 samples
+# left its median to the first calls' page faults and wake-ups (both libraries alike)
 OPS = ("gelu", "gelu_tanh", "sigmoid", "silu", "erf", "tanh", "softplus", "mish", "elu", "selu", "celu", "relu",
        "leaky_relu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "pow3", "pow2", "sqrt", "exp", "add", "mul",
        "mul_scalar", "softmax", "log_softmax", "layer_norm", "rms_norm", "cross_entropy", "sum", "mean", "mean_-1",
@@ -95,14 +97,16 @@ def _framework_size(L, n, threads):
         if fn is None:
             continue
         inp = xp if name == "sqrt" else x
-        out.append(Case(f"{name} fwd {suffix}", at(lambda fn=fn, inp=inp: fn(inp)), number=number, budget_s=3.0))
+        out.append(Case(f"{name} fwd {suffix}", at(lambda fn=fn, inp=inp: fn(inp)), number=number, budget_s=3.0,
+                        repeats=REPEATS))
 
         def fb(fn=fn, inp=inp):
             xx = inp.detach().requires_grad_()
             y = fn(xx)
             y.backward(g if y.shape == g.shape else L.ones_like(y))
 
-        out.append(Case(f"{name} fwd+bwd {suffix}", at(fb), number=number, budget_s=3.0))
+        out.append(Case(f"{name} fwd+bwd {suffix}", at(fb), number=number, budget_s=3.0,
+                        repeats=REPEATS))
     return out
 
 
@@ -202,9 +206,10 @@ def _kernel_size(n, threads):
         f, fb = ops[name]
         inp = xp if name == "sqrt" else x
         suffix = f"{n:.0e} {threads}t"
-        out.append(Case(f"{name} fwd {suffix}", at(lambda f=f, inp=inp: f(inp)), number=number, budget_s=3.0))
+        out.append(Case(f"{name} fwd {suffix}", at(lambda f=f, inp=inp: f(inp)), number=number, budget_s=3.0,
+                        repeats=REPEATS))
         out.append(Case(f"{name} fwd+bwd {suffix}", at(lambda fb=fb, inp=inp: fb(inp)), number=number,
-                        budget_s=3.0))
+                        budget_s=3.0, repeats=REPEATS))
     return out
 
 
