@@ -49,12 +49,11 @@ import contextlib
 import os
 import threading
 import time
-import types
-import zlib
 
 from numpy import ndarray as _ndarray
 
 from . import parallel
+from .beside import cached, generated
 from .lazy import kernels
 
 __all__ = ["launch", "launch_rows", "mark", "owns_blas", "warm"]
@@ -109,26 +108,11 @@ def _variant(kernel, n_arrays: int, n_params: int, kind: str):
     if v is None:
         from numba import njit, prange
 
-        py = kernel.py_func
-        namespace = {"prange": prange}
-        source = _template(n_arrays, n_params, kind)
-        exec(source, namespace)  # noqa: S102 - a fixed template
-        # the template's checksum in the name: Numba's cache checks only the kernel file's time stamp
-        name = f"{py.__name__}_par_{kind}{n_arrays}_{n_params}_{zlib.crc32(source.encode()):08x}"
-        qualname = py.__qualname__.rsplit(".", 1)[0] + "." + name if "." in py.__qualname__ else name
-        code = namespace["variant"].__code__
-        replace = {"co_filename": py.__code__.co_filename, "co_name": name,
-                   "co_firstlineno": py.__code__.co_firstlineno}
-        if hasattr(code, "co_qualname"):
-            replace["co_qualname"] = qualname
-        fn = types.FunctionType(code.replace(**replace), {**py.__globals__, "KERNEL": kernel, "prange": prange},
-                                name)
-        fn.__qualname__ = qualname
-        fn.__module__ = py.__module__
+        fn = generated(kernel, _template(n_arrays, n_params, kind), f"par_{kind}{n_arrays}_{n_params}",
+                       {"prange": prange, "KERNEL": kernel})
         same = {k: kernel.targetoptions[k] for k in ("fastmath", "error_model", "boundscheck")
                 if k in kernel.targetoptions}  # the variant compiles as its kernel does
-        cached = type(getattr(kernel, "_cache", None)).__name__ not in ("NullCache", "NoneType")
-        v = njit(parallel=True, nogil=True, cache=cached, **same)(fn)  # cached beside a cached kernel
+        v = njit(parallel=True, nogil=True, cache=cached(kernel), **same)(fn)  # cached beside a cached kernel
         _variants[key] = v
     return v
 

@@ -37,7 +37,6 @@ import platform
 import sys
 import threading
 import time
-import types as pytypes
 import zlib
 
 import numpy as np
@@ -46,6 +45,8 @@ from llvmlite import ir
 from numba import carray, cfunc, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from .beside import cached, generated
 
 __all__ = ["carray", "job", "launch", "run", "start", "voidptr", "workers"]
 
@@ -301,21 +302,9 @@ with open(__file__, "rb") as _f:
 
 
 def _compiled(kernel, source: str, label: str, decorate):
-    """``decorate`` applied to the function in ``source``, named and cached beside ``kernel`` (Numba's cache
-    checks only the kernel file's time stamp: the checksum of the source and of this file is in the name)."""
-    py = kernel.py_func
+    """``decorate`` applied to the function in ``source``, generated beside ``kernel`` (:mod:`.beside`)."""
     namespace = {"np": np, "carray": carray, "voidptr": voidptr, "run": run, "KERNEL": kernel}
-    exec(source, namespace)  # noqa: S102 - generated from a fixed template
-    fn = namespace[source[4:source.index("(")]]
-    name = f"{py.__name__}_{label}_{zlib.crc32(source.encode(), _SALT):08x}"
-    replace = {"co_filename": py.__code__.co_filename, "co_name": name, "co_firstlineno": py.__code__.co_firstlineno}
-    if hasattr(fn.__code__, "co_qualname"):  # Python 3.11+
-        replace["co_qualname"] = name
-    code = fn.__code__.replace(**replace)
-    f = pytypes.FunctionType(code, {**py.__globals__, **namespace}, name)
-    f.__qualname__ = name
-    f.__module__ = py.__module__
-    return decorate(f)
+    return decorate(generated(kernel, source, label, namespace, _SALT))
 
 
 def job(kernel, kind: str, n_arrays: int, args):
@@ -330,9 +319,9 @@ def job(kernel, kind: str, n_arrays: int, args):
     if spec is None:
         return None
     job_source, go_source, length = _sources(spec, kind, n_arrays)
-    cached = type(getattr(kernel, "_cache", None)).__name__ not in ("NullCache", "NoneType")
+    keep = cached(kernel)
     c_job = _compiled(kernel, job_source, "job", cfunc(types.void(types.int64, types.int64, types.int64),
-                                                      nopython=True, cache=cached, error_model="numpy"))
-    go = _compiled(kernel, go_source, "go", njit(nogil=True, cache=cached, error_model="numpy"))
+                                                      nopython=True, cache=keep, error_model="numpy"))
+    go = _compiled(kernel, go_source, "go", njit(nogil=True, cache=keep, error_model="numpy"))
     arrays = tuple((i, args[i].dtype, args[i].ndim) for i, s in enumerate(spec) if s[0] == "A")
     return go, c_job.address, np.zeros(length, np.int64), arrays
