@@ -21,7 +21,7 @@ from .lazy import LIGHT, PARALLEL_MIN, REDUCE_MIN, STREAMS
 from .parallel import get_num_threads, parallel_chunks, parallel_for
 
 __all__ = ["LIGHT", "MIN_CHUNK", "PARALLEL_MIN", "READ_CHUNK", "STREAMS", "as_compute", "get_num_threads", "grain",
-           "map_nary", "map_rows", "map_rows_indexed", "map_sliced", "map_unary", "row_chunks"]
+           "map_nary", "map_rows", "map_rows_indexed", "map_sliced", "map_unary", "row_chunks", "split_min"]
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 MIN_CHUNK = 16384  # smallest chunk handed to a worker
@@ -92,6 +92,15 @@ def grain(factor: int, *kernels) -> None:
     """
     for k in kernels:
         _GRAIN[k] = factor
+
+
+def split_min(kernel) -> int:
+    """Elements from which work of ``kernel`` splits over threads: PARALLEL_MIN times its :func:`grain`.
+
+    >>> split_min(print) == PARALLEL_MIN
+    True
+    """
+    return PARALLEL_MIN * _GRAIN.get(kernel, 1)
 
 
 def map_sliced(kernel, arrays, params=(), min_chunk: int = MIN_CHUNK) -> None:

@@ -25,6 +25,7 @@ from .elementwise_engine import (
     map_nary,
     map_unary,
     parallel_chunks,
+    split_min,
 )
 from .lazy import kernels
 from .unary_math import FASTMATH
@@ -180,7 +181,7 @@ def pow_forward(x: np.ndarray, exponent: float) -> np.ndarray:
     dt = x.dtype
     if m is None or (dt == np.float64 and m[0] in (_INT64, _HALF64)):
         return _generic_pow(x, e)
-    if (dt is _F32 or dt is _F64) and serial(x.size, LIGHT):
+    if (dt is _F32 or dt is _F64) and serial(x.size, _pow_fwd):
         return small_map(_pow_fwd, x, m[0], m[1])
     return map_unary(_pow_fwd, x, np.int64(m[0]), np.int64(m[1]))
 
@@ -204,7 +205,7 @@ def pow_backward(grad: np.ndarray, x: np.ndarray, y=None, exponent: float = 2.0)
 
         return map_nary(k, (grad, x))
     ct = np.float64 if x.dtype == np.float64 else np.float32
-    if serial(x.size, STREAMS) and x.dtype == ct and grad.dtype == ct and grad.shape == x.shape:
+    if serial(x.size, _pow_bwd) and x.dtype == ct and grad.dtype == ct and grad.shape == x.shape:
         return small_map2(_pow_bwd, grad, x, m[0], m[1], e)
     return map_nary(_pow_bwd, (grad, x), np.int64(m[0]), np.int64(m[1]), ct(e))
 
@@ -255,10 +256,10 @@ def small_map2(kernel, a: np.ndarray, b: np.ndarray, *params) -> np.ndarray:
     return out
 
 
-def serial(n: int, factor: int = 1) -> bool:
-    """Whether ``n`` elements of a kernel of this :func:`grain` ``factor`` run on the calling thread alone
-    (small, or one thread): :func:`small_map`'s job."""
-    return n < PARALLEL_MIN * factor or get_num_threads() == 1
+def serial(n: int, kernel=None) -> bool:
+    """Whether ``n`` elements of work of ``kernel`` run on the calling thread alone (below its
+    ``split_min``, or one thread): :func:`small_map`'s job."""
+    return n < (PARALLEL_MIN if kernel is None else split_min(kernel)) or get_num_threads() == 1
 
 
 def map_ufunc(ufunc, *operands, out=None):

@@ -226,8 +226,7 @@ def serial_below(kernel: str) -> int:
     n = _SERIAL_BELOW.get(kernel)
     if n is None:
         module, name = kernel.split(".")
-        n = _SERIAL_BELOW[kernel] = PARALLEL_MIN * kernels("elementwise_engine")._GRAIN.get(
-            getattr(kernels(module), name), 1)
+        n = _SERIAL_BELOW[kernel] = kernels("elementwise_engine").split_min(getattr(kernels(module), name))
     return n
 
 
