@@ -241,7 +241,7 @@ def launch(kernel, n_chunks: int, arrays, params=()) -> bool:
 
     Returns False (nothing ran) when the team cannot run it: take another path then."""
     args = (*arrays, *params)
-    if _team is not None or (_state is None and _start() and _team is not None):
+    if _team_serves():
         return _on_team(kernel, "slices", len(arrays), n_chunks, (), args)
     v = _ready(kernel, "slices", len(arrays), args)
     if v is None or not _threads():
@@ -254,13 +254,20 @@ def launch_rows(kernel, n_chunks: int, n_rows: int, args, indexed: bool = False)
     """``kernel(r0, r1, *args)`` over ``n_chunks`` near-equal row ranges of ``range(n_rows)``
     (``indexed``: ``kernel(chunk, r0, r1, *args)``); False when the team cannot run it."""
     kind = "indexed" if indexed else "rows"
-    if _team is not None or (_state is None and _start() and _team is not None):
+    if _team_serves():
         return _on_team(kernel, kind, 0, n_chunks, (n_rows,), args)
     v = _ready(kernel, kind, 0, args)
     if v is None or not _threads():
         return False
     v(n_chunks, n_rows, *args)
     return True
+
+
+def _team_serves() -> bool:
+    """Whether :mod:`.team` serves the launches (starting it, or Numba's layer, on the first launch)."""
+    if _state is None:
+        _start()
+    return _team is not None
 
 
 def _on_team(kernel, kind: str, n_arrays: int, n_chunks: int, rows: tuple, args) -> bool:

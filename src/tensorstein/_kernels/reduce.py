@@ -245,12 +245,17 @@ def _reduce_dim(x, dim, keepdim, fn, out_dtype=None):
     else:
         parallel_chunks(lambda s, e: out.__setitem__((slice(None), slice(s, e)), fn(x3[:, :, s:e])), b,
                         max(1, MIN_CHUNK * b // x.size))
-    shape = list(x.shape)
+    return out.reshape(_reduced_shape(x.shape, d, keepdim))
+
+
+def _reduced_shape(shape, d: int, keepdim: bool) -> list:
+    """``shape`` reduced over dim ``d``: 1 there (``keepdim``) or dropped."""
+    out = list(shape)
     if keepdim:
-        shape[d] = 1
+        out[d] = 1
     else:
-        del shape[d]
-    return out.reshape(shape)
+        del out[d]
+    return out
 
 
 def _reduce_all(x, partial, combine):
@@ -328,12 +333,7 @@ def _column_sum(x, dim, keepdim, sq):
         return None
     out = np.empty(b, x.dtype)
     map_rows(_colsum_k, b, x.shape[d], x.reshape(x.shape[d], b), out, sq)
-    shape = list(x.shape)
-    if keepdim:
-        shape[d] = 1
-    else:
-        del shape[d]
-    return out.reshape(shape)
+    return out.reshape(_reduced_shape(x.shape, d, keepdim))
 
 
 def _sum(x, dim, keepdim, sq=False):
