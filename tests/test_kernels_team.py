@@ -55,7 +55,7 @@ def test_kernels_run_on_the_team_as_serially():
     parallel.set_num_threads(2)
     try:
         x = np.random.default_rng(0).standard_normal((1204, 257)).astype(np.float32)
-        assert NP.launch_rows(R._softmax_k, 2, 0, (x, np.empty_like(x), False))  # the team takes launches
+        assert NP.launch_rows(R._softmax_k, 2, 0, (x, np.empty_like(x)))  # the team takes launches
         assert NP._team is team
         got = [A.gelu(x), B.apply(np.add, x, x), R.softmax_forward(x)]
         parallel.set_num_threads(1)

@@ -31,7 +31,8 @@ from llvmlite import ir
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-__all__ = ["fast_exp", "fast_exp_f32", "fast_exp_f64", "fast_exp_neg", "row_max", "exp_sub_sum",
+__all__ = ["fast_exp", "fast_exp_f32", "fast_exp_f64", "fast_exp_neg", "row_max", "exp_sub_sum", "exp_sum",
+           "exp_sum_into",
            "exp",
            "FASTMATH"]
 
@@ -76,7 +77,6 @@ _F32_ONE = np.float32(1.0)
 _F32_HALF = np.float32(0.5)
 _F32_ZERO = np.float32(0.0)
 _F32_INF = np.float32(np.inf)
-_F32_NINF = np.float32(-np.inf)
 
 
 @njit(fastmath=FASTMATH, cache=True)
@@ -289,105 +289,194 @@ def _chunk_ptrs(builder, data, i):
     return [builder.gep(vp, [ir.Constant(_I32T, u)]) for u in range(_U)]
 
 
-@intrinsic
-def _max_chunks_f32(typingctx, arr, n64):
-    """Max of ``arr[:64 * n64]`` (contiguous float32, ``n64 >= 1``): one
-    vector loop, a single horizontal reduction."""
-    sig = types.float32(arr, n64)
+def _fm(op, a, b):
+    return op(a, b, flags=_IR_FLAGS)
 
-    def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
 
-        def vmax(a, b):
-            return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+def _exp_neg_emitter(builder):
+    """``f(x)`` emitting ``exp(x)`` for a <16 x float> ``x <= 0``: the :func:`fast_exp_neg_f32` scheme with a
+    cheaper reduction and polynomial (one-constant ``ln 2``, degree-6 Taylor; relative error < 5e-7)."""
+    floor = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VF, [_VF]), "llvm.floor.v16f32")
+    i127 = ir.Constant(_VI, [ir.Constant(_I32T, 127)] * _W)
+    i23 = ir.Constant(_VI, [ir.Constant(_I32T, 23)] * _W)
+    # scalef path: clamp low enough that 2**n * poly rounds to exactly 0
+    lo = _splat(-110.0 if _HAS_AVX512 else float(_F32_NEG_LO))
+    scalef = None
+    if _HAS_AVX512:
+        # vrndscaleps + vscalefps: 2**n applied in one instruction (correct
+        # underflow to 0), ~1/3 fewer vector ops than the bit-shift form
+        rint = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VF, [_VF]), "llvm.rint.v16f32")
+        scalef = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(_VF, [_VF, _VF, _VF, ir.IntType(16), _I32T]),
+            "llvm.x86.avx512.mask.scalef.ps.512")
 
-        def body(i, acc):
-            ptrs = _chunk_ptrs(builder, data, i)
-            return [vmax(a, builder.load(p, align=4)) for a, p in zip(acc, ptrs)]
+    def emit(x):
+        x = builder.select(builder.fcmp_ordered("<", x, lo), lo, x)
+        if scalef is not None:
+            fn = builder.call(rint, [_fm(builder.fmul, x, _splat(float(_F32_LOG2E)))])
+        else:
+            t = _fm(builder.fadd, _fm(builder.fmul, x, _splat(float(_F32_LOG2E))), _splat(0.5))
+            fn = builder.call(floor, [t])
+        r = _fm(builder.fsub, x, _fm(builder.fmul, fn, _splat(float(np.float32(np.log(2))))))
+        q = _splat(float(np.float32(1 / 720)))
+        for c in (1 / 120, 1 / 24, 1 / 6, 0.5, 1.0, 1.0):
+            q = _fm(builder.fadd, _fm(builder.fmul, q, r), _splat(float(np.float32(c))))
+        if scalef is not None:
+            return builder.call(scalef, [q, fn, _splat(0.0), ir.Constant(ir.IntType(16), -1),
+                                         ir.Constant(_I32T, 4)])
+        e = builder.shl(builder.add(builder.fptosi(fn, _VI), i127), i23)
+        return _fm(builder.fmul, q, builder.bitcast(e, _VF))
 
-        acc = _ir_loop(builder, args[1], [_splat(float("-inf"))] * _U, body)
-        m = vmax(vmax(acc[0], acc[1]), vmax(acc[2], acc[3]))
-        return _hreduce(builder, m, vmax)
-
-    return sig, codegen
+    return emit
 
 
 @intrinsic
 def _exp_chunks_f32(typingctx, arr, n64, m):
-    """``arr[:64 * n64] = exp(arr[:64 * n64] - m)`` (``n64 >= 1``); returns
-    their sum.  The :func:`fast_exp_neg_f32` scheme with a cheaper
-    reduction and polynomial (one-constant ``ln 2``, degree-6 Taylor; relative
-    error < 5e-7)."""
+    """``arr[:64 * n64] = exp(arr[:64 * n64] - m)`` (``n64 >= 1``, :func:`_exp_neg_emitter`); returns their
+    sum."""
     sig = types.float32(arr, n64, m)
 
     def codegen(context, builder, signature, args):
         data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        mv = builder.insert_element(ir.Constant(_VF, ir.Undefined), args[2], ir.Constant(_I32T, 0))
-        mv = builder.shuffle_vector(mv, mv, ir.Constant(_VI, [0] * _W))
-        floor = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VF, [_VF]),
-                                               "llvm.floor.v16f32")
-        i127 = ir.Constant(_VI, [ir.Constant(_I32T, 127)] * _W)
-        i23 = ir.Constant(_VI, [ir.Constant(_I32T, 23)] * _W)
-        # scalef path: clamp low enough that 2**n * poly rounds to exactly 0
-        lo = _splat(-110.0 if _HAS_AVX512 else float(_F32_NEG_LO))
-
-        def fm(op, a, b):
-            return op(a, b, flags=_IR_FLAGS)
-
-        scalef = None
-        if _HAS_AVX512:
-            # vrndscaleps + vscalefps: 2**n applied in one instruction (correct
-            # underflow to 0), ~1/3 fewer vector ops than the bit-shift form
-            rint = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VF, [_VF]),
-                                                  "llvm.rint.v16f32")
-            scalef = cgutils.get_or_insert_function(
-                builder.module,
-                ir.FunctionType(_VF, [_VF, _VF, _VF, ir.IntType(16), _I32T]),
-                "llvm.x86.avx512.mask.scalef.ps.512")
+        mv = _splat_value(builder, args[2])
+        exp = _exp_neg_emitter(builder)
 
         def body(i, acc):
             out = []
             for p, a in zip(_chunk_ptrs(builder, data, i), acc):
-                x = fm(builder.fsub, builder.load(p, align=4), mv)
-                x = builder.select(builder.fcmp_ordered("<", x, lo), lo, x)
-                if scalef is not None:
-                    fn = builder.call(rint, [fm(builder.fmul, x, _splat(float(_F32_LOG2E)))])
-                else:
-                    t = fm(builder.fadd, fm(builder.fmul, x, _splat(float(_F32_LOG2E))),
-                           _splat(0.5))
-                    fn = builder.call(floor, [t])
-                r = fm(builder.fsub, x, fm(builder.fmul, fn, _splat(float(np.float32(np.log(2))))))
-                q = _splat(float(np.float32(1 / 720)))
-                for c in (1 / 120, 1 / 24, 1 / 6, 0.5, 1.0, 1.0):
-                    q = fm(builder.fadd, fm(builder.fmul, q, r), _splat(float(np.float32(c))))
-                if scalef is not None:
-                    y = builder.call(scalef, [q, fn, _splat(0.0), ir.Constant(ir.IntType(16), -1),
-                                              ir.Constant(_I32T, 4)])
-                else:
-                    e = builder.shl(builder.add(builder.fptosi(fn, _VI), i127), i23)
-                    y = fm(builder.fmul, q, builder.bitcast(e, _VF))
+                y = exp(_fm(builder.fsub, builder.load(p, align=4), mv))
                 builder.store(y, p, align=4)
-                out.append(fm(builder.fadd, a, y))
+                out.append(_fm(builder.fadd, a, y))
             return out
 
         acc = _ir_loop(builder, args[1], [_splat(0.0)] * _U, body)
-        tot = fm(builder.fadd, fm(builder.fadd, acc[0], acc[1]), fm(builder.fadd, acc[2], acc[3]))
-        return _hreduce(builder, tot, lambda a, b: fm(builder.fadd, a, b))
+        tot = _fm(builder.fadd, _fm(builder.fadd, acc[0], acc[1]), _fm(builder.fadd, acc[2], acc[3]))
+        return _hreduce(builder, tot, lambda a, b: _fm(builder.fadd, a, b))
 
     return sig, codegen
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
-def _row_max_vec_f32(row):
-    n = row.shape[0]
-    n64 = n - n % 64
-    m = _F32_NINF
-    if n64 > 0:
-        m = _max_chunks_f32(row, n64 // 64)
-    for c in range(n64, n):
-        x = row[c]
-        m = x if x > m else m
-    return m
+# ------------------------------------------------- whole-row vector kernels
+# A whole row in the 64-float loop above, then its last < 64 floats as four vectors through
+# masked loads and stores (one AVX-512 instruction each): no scalar tail, which for rows of a
+# few hundred floats cost more than the vector part.
+_VM = ir.VectorType(ir.IntType(1), _W)
+_LANES = ir.Constant(_VI, [ir.Constant(_I32T, k) for k in range(_W)])
+
+
+def _splat_value(builder, x, ty=_VF):
+    v = builder.insert_element(ir.Constant(ty, ir.Undefined), x, ir.Constant(_I32T, 0))
+    return builder.shuffle_vector(v, v, ir.Constant(_VI, [0] * _W))
+
+
+def _load(builder, ptr, mask, fill):
+    """``*ptr``, lanes off in ``mask`` (None: all on) read as ``fill``."""
+    if mask is None:
+        return builder.load(ptr, align=4)
+    f = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(_VF, [_VF.as_pointer(), _I32T, _VM, _VF]), "llvm.masked.load.v16f32.p0")
+    return builder.call(f, [ptr, ir.Constant(_I32T, 4), mask, fill])
+
+
+def _store(builder, val, ptr, mask):
+    if mask is None:
+        builder.store(val, ptr, align=4)
+        return
+    f = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [_VF, _VF.as_pointer(), _I32T, _VM]),
+        "llvm.masked.store.v16f32.p0")
+    builder.call(f, [val, ptr, ir.Constant(_I32T, 4), mask])
+
+
+def _ir_row(builder, ary, acc, step):
+    """Emit a pass over the contiguous 1-D float32 array ``ary`` with ``_U`` vector accumulators, each
+    starting at ``acc``: ``acc = step(v, mask, acc)`` for each vector ``v`` (an index in vectors), ``_U``
+    at a time, ``mask`` None; then ``_U`` more steps with the lanes past the end off in ``mask``.
+    Returns the accumulators."""
+    i64 = ir.IntType(64)
+    n = cgutils.unpack_tuple(builder, ary.shape, 1)[0]
+    nb = builder.lshr(n, ir.Constant(i64, 6))
+    pre = builder.block
+    loop = builder.append_basic_block("vec_loop")
+    after = builder.append_basic_block("vec_after")
+    builder.cbranch(builder.icmp_signed(">", nb, ir.Constant(i64, 0)), loop, after)
+    builder.position_at_end(loop)
+
+    def body(i, accs):
+        v = builder.mul(i, ir.Constant(i64, _U))
+        return [step(builder.add(v, ir.Constant(i64, u)), None, a) for u, a in enumerate(accs)]
+
+    new = _ir_loop(builder, nb, [acc] * _U, body)
+    last = builder.block
+    builder.branch(after)
+    builder.position_at_end(after)
+    accs = []
+    for a in new:
+        accs.append(builder.phi(acc.type))
+        accs[-1].add_incoming(acc, pre)
+        accs[-1].add_incoming(a, last)
+    rem = _splat_value(builder, builder.trunc(builder.sub(n, builder.shl(nb, ir.Constant(i64, 6))), _I32T), _VI)
+    v = builder.mul(nb, ir.Constant(i64, _U))
+    masks = [builder.icmp_signed("<", builder.add(_LANES, _splat(_W * u, _VI)), rem) for u in range(_U)]
+    return [step(builder.add(v, ir.Constant(i64, u)), masks[u], a) for u, a in enumerate(accs)]
+
+
+def _vptr(builder, ary, v):
+    """Pointer to vector ``v`` of ``ary``'s data."""
+    return builder.gep(builder.bitcast(ary.data, _VF.as_pointer()), [v])
+
+
+def _vmax(builder):
+    return lambda a, b: builder.select(builder.fcmp_ordered(">", a, b), a, b)
+
+
+@intrinsic
+def _max_row_f32(typingctx, arr):
+    """Max of the contiguous float32 row ``arr`` (``-inf`` if empty)."""
+    sig = types.float32(arr)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        vmax = _vmax(builder)
+        ninf = _splat(float("-inf"))
+        acc = _ir_row(builder, ary, ninf,
+                      lambda v, mask, a: vmax(a, _load(builder, _vptr(builder, ary, v), mask, ninf)))
+        return _hreduce(builder, vmax(vmax(acc[0], acc[1]), vmax(acc[2], acc[3])), vmax)
+
+    return sig, codegen
+
+
+def _exp_row_codegen(context, builder, signature, args):
+    """``sum(exp(arr - m))`` of the contiguous float32 row ``arr`` (args ``arr, m[, out]``), also stored
+    into ``out`` if given (:func:`_exp_neg_emitter`)."""
+    ary = context.make_array(signature.args[0])(context, builder, args[0])
+    out = context.make_array(signature.args[2])(context, builder, args[2]) if len(args) > 2 else None
+    mv = _splat_value(builder, args[1])
+    exp = _exp_neg_emitter(builder)
+    zero = _splat(0.0)
+
+    def step(v, mask, acc):
+        y = exp(_fm(builder.fsub, _load(builder, _vptr(builder, ary, v), mask, zero), mv))
+        if out is not None:
+            _store(builder, y, _vptr(builder, out, v), mask)
+        if mask is not None:
+            y = builder.select(mask, y, zero)
+        return _fm(builder.fadd, acc, y)
+
+    acc = _ir_row(builder, ary, zero, step)
+    tot = _fm(builder.fadd, _fm(builder.fadd, acc[0], acc[1]), _fm(builder.fadd, acc[2], acc[3]))
+    return _hreduce(builder, tot, lambda a, b: _fm(builder.fadd, a, b))
+
+
+@intrinsic
+def _exp_sum_row_f32(typingctx, arr, m):
+    return types.float32(arr, m), _exp_row_codegen
+
+
+@intrinsic
+def _exp_row_f32(typingctx, arr, m, out):
+    return types.float32(arr, m, out), _exp_row_codegen
 
 
 @njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
@@ -430,6 +519,63 @@ def _ov_exp_sub_sum(row, m):
     return None
 
 
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _exp_sum_f64(row, m):
+    s = 0.0
+    for c in range(row.shape[0]):
+        s += fast_exp_f64(row[c] - m)
+    return s
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
+def _exp_sum_into_f64(row, m, out):
+    s = 0.0
+    for c in range(row.shape[0]):
+        p = fast_exp_f64(row[c] - m)
+        out[c] = p
+        s += p
+    return s
+
+
+def _f32_rows(*rows):
+    return all(isinstance(r, types.Array) and r.dtype == types.float32 and r.layout == "C" for r in rows)
+
+
+def _f64_rows(*rows):
+    return all(isinstance(r, types.Array) and r.dtype == types.float64 for r in rows)
+
+
+def exp_sum(row, m):  # pragma: no cover - replaced by the overload inside numba
+    """``sum(exp(row - m))`` for ``row <= m`` inside ``@njit`` code (``row`` a contiguous 1-D float array;
+    float32: one vector pass, no scalar tail)."""
+    return np.exp(row - m).sum()
+
+
+@overload(exp_sum, fastmath=FASTMATH, inline="always")
+def _ov_exp_sum(row, m):
+    if _f32_rows(row):
+        return lambda row, m: _exp_sum_row_f32(row, np.float32(m))
+    if _f64_rows(row):
+        return lambda row, m: _exp_sum_f64(row, np.float64(m))
+    return None
+
+
+def exp_sum_into(row, m, out):  # pragma: no cover - replaced by the overload inside numba
+    """``out[:] = exp(row - m)`` for ``row <= m``; returns the sum (inside ``@njit`` code; contiguous 1-D
+    float arrays of one length and dtype)."""
+    np.exp(row - m, out=out)
+    return out.sum()
+
+
+@overload(exp_sum_into, fastmath=FASTMATH, inline="always")
+def _ov_exp_sum_into(row, m, out):
+    if _f32_rows(row, out):
+        return lambda row, m, out: _exp_row_f32(row, np.float32(m), out)
+    if _f64_rows(row, out):
+        return lambda row, m, out: _exp_sum_into_f64(row, np.float64(m), out)
+    return None
+
+
 def row_max(row):  # pragma: no cover - replaced by the overload inside numba
     """Max of a contiguous 1-D float row (``-inf`` if empty) inside ``@njit``
     code.  Pass slices (``row[lo:hi]``), not index bounds: loops over
@@ -438,10 +584,10 @@ def row_max(row):  # pragma: no cover - replaced by the overload inside numba
     return row.max(initial=-np.inf)
 
 
-@overload(row_max, fastmath=FASTMATH)
+@overload(row_max, fastmath=FASTMATH, inline="always")
 def _ov_row_max(row):
     if isinstance(row, types.Array) and row.dtype == types.float32:
-        return lambda row: _row_max_vec_f32(row)
+        return lambda row: _max_row_f32(row)
     if isinstance(row, types.Array) and row.dtype == types.float64:
         return lambda row: _row_max_f64(row)
     return None

@@ -438,7 +438,8 @@ def _softmax_backward(g, y, d):
 
 def _rows_softmax(input, dim, dtype, log: bool):
     """(log-)softmax over the last dim of a float32/float64 tensor that one thread runs, by ``rows._softmax_k``
-    through its entry point (the per-call cost of small tensors), with its backward; None otherwise."""
+    or ``rows._log_softmax_k`` through its entry point (the per-call cost of small tensors), with its backward;
+    None otherwise."""
     if not isinstance(input, Tensor):
         return None
     x = input._data
@@ -449,8 +450,9 @@ def _rows_softmax(input, dim, dtype, log: bool):
         return None
     x2 = x if x.ndim == 2 and x.flags.c_contiguous else rows_view(x)
     out = np.empty(x2.shape, dt)
-    ep = _SOFTMAX_EP.get(dt) or _SOFTMAX_EP.setdefault(dt, entry("rows._softmax_k", dt, (int, int, 2, 2, bool)))
-    ep(0, x2.shape[0], x2, out, log)
+    ep = _SOFTMAX_EP.get((dt, log)) or _SOFTMAX_EP.setdefault(
+        (dt, log), entry("rows._log_softmax_k" if log else "rows._softmax_k", dt, (int, int, 2, 2)))
+    ep(0, x2.shape[0], x2, out)
     if x2 is not x:
         out = out.reshape(x.shape)
     if not (input.requires_grad and grad_enabled()):
