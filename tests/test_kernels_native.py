@@ -52,10 +52,16 @@ def _all_kernels(x, g):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_native_team_equals_serial_bit_for_bit(dtype, two_threads, monkeypatch):
     x, g = _data(dtype), _data(dtype, 1)
+    _all_kernels(x, g)  # the jobs made and compiled (the first call of each may take seconds on a loaded machine)
     ran = []
-    for name in ("launch", "launch_rows"):
+    for name in ("launch", "launch_rows", "launch_new"):
         real = getattr(NP, name)
-        monkeypatch.setattr(NP, name, lambda *a, real=real, **k: ran.append(real(*a, **k)) or ran[-1])
+
+        def spy(*a, real=real, **k):
+            r = real(*a, **k)
+            ran.append(r is not None and r is not False)  # launch_new: the output, or None
+            return r
+        monkeypatch.setattr(NP, name, spy)
     monkeypatch.setattr(E, "native_parallel", NP)
     par = _all_kernels(x, g)
     assert len(ran) >= 12 and all(ran)  # the team ran them
@@ -144,6 +150,22 @@ def test_pool_tasks_do_not_nest_teams(two_threads):
     assert NP.launch(A._relu_k, 2, (x, out)) and np.array_equal(out, np.maximum(x, 0))
 
 
+def test_launch_new_fills_a_new_output_of_any_shape(two_threads):
+    """One compiled call: inputs of any rank, the new output shaped like the first, refused inside pool tasks."""
+    from tensorstein._kernels.parallel import parallel_for
+
+    for shape in (SHAPE, (4, 301, 257), (SHAPE[0] * SHAPE[1],)):
+        x = _data().reshape(shape)
+        y = _data(seed=1).reshape(shape)
+        out = NP.launch_new(B._add_k, 2, (x, y))
+        assert out is not None and out.shape == shape and out.dtype == x.dtype and out.flags.c_contiguous
+        np.testing.assert_array_equal(out, x + y)
+        np.testing.assert_array_equal(NP.launch_new(A._relu_k, 2, (x,)), np.maximum(x, 0))
+    seen = []
+    parallel_for(lambda i: seen.append(NP.launch_new(A._relu_k, 2, (x,))), 2)
+    assert seen == [None, None]
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_masked_fill_kernel_matches_numpy_where(threads):
     old = ts.get_num_threads()
@@ -177,6 +199,15 @@ def test_column_sums_on_the_team_equal_numpys_order(shape, dtype, two_threads):
                                   K._blocked_sum(blk).reshape((1,) + shape[1:]))
 
 
+def _chunk_counts(monkeypatch) -> list:
+    """The chunk counts of the team's slice launches (``launch``, ``launch_new``) from now on."""
+    counts: list = []
+    for name in ("launch", "launch_new"):
+        real = getattr(NP, name)
+        monkeypatch.setattr(NP, name, lambda *a, real=real, **k: counts.append(a[1]) or real(*a, **k))
+    return counts
+
+
 def test_mid_size_ops_wake_the_team_only_in_a_stream(monkeypatch):
     """With BLAS on another pool: an isolated mid-size op runs serially (waking sleeping threads costs more
     than it saves); the second of two back-to-back ones launches; work of COLD_MIN elements launches
@@ -187,9 +218,7 @@ def test_mid_size_ops_wake_the_team_only_in_a_stream(monkeypatch):
     ts.set_num_threads(2)
     NP.owns_blas()  # started, then pretend BLAS kept its own threads
     monkeypatch.setattr(NP, "_owns_blas", False)
-    launched = []
-    real = NP.launch
-    monkeypatch.setattr(NP, "launch", lambda *a, **k: launched.append(a[1]) or real(*a, **k))
+    launched = _chunk_counts(monkeypatch)
     try:
         x = _data()
         time.sleep(0.01)
@@ -216,9 +245,8 @@ def test_a_team_that_runs_blas_takes_every_mid_size_op(monkeypatch):
     ts.set_num_threads(2)
     NP.owns_blas()
     monkeypatch.setattr(NP, "_owns_blas", True)
-    launched, chunked = [], []
-    real, real_chunks = NP.launch, E.parallel_chunks
-    monkeypatch.setattr(NP, "launch", lambda *a, **k: launched.append(a[1]) or real(*a, **k))
+    launched, chunked = _chunk_counts(monkeypatch), []
+    real_chunks = E.parallel_chunks
     monkeypatch.setattr(E, "parallel_chunks", lambda *a, **k: chunked.append(a[1]) or real_chunks(*a, **k))
     try:
         x = _data()

@@ -137,18 +137,21 @@ grain(LIGHT, _add_s, _sub_s, _mul_s, _div_s, _add_r, _sub_r, _mul_r, _div_r, _fi
 _ARRAY_KERNELS = {np.add: _add_k, np.subtract: _sub_k, np.multiply: _mul_k, np.divide: _div_k}
 _SCALAR_KERNELS = {np.add: _add_s, np.subtract: _sub_s, np.multiply: _mul_s, np.divide: _div_s}
 _ROW_KERNELS = {np.add: _add_r, np.subtract: _sub_r, np.multiply: _mul_r, np.divide: _div_r}  # trailing broadcast
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _plain(a) -> bool:
-    return type(a) is np.ndarray and a.dtype in _FLOATS and a.flags.c_contiguous
+    if type(a) is not np.ndarray:
+        return False
+    dt = a.dtype
+    return (dt is _F32 or dt is _F64) and a.flags.c_contiguous  # identity: ``in`` compares, ~0.1 µs a dtype
 
 
 def apply(ufunc, x, y):
     """``ufunc(x, y)`` (NumPy's result, dtype included) on all cores when the operands are large."""
     if get_num_threads() == 1 or not isinstance(ufunc, np.ufunc):
         return ufunc(x, y)
-    if _plain(x) and _plain(y) and x.shape == y.shape and x.dtype == y.dtype and ufunc in _ARRAY_KERNELS:
+    if _plain(x) and _plain(y) and x.dtype is y.dtype and x.shape == y.shape and ufunc in _ARRAY_KERNELS:
         return map_nary(_ARRAY_KERNELS[ufunc], (x, y))
     if _plain(x) and _plain(y) and x.dtype == y.dtype and ufunc in _ROW_KERNELS:
         big, small, swap = (x, y, False) if x.size >= y.size else (y, x, True)

@@ -43,6 +43,8 @@ def map_nary(kernel, arrays, *params, out=None):
     The result has the dtype of ``arrays[0]`` (computed in float32 for half types)."""
     dtype = arrays[0].dtype
     if out is None and (dtype is _F32 or dtype is _F64) and _same_plain(arrays, dtype):
+        if arrays[0].size >= PARALLEL_MIN and (o := _split_new(kernel, arrays, params)) is not None:
+            return o
         xs, o = arrays, np.empty_like(arrays[0])  # the common case: no copies
     else:
         xs = [as_compute(a) for a in arrays]
@@ -61,6 +63,18 @@ def map_nary(kernel, arrays, *params, out=None):
     return o if o.dtype is dtype else o.astype(dtype)
 
 
+def _split_new(kernel, arrays, params):
+    """The new output of ``kernel`` over same-shape C-contiguous float ``arrays`` split over the team in one
+    compiled call (:func:`native_parallel.launch_new`); None where it does not split or the team cannot run it."""
+    n = arrays[0].size
+    k = _chunks(n, MIN_CHUNK * _GRAIN.get(kernel, 1), n)
+    if k == 1:
+        return None
+    o = native_parallel.launch_new(kernel, k, arrays, params)
+    native_parallel.mark()
+    return o
+
+
 def _same_plain(arrays, dtype) -> bool:
     """Every array C-contiguous and of ``dtype`` (identity checks: ``dtype ==`` costs ~0.1 µs a time)."""
     for a in arrays:
@@ -73,6 +87,8 @@ def map_unary(kernel, x: np.ndarray, *params, out=None) -> np.ndarray:
     """``kernel(flat_x, flat_out, *params)`` over ``x``, chunked over the pool."""
     dt = x.dtype
     if out is None and (dt is _F32 or dt is _F64) and x.flags.c_contiguous:
+        if x.size >= PARALLEL_MIN and (o := _split_new(kernel, (x,), params)) is not None:
+            return o
         o = np.empty_like(x)  # the common case: no copies
         xf = x.reshape(-1)
         of = o.reshape(-1)
@@ -87,8 +103,8 @@ def map_unary(kernel, x: np.ndarray, *params, out=None) -> np.ndarray:
 def grain(factor: int, *kernels) -> None:
     """Split ``kernels`` only in chunks ``factor`` times the usual size (:data:`LIGHT`, :data:`STREAMS`).
 
-    >>> grain(LIGHT, print); _GRAIN.pop(print)
-    4
+    >>> grain(3, print); _GRAIN.pop(print)
+    3
     """
     for k in kernels:
         _GRAIN[k] = factor

@@ -24,7 +24,8 @@ from .elementwise_engine import (
     map_rows_indexed,
     row_chunks,
 )
-from .fast_exp import FASTMATH, exp_sub_sum, exp_sum, exp_sum_into, fast_exp_neg, row_max
+from .fast_exp import FASTMATH, exp_sub_sum, fast_exp_neg, row_max
+from .row_exp import exp_sum, exp_sum_into
 
 __all__ = ["cross_entropy_backward", "cross_entropy_forward", "layer_norm_backward", "layer_norm_forward",
            "log_softmax_backward", "log_softmax_forward", "masked_softmax", "rms_norm_backward", "rms_norm_forward",

@@ -253,7 +253,9 @@ def _spec(args) -> tuple | None:
 
 
 def _sources(spec, kind: str, n_arrays: int):
-    """The job's and its launcher's source for arguments of kinds ``spec``; and the block's length."""
+    """The job's and its launcher's source for arguments of kinds ``spec``; and the block's length. Kind "new"
+    is "slices" whose launcher allocates the last array (the output: like the first, which may have any
+    shape, as the other inputs) and returns it."""
     unpack, pack, names = [], [], []
     k = 0
     for i, s in enumerate(spec):
@@ -263,7 +265,8 @@ def _sources(spec, kind: str, n_arrays: int):
             shape = "".join(f"b[{k + 1 + d}], " for d in range(s[2]))
             unpack.append(f"    {x} = carray(voidptr(b[{k}]), ({shape}), np.{s[1]})")
             pack.append(f"    b[{k}] = {x}.ctypes.data")
-            pack += [f"    b[{k + 1 + d}] = {x}.shape[{d}]" for d in range(s[2])]
+            pack += [f"    b[{k + 1 + d}] = {x}.shape[{d}]" for d in range(s[2])] if s[2] > 1 else \
+                [f"    b[{k + 1}] = {x}.size"]  # (kind "new": a 1-D view of any C-contiguous array)
             k += 1 + s[2]
         elif s == "b":
             unpack.append(f"    {x} = b[{k}] != 0")
@@ -277,7 +280,7 @@ def _sources(spec, kind: str, n_arrays: int):
             unpack.append(f"    {x} = np.{s[1]}(f[{k}])")
             pack.append(f"    f[{k}] = {x}")
             k += 1
-    if kind == "slices":
+    if kind in ("slices", "new"):
         size, rows = "x0.shape[0]", ""
         call = [f"{x}[lo:hi]" if i < n_arrays else x for i, x in enumerate(names)]
     else:
@@ -291,9 +294,13 @@ def _sources(spec, kind: str, n_arrays: int):
                      f"    f = carray(voidptr(block), ({length},), np.float64)", *unpack,
                      f"    size = {size}", "    lo = c * size // n", "    hi = (c + 1) * size // n",
                      f"    KERNEL({', '.join(call)})", ""])
-    go = "\n".join([f"def go(ctrl, fn, block, n, workers, syscall, {rows}{', '.join(names)}):",
+    new = kind == "new"
+    head = [x for x in names if not (new and x == f"x{n_arrays - 1}")]
+    go = "\n".join([f"def go(ctrl, fn, block, n, workers, syscall, {rows}{', '.join(head)}):",
+                    *([f"    x{n_arrays - 1} = np.empty_like(x0)"] if new else []),
                     "    b = block", "    f = block.view(np.float64)", *pack,
-                    "    run(ctrl, fn, block.ctypes.data, n, workers, syscall)", ""])
+                    "    run(ctrl, fn, block.ctypes.data, n, workers, syscall)",
+                    *([f"    return x{n_arrays - 1}"] if new else []), ""])
     return job, go, length
 
 
@@ -314,7 +321,9 @@ def job(kernel, kind: str, n_arrays: int, args):
 
     ``go(ctrl, fn, block, n_chunks, workers, syscall, [n_rows,] *args)`` packs the arguments into ``block``
     and runs the job: ``kernel(*[a[lo:hi] ...], *params)`` (kind "slices"), ``kernel(lo, hi, *args)``
-    ("rows") or ``kernel(c, lo, hi, *args)`` ("indexed") on chunk ``c``'s range."""
+    ("rows") or ``kernel(c, lo, hi, *args)`` ("indexed") on chunk ``c``'s range. Kind "new" (``args``: 1-D
+    examples, the output last of the arrays): ``go(..., *inputs, *params)`` takes C-contiguous inputs of any
+    one shape, runs "slices" on their 1-D views and a new output, and returns that output."""
     spec = _spec(args)
     if spec is None:
         return None

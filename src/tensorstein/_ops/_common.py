@@ -209,10 +209,9 @@ def entry(kernel: str, dt: np.dtype, kinds: tuple):
     if ep is None:
         from .._kernels.lazy import kernels
 
-        module, name = kernel.split(".")
         args = [False if k is bool else dt.type(0) if k is float else np.int64(0) if k is int else
                 np.empty((0,) * k, dt) if isinstance(k, int) else np.empty((0,) * k[0], k[1]) for k in kinds]
-        ep = _ENTRIES[kernel, dt] = kernels("pointwise").entry_point(getattr(kernels(module), name), *args)
+        ep = _ENTRIES[kernel, dt] = kernels("pointwise").entry_point(kernel_fn(kernel), *args)
     return ep
 
 
@@ -221,16 +220,29 @@ def serial_below(kernel: str) -> int:
     thread count: PARALLEL_MIN times the kernel's grain (``_kernels/elementwise_engine.grain``).
 
     >>> serial_below("activations._relu_k") // PARALLEL_MIN
-    4
+    2
     """
     n = _SERIAL_BELOW.get(kernel)
     if n is None:
-        module, name = kernel.split(".")
-        n = _SERIAL_BELOW[kernel] = kernels("elementwise_engine").split_min(getattr(kernels(module), name))
+        n = _SERIAL_BELOW[kernel] = kernels("elementwise_engine").split_min(kernel_fn(kernel))
     return n
 
 
+def kernel_fn(kernel: str):
+    """The Numba kernel ``_kernels/<module>.<name>`` (``kernel = "module.name"``).
+
+    >>> kernel_fn("activations._relu_k").__name__
+    '_relu_k'
+    """
+    fn = _KERNEL_FN.get(kernel)
+    if fn is None:
+        module, name = kernel.split(".")
+        fn = _KERNEL_FN[kernel] = getattr(kernels(module), name)
+    return fn
+
+
 _SERIAL_BELOW: dict = {}
+_KERNEL_FN: dict = {}
 
 
 def float_input(x: np.ndarray) -> np.ndarray:

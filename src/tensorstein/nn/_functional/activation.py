@@ -12,7 +12,7 @@ from ..._autograd.graph import attach, needs_grad, node_type
 from ..._kernels.lazy import PARALLEL_MIN, kernels
 from ..._kernels.parallel import get_num_threads
 from ..._ops import reduction as R
-from ..._ops._common import _ENTRIES, entry, serial_below
+from ..._ops._common import _ENTRIES, entry, kernel_fn, serial_below
 from ..._ops import unary as U
 from ..._ops.indexing import where
 from ..._tensor import Tensor
@@ -27,18 +27,20 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _small(input, kernel, *params):
-    """The forward of a small float32/float64 input that records no graph, straight through the compiled
-    ``kernel(x, out, *params)`` (``"activations._elu_k"``; no pool, no type dispatch: the per-call cost);
-    None otherwise. ``params`` are Python floats, converted to the input's dtype as the kernel wrappers do."""
+    """The forward of a float32/float64 input that records no graph: ``kernel(x, out, *params)``
+    (``"activations._elu_k"``) straight through its compiled entry on this thread while the input is small (no
+    pool, no type dispatch: the per-call cost), else split over all cores; None otherwise. ``params`` are Python
+    floats, converted to the input's dtype as the kernel wrappers do."""
     x = input._data
     dt = x.dtype
-    if (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1 or
-                                       x.size < serial_below(kernel)) and not (input.requires_grad and grad_enabled()):
+    if not (dt is _F32 or dt is _F64) or (input.requires_grad and grad_enabled()):
+        return None
+    if x.size < PARALLEL_MIN or get_num_threads() == 1 or x.size < serial_below(kernel):
         ep = _ENTRIES.get((kernel, dt)) or entry(kernel, dt, (1, 1) + (float,) * len(params))
         out = np.empty(x.shape, dt)
         ep(x.ravel(), out.ravel(), *params)
         return Tensor._make(out)
-    return None
+    return Tensor._make(kernels("elementwise_engine").map_unary(kernel_fn(kernel), x, *[dt.type(p) for p in params]))
 
 
 def _float_only(input, kernel):
