@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .elementwise_engine import LIGHT, MIN_CHUNK, STREAMS, grain, map_nary, map_sliced
+from .elementwise_engine import LIGHT, MIN_CHUNK, STREAMS, grain, map_nary, map_sliced, split_new
 from .parallel import get_num_threads
 from .pointwise import map_ufunc
 
@@ -152,7 +152,9 @@ def apply(ufunc, x, y):
     if get_num_threads() == 1 or not isinstance(ufunc, np.ufunc):
         return ufunc(x, y)
     if _plain(x) and _plain(y) and x.dtype is y.dtype and x.shape == y.shape and ufunc in _ARRAY_KERNELS:
-        return map_nary(_ARRAY_KERNELS[ufunc], (x, y))
+        kernel = _ARRAY_KERNELS[ufunc]
+        out = split_new(kernel, (x, y))
+        return out if out is not None else map_nary(kernel, (x, y))
     if _plain(x) and _plain(y) and x.dtype == y.dtype and ufunc in _ROW_KERNELS:
         big, small, swap = (x, y, False) if x.size >= y.size else (y, x, True)
         k = small.size

@@ -21,7 +21,8 @@ from .lazy import LIGHT, PARALLEL_MIN, REDUCE_MIN, STREAMS
 from .parallel import get_num_threads, parallel_chunks, parallel_for
 
 __all__ = ["LIGHT", "MIN_CHUNK", "PARALLEL_MIN", "READ_CHUNK", "STREAMS", "as_compute", "get_num_threads", "grain",
-           "map_nary", "map_rows", "map_rows_indexed", "map_sliced", "map_unary", "row_chunks", "split_min"]
+           "map_nary", "map_rows", "map_rows_indexed", "map_sliced", "map_unary", "row_chunks", "split_min",
+           "split_new"]
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 MIN_CHUNK = 16384  # smallest chunk handed to a worker
@@ -43,7 +44,7 @@ def map_nary(kernel, arrays, *params, out=None):
     The result has the dtype of ``arrays[0]`` (computed in float32 for half types)."""
     dtype = arrays[0].dtype
     if out is None and (dtype is _F32 or dtype is _F64) and _same_plain(arrays, dtype):
-        if arrays[0].size >= PARALLEL_MIN and (o := _split_new(kernel, arrays, params)) is not None:
+        if arrays[0].size >= PARALLEL_MIN and (o := split_new(kernel, arrays, params)) is not None:
             return o
         xs, o = arrays, np.empty_like(arrays[0])  # the common case: no copies
     else:
@@ -63,15 +64,19 @@ def map_nary(kernel, arrays, *params, out=None):
     return o if o.dtype is dtype else o.astype(dtype)
 
 
-def _split_new(kernel, arrays, params):
-    """The new output of ``kernel`` over same-shape C-contiguous float ``arrays`` split over the team in one
-    compiled call (:func:`native_parallel.launch_new`); None where it does not split or the team cannot run it."""
+def split_new(kernel, arrays, params=()):
+    """The new output of ``kernel(*flat_inputs, flat_out, *params)`` over same-shape C-contiguous ``arrays`` of
+    one float dtype, split over the team (:func:`native_parallel.launch_new`); None where the work does not
+    split or the team cannot run it (then :func:`map_nary` serves)."""
+    if not hasattr(kernel, "py_func"):  # a Python callable (a ufunc): the pool's, see map_sliced
+        return None
     n = arrays[0].size
     k = _chunks(n, MIN_CHUNK * _GRAIN.get(kernel, 1), n)
     if k == 1:
         return None
     o = native_parallel.launch_new(kernel, k, arrays, params)
-    native_parallel.mark()
+    if o is not None:
+        native_parallel.mark()
     return o
 
 
@@ -87,7 +92,7 @@ def map_unary(kernel, x: np.ndarray, *params, out=None) -> np.ndarray:
     """``kernel(flat_x, flat_out, *params)`` over ``x``, chunked over the pool."""
     dt = x.dtype
     if out is None and (dt is _F32 or dt is _F64) and x.flags.c_contiguous:
-        if x.size >= PARALLEL_MIN and (o := _split_new(kernel, (x,), params)) is not None:
+        if x.size >= PARALLEL_MIN and (o := split_new(kernel, (x,), params)) is not None:
             return o
         o = np.empty_like(x)  # the common case: no copies
         xf = x.reshape(-1)

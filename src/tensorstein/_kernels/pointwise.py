@@ -38,6 +38,7 @@ _SQ, _CUBE, _SQRT, _RSQRT, _RECIP, _RECIP_SQ, _INT64, _HALF64, _ONE = range(9)
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _SPECIAL = {2.0: _SQ, 3.0: _CUBE, 0.5: _SQRT, -0.5: _RSQRT, -1.0: _RECIP, -2.0: _RECIP_SQ, 1.0: _ONE}
+_SPECIAL_PARAMS = {e: (np.int64(m), np.int64(0)) for e, m in _SPECIAL.items()}  # _pow_fwd's (mode, n)
 
 
 def _mode(e: float):
@@ -170,6 +171,12 @@ def _generic_pow(x, e):
 def pow_forward(x: np.ndarray, exponent: float) -> np.ndarray:
     """``x ** exponent`` for a float array and a Python-number exponent."""
     e = float(exponent)
+    params = _SPECIAL_PARAMS.get(e)
+    dt = x.dtype
+    if params is not None and (dt is _F32 or dt is _F64):  # the common case first: x * x, x * x * x, ...
+        if serial(x.size, _pow_fwd):
+            return small_map(_pow_fwd, x, *params)
+        return map_unary(_pow_fwd, x, *params)
     if e == 0.0:
         return np.ones(x.shape, x.dtype)  # torch: pow(x, 0) == 1, NaN included
     m = _SPECIAL.get(e)  # 2, 3, 0.5, -0.5, -1, -2, 1: one multiply / sqrt / divide
@@ -178,7 +185,6 @@ def pow_forward(x: np.ndarray, exponent: float) -> np.ndarray:
         r = kernels("sleef_pow").pow_tensor_number(x, e)  # torch's SLEEF powf for float32 / half types
         if r is not None:
             return r
-    dt = x.dtype
     if m is None or (dt == np.float64 and m[0] in (_INT64, _HALF64)):
         return _generic_pow(x, e)
     if (dt is _F32 or dt is _F64) and serial(x.size, _pow_fwd):

@@ -253,9 +253,7 @@ def _spec(args) -> tuple | None:
 
 
 def _sources(spec, kind: str, n_arrays: int):
-    """The job's and its launcher's source for arguments of kinds ``spec``; and the block's length. Kind "new"
-    is "slices" whose launcher allocates the last array (the output: like the first, which may have any
-    shape, as the other inputs) and returns it."""
+    """The job's and its launcher's source for arguments of kinds ``spec``; and the block's length."""
     unpack, pack, names = [], [], []
     k = 0
     for i, s in enumerate(spec):
@@ -266,7 +264,7 @@ def _sources(spec, kind: str, n_arrays: int):
             unpack.append(f"    {x} = carray(voidptr(b[{k}]), ({shape}), np.{s[1]})")
             pack.append(f"    b[{k}] = {x}.ctypes.data")
             pack += [f"    b[{k + 1 + d}] = {x}.shape[{d}]" for d in range(s[2])] if s[2] > 1 else \
-                [f"    b[{k + 1}] = {x}.size"]  # (kind "new": a 1-D view of any C-contiguous array)
+                [f"    b[{k + 1}] = {x}.size"]  # a C-contiguous array of any rank passes as its 1-D view
             k += 1 + s[2]
         elif s == "b":
             unpack.append(f"    {x} = b[{k}] != 0")
@@ -280,7 +278,7 @@ def _sources(spec, kind: str, n_arrays: int):
             unpack.append(f"    {x} = np.{s[1]}(f[{k}])")
             pack.append(f"    f[{k}] = {x}")
             k += 1
-    if kind in ("slices", "new"):
+    if kind == "slices":
         size, rows = "x0.shape[0]", ""
         call = [f"{x}[lo:hi]" if i < n_arrays else x for i, x in enumerate(names)]
     else:
@@ -294,13 +292,9 @@ def _sources(spec, kind: str, n_arrays: int):
                      f"    f = carray(voidptr(block), ({length},), np.float64)", *unpack,
                      f"    size = {size}", "    lo = c * size // n", "    hi = (c + 1) * size // n",
                      f"    KERNEL({', '.join(call)})", ""])
-    new = kind == "new"
-    head = [x for x in names if not (new and x == f"x{n_arrays - 1}")]
-    go = "\n".join([f"def go(ctrl, fn, block, n, workers, syscall, {rows}{', '.join(head)}):",
-                    *([f"    x{n_arrays - 1} = np.empty_like(x0)"] if new else []),
+    go = "\n".join([f"def go(ctrl, fn, block, n, workers, syscall, {rows}{', '.join(names)}):",
                     "    b = block", "    f = block.view(np.float64)", *pack,
-                    "    run(ctrl, fn, block.ctypes.data, n, workers, syscall)",
-                    *([f"    return x{n_arrays - 1}"] if new else []), ""])
+                    "    run(ctrl, fn, block.ctypes.data, n, workers, syscall)", ""])
     return job, go, length
 
 
@@ -321,9 +315,8 @@ def job(kernel, kind: str, n_arrays: int, args):
 
     ``go(ctrl, fn, block, n_chunks, workers, syscall, [n_rows,] *args)`` packs the arguments into ``block``
     and runs the job: ``kernel(*[a[lo:hi] ...], *params)`` (kind "slices"), ``kernel(lo, hi, *args)``
-    ("rows") or ``kernel(c, lo, hi, *args)`` ("indexed") on chunk ``c``'s range. Kind "new" (``args``: 1-D
-    examples, the output last of the arrays): ``go(..., *inputs, *params)`` takes C-contiguous inputs of any
-    one shape, runs "slices" on their 1-D views and a new output, and returns that output."""
+    ("rows") or ``kernel(c, lo, hi, *args)`` ("indexed") on chunk ``c``'s range. Where the job takes a 1-D
+    array, ``go`` (compiled for that) may be given a C-contiguous array of any rank: its 1-D view runs."""
     spec = _spec(args)
     if spec is None:
         return None

@@ -235,11 +235,11 @@ def relu(input):
         ep = _RELU.get(dt) or _RELU.setdefault(dt, entry("activations._relu_k", dt, (1, 1)))
         arr = np.empty(x.shape, dt)
         ep(x.ravel(), arr.ravel())
-    elif dt == np.bool_:
-        raise RuntimeError("Boolean inputs not supported for relu")
-    elif dt == np.float32 or dt == np.float64:
+    elif dt is _F32 or dt is _F64 or dt == np.float32 or dt == np.float64:
         big = True
         arr = kernels("activations").relu(x)
+    elif dt == np.bool_:
+        raise RuntimeError("Boolean inputs not supported for relu")
     else:
         arr = np.maximum(x, dt.type(0))
     res = Tensor._make(arr)
