@@ -27,8 +27,8 @@ def _count(block, chunk, n_chunks):
     slots[chunk + 8] = n_chunks
 
 
-def test_every_chunk_runs_once_per_launch():
-    n = min(team.workers() + 1, 8)
+@pytest.mark.parametrize("n", [2, 8])  # 8: more chunks than threads, the caller claims the rest
+def test_every_chunk_runs_once_per_launch(n):
     slots = np.zeros(16, np.int64)
     for _ in range(2000):
         team.launch(_count.address, slots.ctypes.data, n)
@@ -39,11 +39,24 @@ def test_every_chunk_runs_once_per_launch():
     np.testing.assert_array_equal(slots[:n], [2001] + [2000] * (n - 1))
 
 
-def test_sleeping_workers_wake_for_the_next_launch():
-    slots = np.zeros(16, np.int64)
-    time.sleep(max(0.05, 20 * team.SPIN_S))  # past the spin: the workers sleep on the futex
-    team.launch(_count.address, slots.ctypes.data, 2)
-    np.testing.assert_array_equal(slots[:2], [1, 1])
+@numba.cfunc(numba.types.void(numba.types.int64, numba.types.int64, numba.types.int64), nopython=True)
+def _handshake(block, chunk, n_chunks):
+    """Chunk 0 (the caller's) waits until another thread ran chunk 1: slot 0 counts the polls, -1 gave up."""
+    if chunk == 1:
+        team._store(block + 8, 1)
+        return
+    polls = 0
+    while team._load(block + 8) == 0 and polls < 100_000_000:  # atomic loads: the wait is not optimised away
+        polls += 1
+    team._store(block, polls if team._load(block + 8) else -1)
+
+
+def test_sleeping_workers_wake_and_claim_chunks():
+    for _ in range(3):
+        slots = np.zeros(2, np.int64)
+        time.sleep(max(0.05, 20 * team.SPIN_S))  # past the spin: the workers sleep on the futex
+        team.launch(_handshake.address, slots.ctypes.data, 2)
+        assert slots[1] == 1 and slots[0] >= 0  # a worker woke and ran chunk 1 while the caller waited in 0
 
 
 def test_kernels_run_on_the_team_as_serially():

@@ -301,7 +301,7 @@ def launch_new(kernel, n_chunks: int, inputs, params=()):
         return None
     out = np.empty_like(a0)
     try:
-        call[0](call[1], call[2], call[3], n_chunks, len(_team._threads), call[4], *inputs, out, *params)
+        call[0](call[1], call[2], call[3], n_chunks, call[4], *inputs, out, *params)
     finally:
         _job_lock.release()
     return out
@@ -309,8 +309,7 @@ def launch_new(kernel, n_chunks: int, inputs, params=()):
 
 def _new_call(kernel, inputs, params):
     """(compiled entry of the slices job's launcher for ``inputs`` and an output of their rank, then its first
-    arguments but the chunk and worker counts), or False where the kernel's job does not take 1-D arrays of one
-    dtype only."""
+    arguments but the chunk count), or False where the kernel's job does not take 1-D arrays of one dtype only."""
     flat = [a.reshape(-1)[:0] for a in inputs]
     n_arrays = len(inputs) + 1
     args = (*flat, flat[0], *params)
@@ -322,7 +321,7 @@ def _new_call(kernel, inputs, params):
     call = False
     if job and job[3] == tuple((i, inputs[0].dtype, 1) for i in range(n_arrays)):
         go, fn, block, _ = job
-        example = (_team._ctrl, fn, block, 1, 0, _team._syscall, *inputs, inputs[0], *params)
+        example = (_team._ctrl, fn, block, 1, _team._syscall, *inputs, inputs[0], *params)
         call = (go.compile(tuple(go.typeof_pyval(a) for a in example)), _team._ctrl, fn, block, _team._syscall)
     _new_calls[kernel, len(inputs), len(params), inputs[0].dtype, inputs[0].ndim] = call
     return call
@@ -351,7 +350,7 @@ def _on_team(kernel, kind: str, n_arrays: int, n_chunks: int, rows: tuple, args)
     if not _job_lock.acquire(blocking=False):
         return False
     try:
-        go(_team._ctrl, fn, block, n_chunks, len(_team._threads), _team._syscall, *rows, *args)
+        go(_team._ctrl, fn, block, n_chunks, _team._syscall, *rows, *args)
     finally:
         _job_lock.release()
     return True

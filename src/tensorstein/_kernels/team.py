@@ -4,10 +4,12 @@ Numba's ``prange`` launch costs ~2.5 µs on a 2-core VM (its scheduler, then
 GNU OpenMP's fork and join); an element-wise op of 1e5 floats takes ~3-5 µs
 of work, so such a launch ate the gain.  Here each worker is a Python thread
 that runs :func:`serve`, a Numba loop without the GIL, for good: it spins on
-a sequence number, calls the job published with it, and counts itself done.
-A launch (:func:`run`) publishes a job (a C function ``job(block, chunk,
-n_chunks)`` and the address of its argument block), runs chunk 0 itself and
-spins until every worker is done: ~0.4 µs in all.
+a sequence number and claims chunks of the job published with it.  A launch
+(:func:`run`) publishes a job (a C function ``job(block, chunk, n_chunks)``
+and the address of its argument block), runs chunk 0 itself, claims what no
+worker has claimed yet, and spins until every chunk is done: ~0.4 µs in all.
+A worker that is asleep or descheduled delays a launch by nothing: the
+caller runs its chunk.
 
 A worker that saw no job for :data:`SPIN_S` seconds sleeps on a futex (no CPU
 use); the next launch wakes it (~30-100 µs in a VM, once).  Linux on x86-64
@@ -51,7 +53,8 @@ from .beside import cached, generated
 __all__ = ["carray", "job", "launch", "run", "start", "voidptr", "workers"]
 
 SPIN_S = float(os.environ.get("TENSORSTEIN_SPIN_S", "0.001"))  # a worker spins this long before it sleeps
-_SEQ, _FN, _BLOCK, _CHUNKS, _DONE, _SLEEPERS, _STOP = 0, 8, 9, 10, 16, 24, 32  # int64 slots, own cache lines
+_SEQ, _FN, _BLOCK, _CHUNKS, _DONE, _SLEEPERS, _STOP, _NEXT = 0, 8, 9, 10, 16, 24, 32, 40  # int64 slots, own lines
+_LOW31 = 0x7FFFFFFF  # _NEXT holds (job number & _LOW31) << 32 | the next unclaimed chunk
 _SYS_FUTEX, _WAIT, _WAKE = 202, 128, 129  # x86-64 syscall number; FUTEX_WAIT / FUTEX_WAKE, process-private
 _ctrl = 0  # address of the control words (never freed)
 _syscall = 0
@@ -84,6 +87,15 @@ def _add(typingctx, addr, value):
     def codegen(context, builder, sig, args):
         return builder.atomic_rmw("add", _i64_ptr(builder, args[0]), args[1], "seq_cst")
     return types.int64(addr, value), codegen
+
+
+@intrinsic
+def _cas(typingctx, addr, expected, value):
+    """Compare-and-swap of the int64 at ``addr``; returns the value found there."""
+    def codegen(context, builder, sig, args):
+        pair = builder.cmpxchg(_i64_ptr(builder, args[0]), args[1], args[2], "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 0)
+    return types.int64(addr, expected, value), codegen
 
 
 @intrinsic
@@ -125,9 +137,33 @@ def voidptr(typingctx, addr):
     return types.voidptr(addr), codegen
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _claim(ctrl, job, n_chunks):
+    """The next unclaimed chunk of job number ``job`` (claimed now), or -1: all claimed, or another job runs."""
+    at = ctrl + _NEXT * 8
+    word = _load(at)
+    while True:
+        if (word >> 32) != (job & _LOW31) or (word & 0xFFFFFFFF) >= n_chunks:
+            return -1
+        found = _cas(at, word, word + 1)
+        if found == word:
+            return word & 0xFFFFFFFF
+        word = found
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _work(ctrl, job, fn, block, n_chunks):
+    """Run chunks of job number ``job`` while any is unclaimed, counting each one done."""
+    c = _claim(ctrl, job, n_chunks)
+    while c >= 0:
+        _call_job(fn, block, c, n_chunks)
+        _add(ctrl + _DONE * 8, 1)
+        c = _claim(ctrl, job, n_chunks)
+
+
 @njit(nogil=True, cache=True)
-def serve(ctrl, worker, spin, syscall):
-    """Worker ``worker`` (1, 2, ...): run chunk ``worker`` of every published job until told to stop."""
+def serve(ctrl, spin, syscall):
+    """A worker: claim and run chunks of every published job until told to stop."""
     seq = ctrl + _SEQ * 8
     seen = _load(seq)
     while True:
@@ -147,31 +183,33 @@ def serve(ctrl, worker, spin, syscall):
         seen = now
         if _load(ctrl + _STOP * 8):
             return
-        n = _load(ctrl + _CHUNKS * 8)
-        if worker < n:
-            _call_job(_load(ctrl + _FN * 8), _load(ctrl + _BLOCK * 8), worker, n)
-        _add(ctrl + _DONE * 8, 1)
+        # read after the sequence number; a claim succeeds only while job ``seen`` still runs, so these are its own
+        _work(ctrl, seen, _load(ctrl + _FN * 8), _load(ctrl + _BLOCK * 8), _load(ctrl + _CHUNKS * 8))
 
 
 @njit(nogil=True, cache=True, inline="always")
-def run(ctrl, fn, block, n_chunks, n_workers, syscall):
-    """Chunks ``0 .. n_chunks - 1`` of ``fn(block, chunk, n_chunks)``: chunk 0 here, the rest on the workers
-    (``n_workers`` of them, each running :func:`serve`); returns when all are done."""
+def run(ctrl, fn, block, n_chunks, syscall):
+    """Chunks ``0 .. n_chunks - 1`` of ``fn(block, chunk, n_chunks)``: chunk 0 here, the others claimed by
+    whoever is free first (a worker running :func:`serve`, or this thread once done with chunk 0, so a worker
+    that is asleep or descheduled delays nothing); returns when all are done. One launcher at a time."""
+    job = _load(ctrl + _SEQ * 8) + 1
+    _store(ctrl + _NEXT * 8, ((job & _LOW31) << 32) | 1)  # first: a claim on the previous job fails from now on
     _store(ctrl + _FN * 8, fn)
     _store(ctrl + _BLOCK * 8, block)
     _store(ctrl + _CHUNKS * 8, n_chunks)
     _store(ctrl + _DONE * 8, 0)
     _add(ctrl + _SEQ * 8, 1)  # publishes the job (sequentially consistent: ordered before the next load)
-    if _load(ctrl + _SLEEPERS * 8) > 0:
+    if n_chunks > 1 and _load(ctrl + _SLEEPERS * 8) > 0:
         _futex(syscall, ctrl + _SEQ * 8, _WAKE, 0x7FFFFFFF)
     _call_job(fn, block, 0, n_chunks)
-    while _load(ctrl + _DONE * 8) < n_workers:
+    _work(ctrl, job, fn, block, n_chunks)
+    while _load(ctrl + _DONE * 8) < n_chunks - 1:
         _pause()
 
 
 @njit(nogil=True, cache=True)
-def _run(ctrl, fn, block, n_chunks, n_workers, syscall):
-    run(ctrl, fn, block, n_chunks, n_workers, syscall)
+def _run(ctrl, fn, block, n_chunks, syscall):
+    run(ctrl, fn, block, n_chunks, syscall)
 
 
 @njit(nogil=True, cache=True)
@@ -204,7 +242,7 @@ def start(n_threads: int) -> bool:
             _spin = max(1000, int(SPIN_S / per_pause))
             atexit.register(_stop)
         while len(_threads) < n_threads - 1:
-            w = threading.Thread(target=serve, args=(_ctrl, len(_threads) + 1, _spin, _syscall),
+            w = threading.Thread(target=serve, args=(_ctrl, _spin, _syscall),
                                  name=f"tensorstein-team-{len(_threads) + 1}", daemon=True)
             w.start()
             _threads.append(w)
@@ -217,15 +255,15 @@ def workers() -> int:
 
 
 def launch(fn: int, block: int, n_chunks: int) -> None:
-    """``fn(block, c, n_chunks)`` for every chunk ``c`` (``n_chunks <= workers() + 1``), from Python."""
-    _run(_ctrl, fn, block, n_chunks, len(_threads), _syscall)
+    """``fn(block, c, n_chunks)`` for every chunk ``c``, from Python (one launcher at a time)."""
+    _run(_ctrl, fn, block, n_chunks, _syscall)
 
 
 def _stop() -> None:
     """At exit: workers return from :func:`serve` (without waiting for them)."""
     if _ctrl and _threads:
         ctypes.c_int64.from_address(_ctrl + _STOP * 8).value = 1
-        _run(_ctrl, _NOOP.address, 0, 1, 0, _syscall)  # a job no worker runs: moves the sequence number
+        _run(_ctrl, _NOOP.address, 0, 1, _syscall)  # a one-chunk job: moves the sequence number
 
 
 @cfunc(types.void(types.int64, types.int64, types.int64), nopython=True, cache=True)
@@ -292,9 +330,9 @@ def _sources(spec, kind: str, n_arrays: int):
                      f"    f = carray(voidptr(block), ({length},), np.float64)", *unpack,
                      f"    size = {size}", "    lo = c * size // n", "    hi = (c + 1) * size // n",
                      f"    KERNEL({', '.join(call)})", ""])
-    go = "\n".join([f"def go(ctrl, fn, block, n, workers, syscall, {rows}{', '.join(names)}):",
+    go = "\n".join([f"def go(ctrl, fn, block, n, syscall, {rows}{', '.join(names)}):",
                     "    b = block", "    f = block.view(np.float64)", *pack,
-                    "    run(ctrl, fn, block.ctypes.data, n, workers, syscall)", ""])
+                    "    run(ctrl, fn, block.ctypes.data, n, syscall)", ""])
     return job, go, length
 
 
@@ -313,7 +351,7 @@ def job(kernel, kind: str, n_arrays: int, args):
     ``(index, dtype, ndim)`` of each array argument, the pattern the job unpacks); None when an
     argument is of a kind the block cannot carry (a non-contiguous array, a 0-d array, an object).
 
-    ``go(ctrl, fn, block, n_chunks, workers, syscall, [n_rows,] *args)`` packs the arguments into ``block``
+    ``go(ctrl, fn, block, n_chunks, syscall, [n_rows,] *args)`` packs the arguments into ``block``
     and runs the job: ``kernel(*[a[lo:hi] ...], *params)`` (kind "slices"), ``kernel(lo, hi, *args)``
     ("rows") or ``kernel(c, lo, hi, *args)`` ("indexed") on chunk ``c``'s range. Where the job takes a 1-D
     array, ``go`` (compiled for that) may be given a C-contiguous array of any rank: its 1-D view runs."""
