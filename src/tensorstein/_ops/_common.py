@@ -228,6 +228,19 @@ def serial_below(kernel: str) -> int:
     return n
 
 
+def split_unary(kernel: str, x: np.ndarray, *params):
+    """``kernel(flat_x, flat_out, *params)`` (``"module.name"``, as :func:`entry`) into a new array, split over
+    all cores, for a large C-contiguous float32/float64 ``x``; None where it does not split (then the caller's
+    other path serves). ``params`` are typed as every other call of the kernel types them.
+
+    >>> split_unary("activations._relu_k", np.ones(3, np.float32)) is None  # too small to split
+    True
+    """
+    if not x.flags.c_contiguous:
+        return None
+    return kernels("elementwise_engine").split_new(kernel_fn(kernel), (x,), params)
+
+
 def kernel_fn(kernel: str):
     """The Numba kernel ``_kernels/<module>.<name>`` (``kernel = "module.name"``).
 

@@ -16,7 +16,17 @@ from .._autograd.graph import attach, node_type, needs_grad
 from .._kernels.lazy import PARALLEL_MIN, kernels
 from .._kernels.parallel import get_num_threads
 from .._tensor import Tensor
-from ._common import binary_operands, check_tensor, entry, float_input, quiet, serial_below, small_map2, write_out
+from ._common import (
+    binary_operands,
+    check_tensor,
+    entry,
+    float_input,
+    quiet,
+    serial_below,
+    small_map2,
+    split_unary,
+    write_out,
+)
 from ._registry import register
 from .elementwise import maximum, minimum
 
@@ -237,7 +247,9 @@ def relu(input):
         ep(x.ravel(), arr.ravel())
     elif dt is _F32 or dt is _F64 or dt == np.float32 or dt == np.float64:
         big = True
-        arr = kernels("activations").relu(x)
+        arr = split_unary("activations._relu_k", x)
+        if arr is None:
+            arr = kernels("activations").relu(x)
     elif dt == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
     else:

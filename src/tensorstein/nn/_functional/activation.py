@@ -12,7 +12,7 @@ from ..._autograd.graph import attach, needs_grad, node_type
 from ..._kernels.lazy import PARALLEL_MIN, kernels
 from ..._kernels.parallel import get_num_threads
 from ..._ops import reduction as R
-from ..._ops._common import _ENTRIES, entry, kernel_fn, serial_below
+from ..._ops._common import _ENTRIES, entry, kernel_fn, serial_below, split_unary
 from ..._ops import unary as U
 from ..._ops.indexing import where
 from ..._tensor import Tensor
@@ -40,7 +40,11 @@ def _small(input, kernel, *params):
         out = np.empty(x.shape, dt)
         ep(x.ravel(), out.ravel(), *params)
         return Tensor._make(out)
-    return Tensor._make(kernels("elementwise_engine").map_unary(kernel_fn(kernel), x, *[dt.type(p) for p in params]))
+    typed = [dt.type(p) for p in params]
+    arr = split_unary(kernel, x, *typed)
+    if arr is None:
+        arr = kernels("elementwise_engine").map_unary(kernel_fn(kernel), x, *typed)
+    return Tensor._make(arr)
 
 
 def _float_only(input, kernel):
