@@ -316,15 +316,16 @@ def _ce_k(r0, r1, x, tgt, ignore, eps, loss, lse):
             continue
         xr = x[i]
         m = row_max(xr)
-        s = t(0.0)
-        tot = t(0.0)
-        for j in range(c):
-            s += fast_exp_neg(xr[j] - m)
-            tot += xr[j]
-        ls = m + np.log(s)
+        ls = m + np.log(exp_sum(xr, m))
         lse[i] = ls
         nll = ls - xr[k]
-        loss[i] = (t(1.0) - eps) * nll + eps * (ls - tot / t(c)) if eps != t(0.0) else nll
+        if eps == t(0.0):
+            loss[i] = nll
+            continue
+        tot = t(0.0)
+        for j in range(c):
+            tot += xr[j]
+        loss[i] = (t(1.0) - eps) * nll + eps * (ls - tot / t(c))
 
 
 @njit(**_J)
