@@ -165,7 +165,10 @@ def apply(ufunc, x, y):
             return out
     for arr, s, swap in ((x, y, False), (y, x, True)):
         if _plain(arr) and ufunc in _SCALAR_KERNELS and _same_type_scalar(s, arr.dtype):
-            return map_nary(_SCALAR_KERNELS[ufunc], (arr,), arr.dtype.type(s), swap)
+            kernel = _SCALAR_KERNELS[ufunc]
+            out = split_new(kernel, (arr,), (s if type(s) is float else arr.dtype.type(s), swap))  # (a float:
+            # the team rounds it to arr's dtype once, as NumPy does)
+            return out if out is not None else map_nary(kernel, (arr,), arr.dtype.type(s), swap)
     if type(x) is not np.ndarray or type(y) is not np.ndarray or max(x.size, y.size) < MIN_CHUNK * 2:
         return ufunc(x, y)
     return map_ufunc(ufunc, x, y)

@@ -288,9 +288,10 @@ def launch_new(kernel, n_chunks: int, inputs, params=()):
     out.ravel()[lo:hi], *params)`` over ``n_chunks`` slices; None (nothing ran) where the team cannot run it.
 
     ``inputs``: C-contiguous arrays of one shape and one dtype, float32 or float64 (the caller checks: the
-    team does not); ``params``: as every other call of ``kernel`` passes them. The job's launcher is called
-    through its compiled entry point for arrays of this rank: no reshapes, no type dispatch (~2 µs less than
-    :func:`launch` on flat views, most of it for NumPy scalars in ``params``)."""
+    team does not); ``params``: as every other call of ``kernel`` passes them, except that a Python float
+    may stand for a scalar of the inputs' dtype (the kernel gets it rounded to that dtype, as from
+    ``dtype.type(p)``). The job's launcher is called through its compiled entry point for arrays of this
+    rank: no reshapes, no type dispatch (~2 µs less than :func:`launch` on flat views)."""
     a0 = inputs[0]
     call = _new_calls.get((kernel, len(inputs), len(params), a0.dtype, a0.ndim))
     if call is None:
@@ -312,7 +313,8 @@ def _new_call(kernel, inputs, params):
     arguments but the chunk count), or False where the kernel's job does not take 1-D arrays of one dtype only."""
     flat = [a.reshape(-1)[:0] for a in inputs]
     n_arrays = len(inputs) + 1
-    args = (*flat, flat[0], *params)
+    to_dtype = inputs[0].dtype.type
+    args = (*flat, flat[0], *[to_dtype(p) if type(p) is float else p for p in params])  # the job's pattern
     job = _jobs.get((kernel, "slices", len(args), inputs[0].dtype))
     if job is None:
         job = _new_job(kernel, "slices", n_arrays, args)

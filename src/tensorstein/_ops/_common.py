@@ -231,7 +231,8 @@ def serial_below(kernel: str) -> int:
 def split_unary(kernel: str, x: np.ndarray, *params):
     """``kernel(flat_x, flat_out, *params)`` (``"module.name"``, as :func:`entry`) into a new array, split over
     all cores, for a large C-contiguous float32/float64 ``x``; None where it does not split (then the caller's
-    other path serves). ``params`` are typed as every other call of the kernel types them.
+    other path serves). ``params`` are typed as every other call of the kernel types them, or Python floats
+    standing for scalars of ``x``'s dtype (see ``native_parallel.launch_new``).
 
     >>> split_unary("activations._relu_k", np.ones(3, np.float32)) is None  # too small to split
     True

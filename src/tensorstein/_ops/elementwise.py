@@ -147,6 +147,9 @@ def mul(input, other, *, out=None):
                 res = Tensor._make(ufunc2(np.multiply, input._data, other._data))
             except ValueError:  # not broadcastable: the general path raises torch's message
                 pass
+            else:
+                if not ((input.requires_grad or other.requires_grad) and grad_enabled()):
+                    return res  # no graph to record
     if res is None:
         other = as_tensor_arg(other)
         x, y, rt = binary_operands(input, other)

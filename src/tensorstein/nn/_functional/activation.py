@@ -40,10 +40,9 @@ def _small(input, kernel, *params):
         out = np.empty(x.shape, dt)
         ep(x.ravel(), out.ravel(), *params)
         return Tensor._make(out)
-    typed = [dt.type(p) for p in params]
-    arr = split_unary(kernel, x, *typed)
+    arr = split_unary(kernel, x, *params)  # (the team takes Python floats in x's dtype)
     if arr is None:
-        arr = kernels("elementwise_engine").map_unary(kernel_fn(kernel), x, *typed)
+        arr = kernels("elementwise_engine").map_unary(kernel_fn(kernel), x, *[dt.type(p) for p in params])
     return Tensor._make(arr)
 
 
