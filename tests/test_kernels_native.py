@@ -161,6 +161,8 @@ def test_launch_new_fills_a_new_output_of_any_shape(two_threads):
         assert out is not None and out.shape == shape and out.dtype == x.dtype and out.flags.c_contiguous
         np.testing.assert_array_equal(out, x + y)
         np.testing.assert_array_equal(NP.launch_new(A._relu_k, 2, (x,)), np.maximum(x, 0))
+    got = NP.launch_new(B._mul_s, 2, (x,), (0.1, False))  # a Python float: rounded to x's dtype once
+    np.testing.assert_array_equal(got, x * np.float32(0.1))
     seen = []
     parallel_for(lambda i: seen.append(NP.launch_new(A._relu_k, 2, (x,))), 2)
     assert seen == [None, None]
