@@ -160,12 +160,11 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
         input = input.to(dtype)
         x = input._data
     dims = normalize_dims(dim, x.ndim)
-    count = x.size if dims is None else int(np.prod([x.shape[d] for d in dims]))
-    with np.errstate(all="ignore"):
-        if _kernel_reduces(x, dims, _KERNEL_MIN):
-            arr = kernels("reduce").mean(x, None if dims is None else dims[0], keepdim)
-        else:
-            arr = np.mean(x, axis=dims, keepdims=keepdim, dtype=_acc_dtype(x))
+    count = x.size if dims is None else math.prod(x.shape[d] for d in dims)  # (np.prod of a list: ~2 µs)
+    if _kernel_reduces(x, dims, _KERNEL_MIN):
+        arr = quiet(kernels("reduce").mean, x, None if dims is None else dims[0], keepdim)
+    else:
+        arr = quiet(lambda: np.mean(x, axis=dims, keepdims=keepdim, dtype=_acc_dtype(x)))
     res = Tensor._make(np.asarray(arr).astype(x.dtype, copy=False))
     if needs_grad(input):
         _attach_expand(res, input, x.shape, dims, keepdim, count,
