@@ -460,11 +460,12 @@ def _exp_sub_sum_f32(row, m):
 
 
 @njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
-def _exp_sub_sum_f64(row, m):
+def _exp_sum_into_f64(row, m, out):
+    """``out[:] = exp(row - m)`` (``out`` may be ``row``); returns the sum."""
     s = 0.0
     for c in range(row.shape[0]):
         p = fast_exp_f64(row[c] - m)
-        row[c] = p
+        out[c] = p
         s += p
     return s
 
@@ -481,7 +482,7 @@ def _ov_exp_sub_sum(row, m):
     if isinstance(row, types.Array) and row.dtype == types.float32:
         return lambda row, m: _exp_sub_sum_f32(row, np.float32(m))
     if isinstance(row, types.Array) and row.dtype == types.float64:
-        return lambda row, m: _exp_sub_sum_f64(row, np.float64(m))
+        return lambda row, m: _exp_sum_into_f64(row, np.float64(m), row)
     return None
 
 

@@ -16,6 +16,7 @@ from numba.extending import intrinsic, overload
 from .fast_exp import (
     FASTMATH,
     _exp_neg_emitter,
+    _exp_sum_into_f64,
     _fm,
     _hreduce,
     _ir_row,
@@ -67,16 +68,6 @@ def _exp_sum_f64(row, m):
     s = 0.0
     for c in range(row.shape[0]):
         s += fast_exp_f64(row[c] - m)
-    return s
-
-
-@njit(fastmath=FASTMATH, cache=True, inline="always", error_model="numpy", boundscheck=False)
-def _exp_sum_into_f64(row, m, out):
-    s = 0.0
-    for c in range(row.shape[0]):
-        p = fast_exp_f64(row[c] - m)
-        out[c] = p
-        s += p
     return s
 
 
