@@ -269,9 +269,10 @@ def launch_rows(kernel, n_chunks: int, n_rows: int, args, indexed: bool = False)
 
 
 def _new_job(kernel, kind: str, n_arrays: int, args):
-    """The team's job for ``kernel`` on arguments like ``args`` (see :func:`_on_team`), False where there is none."""
+    """The team's job for ``kernel`` on arguments like ``args`` (see :func:`_on_team`), cached; False (cached)
+    where the arguments have none; None (not cached) where it cannot be made now, say in a pool task."""
     if _state is not True or not hasattr(kernel, "py_func") or not _threads():
-        return False  # not cached: the team may serve later (say outside a pool task)
+        return None
     _prime(kernel, kind, n_arrays, args)
     job = _jobs[kernel, kind, len(args), getattr(args[0], "dtype", None)] = \
         _team.job(kernel, kind, n_arrays, args) or False
@@ -280,7 +281,7 @@ def _new_job(kernel, kind: str, n_arrays: int, args):
 
 def _team_ready(n_chunks: int) -> bool:
     """Whether the team can take a launch of ``n_chunks`` from this thread now (growing it if need be)."""
-    return _state is True and not parallel._tls.inside and (n_chunks <= len(_team._threads) + 1 or _threads() > 0)
+    return _state is True and not parallel.in_pool_task() and (n_chunks <= len(_team._threads) + 1 or _threads() > 0)
 
 
 def launch_new(kernel, n_chunks: int, inputs, params=()):
@@ -318,8 +319,8 @@ def _new_call(kernel, inputs, params):
     job = _jobs.get((kernel, "slices", len(args), inputs[0].dtype))
     if job is None:
         job = _new_job(kernel, "slices", n_arrays, args)
-        if job is False and _jobs.get((kernel, "slices", len(args), inputs[0].dtype)) is None:
-            return False  # not made here (say in a pool task): not cached either
+        if job is None:
+            return False  # not made now: not cached either
     call = False
     if job and job[3] == tuple((i, inputs[0].dtype, 1) for i in range(n_arrays)):
         go, fn, block, _ = job
@@ -349,7 +350,7 @@ def _on_team(kernel, kind: str, n_arrays: int, n_chunks: int, rows: tuple, args)
         a = args[i]
         if not (type(a) is _ndarray and a.dtype is dtype and a.ndim == ndim and a.flags.c_contiguous):
             return False
-    if not _job_lock.acquire(blocking=False):
+    if not _job_lock.acquire(False):
         return False
     try:
         go(_team._ctrl, fn, block, n_chunks, _team._syscall, *rows, *args)

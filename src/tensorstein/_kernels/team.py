@@ -227,10 +227,10 @@ def start(n_threads: int) -> bool:
     with _grow:
         if not _ctrl:
             try:
-                _syscall = ctypes.cast(ctypes.CDLL(None).syscall, ctypes.c_void_p).value or 0
+                libc = ctypes.CDLL(None)
+                _syscall = ctypes.cast(libc.syscall, ctypes.c_void_p).value or 0
             except (OSError, AttributeError):
                 return False
-            libc = ctypes.CDLL(None)
             libc.calloc.restype = ctypes.c_void_p
             _ctrl = libc.calloc(64, 64) or 0  # 64 cache lines, never freed (workers may outlive teardown)
             if not (_ctrl and _syscall):
