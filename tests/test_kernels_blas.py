@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import ctypes
 import os
-import subprocess
-import sys
 import threading
 
 import numpy as np
 import pytest
+from _python import python_output
 
 from tensorstein._kernels import blas, native_parallel, parallel
 
@@ -105,10 +104,7 @@ def test_team_blas_can_be_turned_off():
             "parallel.set_num_threads(2)\n"
             "print(native_parallel.owns_blas(), [i['num_threads'] for i in threadpool_info() "
             "if 'numpy' in i['filepath']])\n")
-    env = dict(os.environ, TENSORSTEIN_TEAM_BLAS="0")
-    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == ["False", "[2]"]
+    assert python_output(code, TENSORSTEIN_TEAM_BLAS="0").split() == ["False", "[2]"]
 
 
 @needs_team

@@ -1,13 +1,11 @@
 """The native worker team (_kernels/team.py): every chunk once, sleep and wake, jobs made from kernels."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
+from _python import python_output
 
 from tensorstein._kernels import native_parallel as NP
 from tensorstein._kernels import parallel
@@ -102,10 +100,7 @@ def test_numba_layer_serves_when_the_team_is_turned_off():
             "y = ts.nn.functional.gelu(x) + x\n"
             "ts.set_num_threads(1)\n"
             "print(NP._team is None, NP._state, bool((y == ts.nn.functional.gelu(x) + x).all()))\n")
-    env = dict(os.environ, TENSORSTEIN_FAST_TEAM="0")
-    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == ["True", "True", "True"]
+    assert python_output(code, timeout=300, TENSORSTEIN_FAST_TEAM="0").split() == ["True", "True", "True"]
 
 
 def test_interpreter_exits_with_workers_running():
@@ -114,6 +109,4 @@ def test_interpreter_exits_with_workers_running():
             "x = ts.randn(1204, 257)\n"
             "print(float((ts.nn.functional.gelu(x) @ x.T).sum()) != 0)\n")
     t = time.perf_counter()
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "True" and time.perf_counter() - t < 120
+    assert python_output(code, timeout=300).strip() == "True" and time.perf_counter() - t < 120
