@@ -22,7 +22,7 @@ from .elementwise_engine import LIGHT, MIN_CHUNK, STREAMS, grain, map_nary, map_
 from .parallel import get_num_threads
 from .pointwise import map_ufunc
 
-__all__ = ["apply", "masked_fill"]
+__all__ = ["apply", "masked_fill", "same_shape", "with_scalar"]
 
 _J = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
 
@@ -145,6 +145,28 @@ def _plain(a) -> bool:
         return False
     dt = a.dtype
     return (dt is _F32 or dt is _F64) and a.flags.c_contiguous  # identity: ``in`` compares, ~0.1 µs a dtype
+
+
+def same_shape(ufunc, x, y):
+    """``ufunc(x, y)`` split over the team for same-shape C-contiguous arrays of one float dtype; None where
+    that does not apply or the team cannot take it (then :func:`apply` serves). The hot path of ``a + b``."""
+    kernel = _ARRAY_KERNELS.get(ufunc)
+    dt = x.dtype
+    if kernel is None or get_num_threads() == 1 or dt is not y.dtype or not (dt is _F32 or dt is _F64) or \
+            x.shape != y.shape or not (x.flags.c_contiguous and y.flags.c_contiguous):
+        return None
+    return split_new(kernel, (x, y))
+
+
+def with_scalar(ufunc, x, s, swap: bool = False):
+    """``ufunc(x, s)`` (``swap``: ``ufunc(s, x)``) split over the team for a C-contiguous float array and a
+    Python float; None where that does not apply or the team cannot take it. The hot path of ``a * 2.0``."""
+    kernel = _SCALAR_KERNELS.get(ufunc)
+    dt = x.dtype
+    if kernel is None or get_num_threads() == 1 or type(s) is not float or not (dt is _F32 or dt is _F64) or \
+            not x.flags.c_contiguous:
+        return None
+    return split_new(kernel, (x,), (s, swap))  # the team rounds s to x's dtype once, as NumPy does
 
 
 def apply(ufunc, x, y):

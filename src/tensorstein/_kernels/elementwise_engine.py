@@ -68,16 +68,11 @@ def split_new(kernel, arrays, params=()):
     """The new output of ``kernel(*flat_inputs, flat_out, *params)`` over same-shape C-contiguous ``arrays`` of
     one float dtype, split over the team (:func:`native_parallel.launch_new`); None where the work does not
     split or the team cannot run it (then :func:`map_nary` serves)."""
-    if not hasattr(kernel, "py_func"):  # a Python callable (a ufunc): the pool's, see map_sliced
-        return None
     n = arrays[0].size
-    k = _chunks(n, MIN_CHUNK * _GRAIN.get(kernel, 1), n)
-    if k == 1:
+    k = min(get_num_threads(), n // (MIN_CHUNK * _GRAIN.get(kernel, 1)))  # _chunks inlined: every split op's path
+    if k <= 1 or n < COLD_MIN and not native_parallel.warm():
         return None
-    o = native_parallel.launch_new(kernel, k, arrays, params)
-    if o is not None:
-        native_parallel.mark()
-    return o
+    return native_parallel.launch_new(kernel, k, arrays, params)
 
 
 def _same_plain(arrays, dtype) -> bool:

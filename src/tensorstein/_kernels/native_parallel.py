@@ -49,11 +49,12 @@ array([ 0.,  2.,  4.,  6.,  8., 10.])
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
 
-import numpy as np
+from numpy import empty_like as _empty_like
 from numpy import ndarray as _ndarray
 
 from . import parallel
@@ -70,8 +71,7 @@ _state: bool | None = None  # None: not tried yet; True: usable; False: unavaila
 _owns_blas = False  # the team runs large matrix products (BLAS itself at one thread): see .blas
 _team = None  # the module .team when its workers serve the launches (else Numba's prange variants do)
 _jobs: dict = {}  # (kernel, kind, argument count, first dtype) -> team.job(...) or False
-_new_calls: dict = {}  # (kernel, inputs, params, dtype, rank) -> launch_new's compiled call (see _new_call)
-_job_lock = threading.Lock()  # one launcher at a time on the team (another one takes another path)
+_new_calls: dict = {}  # (kernel, params, dtype, rank) -> launch_new's compiled call (see _new_call)
 _variants: dict = {}
 _ready_variants: dict = {}  # (kernel, kind, argument count, first dtype) -> its variant, the kernel loaded first
 _tls = threading.local()  # .numba_threads: the team size Numba was last given on this thread
@@ -81,6 +81,8 @@ _lock = threading.Lock()
 def _after_fork_in_child() -> None:
     global _state, _tls, _ready_variants, _owns_blas
     _tls, _ready_variants, _owns_blas = threading.local(), {}, False
+    _jobs.clear()  # the parent's team does not run here: no job is made again (see _new_job)
+    _new_calls.clear()
     if _state is not None:  # the team may have started in the parent: never touch it here
         _state = False
 
@@ -232,7 +234,7 @@ def warm(team: bool = True) -> bool:
     other pool competes for the cores, its threads spin between ops); otherwise when the last mid-size op
     ended a moment ago (see :func:`mark`): the threads still spin from it (a team launch costs ~1 µs), or ops
     come in a stream that pays for waking them (a wake-up costs ~5 µs on bare metal, ~30 µs in a VM)."""
-    return (team and owns_blas()) or time.perf_counter() - _last_end < WARM_S
+    return (team and (_owns_blas or owns_blas())) or time.perf_counter() - _last_end < WARM_S
 
 
 def mark() -> None:
@@ -279,11 +281,6 @@ def _new_job(kernel, kind: str, n_arrays: int, args):
     return job
 
 
-def _team_ready(n_chunks: int) -> bool:
-    """Whether the team can take a launch of ``n_chunks`` from this thread now (growing it if need be)."""
-    return _state is True and not parallel.in_pool_task() and (n_chunks <= len(_team._threads) + 1 or _threads() > 0)
-
-
 def launch_new(kernel, n_chunks: int, inputs, params=()):
     """A new output ``out`` like ``inputs[0]``, filled by ``kernel(*[a.ravel()[lo:hi] for a in inputs],
     out.ravel()[lo:hi], *params)`` over ``n_chunks`` slices; None (nothing ran) where the team cannot run it.
@@ -292,26 +289,32 @@ def launch_new(kernel, n_chunks: int, inputs, params=()):
     team does not); ``params``: as every other call of ``kernel`` passes them, except that a Python float
     may stand for a scalar of the inputs' dtype (the kernel gets it rounded to that dtype, as from
     ``dtype.type(p)``). The job's launcher is called through its compiled entry point for arrays of this
-    rank: no reshapes, no type dispatch (~2 µs less than :func:`launch` on flat views)."""
+    rank: no reshapes, no type dispatch (~2 µs less than :func:`launch` on flat views). Marks the op's end
+    (:func:`mark`) when it ran."""
+    global _last_end
     a0 = inputs[0]
-    call = _new_calls.get((kernel, len(inputs), len(params), a0.dtype, a0.ndim))
-    if call is None:
-        if _team is None and not _team_serves():
-            return None
-        call = _new_call(kernel, inputs, params)
-    if not (call and _team_ready(n_chunks) and _job_lock.acquire(False)):
+    run = _new_calls.get((kernel, len(params), a0.dtype, a0.ndim))  # (a kernel's arity is fixed)
+    if run is None:
+        run = _new_call(kernel, inputs, params)
+    if not run or parallel.in_pool_task() or (n_chunks > len(_team._threads) + 1 and not _threads()):
         return None
-    out = np.empty_like(a0)
-    try:
-        call[0](call[1], call[2], call[3], n_chunks, call[4], *inputs, out, *params)
-    finally:
-        _job_lock.release()
+    out = _empty_like(a0)
+    if not run(n_chunks, *inputs, out, *params):  # another thread launches
+        return None
+    _last_end = time.perf_counter()  # as mark(): the team's threads spin from now
     return out
 
 
 def _new_call(kernel, inputs, params):
-    """(compiled entry of the slices job's launcher for ``inputs`` and an output of their rank, then its first
-    arguments but the chunk count), or False where the kernel's job does not take 1-D arrays of one dtype only."""
+    """The slices job's launcher for ``inputs`` and an output of their rank, through its compiled entry point,
+    its first arguments bound (it takes the chunk count, then the arrays and params); False (cached) where the
+    kernel's job does not take 1-D arrays of one dtype only; None (not cached) where no job can be made now."""
+    if _team is None and not _team_serves():
+        return None
+    key = (kernel, len(params), inputs[0].dtype, inputs[0].ndim)
+    if not hasattr(kernel, "py_func"):  # a Python callable (a ufunc): the pool runs it
+        _new_calls[key] = False
+        return False
     flat = [a.reshape(-1)[:0] for a in inputs]
     n_arrays = len(inputs) + 1
     to_dtype = inputs[0].dtype.type
@@ -320,13 +323,14 @@ def _new_call(kernel, inputs, params):
     if job is None:
         job = _new_job(kernel, "slices", n_arrays, args)
         if job is None:
-            return False  # not made now: not cached either
+            return None
     call = False
     if job and job[3] == tuple((i, inputs[0].dtype, 1) for i in range(n_arrays)):
         go, fn, block, _ = job
-        example = (_team._ctrl, fn, block, 1, _team._syscall, *inputs, inputs[0], *params)
-        call = (go.compile(tuple(go.typeof_pyval(a) for a in example)), _team._ctrl, fn, block, _team._syscall)
-    _new_calls[kernel, len(inputs), len(params), inputs[0].dtype, inputs[0].ndim] = call
+        head = (_team._ctrl, fn, block, _team._syscall)
+        example = (*head, 1, *inputs, inputs[0], *params)
+        call = functools.partial(go.compile(tuple(go.typeof_pyval(a) for a in example)), *head)
+    _new_calls[key] = call
     return call
 
 
@@ -343,17 +347,11 @@ def _on_team(kernel, kind: str, n_arrays: int, n_chunks: int, rows: tuple, args)
     entry = _jobs.get((kernel, kind, len(args), getattr(args[0], "dtype", None)))
     if entry is None:
         entry = _new_job(kernel, kind, n_arrays, args)
-    if not (entry and _team_ready(n_chunks)):
+    if not entry or parallel.in_pool_task() or (n_chunks > len(_team._threads) + 1 and not _threads()):
         return False
     go, fn, block, arrays = entry
     for i, dtype, ndim in arrays:  # the pattern the job unpacks: C-contiguous arrays of these dtypes and ranks
         a = args[i]
         if not (type(a) is _ndarray and a.dtype is dtype and a.ndim == ndim and a.flags.c_contiguous):
             return False
-    if not _job_lock.acquire(False):
-        return False
-    try:
-        go(_team._ctrl, fn, block, n_chunks, _team._syscall, *rows, *args)
-    finally:
-        _job_lock.release()
-    return True
+    return go(_team._ctrl, fn, block, _team._syscall, n_chunks, *rows, *args)  # False: another thread launches

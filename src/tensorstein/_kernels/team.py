@@ -23,9 +23,7 @@ freed, so workers may outlive the interpreter's teardown.
 ... def note(block, chunk, n_chunks):
 ...     carray(voidptr(block), (n_chunks,), np.int64)[chunk] = chunk + 1
 >>> out = np.zeros(2, np.int64)
->>> if start(2):
-...     launch(note.address, out.ctypes.data, 2)
-... else:
+>>> if not (start(2) and launch(note.address, out.ctypes.data, 2)):
 ...     out[:] = [1, 2]
 >>> out
 array([1, 2])
@@ -53,7 +51,7 @@ from .beside import cached, generated
 __all__ = ["carray", "job", "launch", "run", "start", "voidptr", "workers"]
 
 SPIN_S = float(os.environ.get("TENSORSTEIN_SPIN_S", "0.001"))  # a worker spins this long before it sleeps
-_SEQ, _FN, _BLOCK, _CHUNKS, _DONE, _SLEEPERS, _STOP, _NEXT = 0, 8, 9, 10, 16, 24, 32, 40  # int64 slots, own lines
+_SEQ, _FN, _BLOCK, _CHUNKS, _DONE, _SLEEPERS, _STOP, _NEXT, _BUSY = 0, 8, 9, 10, 16, 24, 32, 40, 48  # int64 slots
 _LOW31 = 0x7FFFFFFF  # _NEXT holds (job number & _LOW31) << 32 | the next unclaimed chunk
 _SYS_FUTEX, _WAIT, _WAKE = 202, 128, 129  # x86-64 syscall number; FUTEX_WAIT / FUTEX_WAKE, process-private
 _ctrl = 0  # address of the control words (never freed)
@@ -188,10 +186,24 @@ def serve(ctrl, spin, syscall):
 
 
 @njit(nogil=True, cache=True, inline="always")
+def take(ctrl):
+    """Whether this thread may launch now (then it calls :func:`give` after :func:`run`): one launcher at a time,
+    another one is refused (and takes another path) rather than kept waiting."""
+    return _cas(ctrl + _BUSY * 8, 0, 1) == 0
+
+
+@njit(nogil=True, cache=True, inline="always")
+def give(ctrl):
+    """The end of a launch :func:`take` allowed."""
+    _store(ctrl + _BUSY * 8, 0)
+
+
+@njit(nogil=True, cache=True, inline="always")
 def run(ctrl, fn, block, n_chunks, syscall):
     """Chunks ``0 .. n_chunks - 1`` of ``fn(block, chunk, n_chunks)``: chunk 0 here, the others claimed by
     whoever is free first (a worker running :func:`serve`, or this thread once done with chunk 0, so a worker
-    that is asleep or descheduled delays nothing); returns when all are done. One launcher at a time."""
+    that is asleep or descheduled delays nothing); returns when all are done. One launcher at a time (see
+    :func:`take`)."""
     job = _load(ctrl + _SEQ * 8) + 1
     _store(ctrl + _NEXT * 8, ((job & _LOW31) << 32) | 1)  # first: a claim on the previous job fails from now on
     _store(ctrl + _FN * 8, fn)
@@ -210,6 +222,15 @@ def run(ctrl, fn, block, n_chunks, syscall):
 @njit(nogil=True, cache=True)
 def _run(ctrl, fn, block, n_chunks, syscall):
     run(ctrl, fn, block, n_chunks, syscall)
+
+
+@njit(nogil=True, cache=True)
+def _launch(ctrl, fn, block, n_chunks, syscall):
+    if not take(ctrl):
+        return False
+    run(ctrl, fn, block, n_chunks, syscall)
+    give(ctrl)
+    return True
 
 
 @njit(nogil=True, cache=True)
@@ -254,9 +275,10 @@ def workers() -> int:
     return len(_threads)
 
 
-def launch(fn: int, block: int, n_chunks: int) -> None:
-    """``fn(block, c, n_chunks)`` for every chunk ``c``, from Python (one launcher at a time)."""
-    _run(_ctrl, fn, block, n_chunks, _syscall)
+def launch(fn: int, block: int, n_chunks: int) -> bool:
+    """``fn(block, c, n_chunks)`` for every chunk ``c``, from Python; False (nothing ran) while another thread
+    launches (see :func:`take`)."""
+    return _launch(_ctrl, fn, block, n_chunks, _syscall)
 
 
 def _stop() -> None:
@@ -330,9 +352,10 @@ def _sources(spec, kind: str, n_arrays: int):
                      f"    f = carray(voidptr(block), ({length},), np.float64)", *unpack,
                      f"    size = {size}", "    lo = c * size // n", "    hi = (c + 1) * size // n",
                      f"    KERNEL({', '.join(call)})", ""])
-    go = "\n".join([f"def go(ctrl, fn, block, n, syscall, {rows}{', '.join(names)}):",
+    go = "\n".join([f"def go(ctrl, fn, block, syscall, n, {rows}{', '.join(names)}):",
+                    "    if not take(ctrl):", "        return False",
                     "    b = block", "    f = block.view(np.float64)", *pack,
-                    "    run(ctrl, fn, block.ctypes.data, n, syscall)", ""])
+                    "    run(ctrl, fn, block.ctypes.data, n, syscall)", "    give(ctrl)", "    return True", ""])
     return job, go, length
 
 
@@ -342,7 +365,8 @@ with open(__file__, "rb") as _f:
 
 def _compiled(kernel, source: str, label: str, decorate):
     """``decorate`` applied to the function in ``source``, generated beside ``kernel`` (:mod:`.beside`)."""
-    namespace = {"np": np, "carray": carray, "voidptr": voidptr, "run": run, "KERNEL": kernel}
+    namespace = {"np": np, "carray": carray, "voidptr": voidptr, "run": run, "take": take, "give": give,
+                 "KERNEL": kernel}
     return decorate(generated(kernel, source, label, namespace, _SALT))
 
 
@@ -351,7 +375,7 @@ def job(kernel, kind: str, n_arrays: int, args):
     ``(index, dtype, ndim)`` of each array argument, the pattern the job unpacks); None when an
     argument is of a kind the block cannot carry (a non-contiguous array, a 0-d array, an object).
 
-    ``go(ctrl, fn, block, n_chunks, syscall, [n_rows,] *args)`` packs the arguments into ``block``
+    ``go(ctrl, fn, block, syscall, n_chunks, [n_rows,] *args)`` packs the arguments into ``block``
     and runs the job: ``kernel(*[a[lo:hi] ...], *params)`` (kind "slices"), ``kernel(lo, hi, *args)``
     ("rows") or ``kernel(c, lo, hi, *args)`` ("indexed") on chunk ``c``'s range. Where the job takes a 1-D
     array, ``go`` (compiled for that) may be given a C-contiguous array of any rank: its 1-D view runs."""

@@ -113,10 +113,21 @@ _STREAMS_MIN, _LIGHT_MIN = STREAMS * PARALLEL_MIN, LIGHT * PARALLEL_MIN
 def ufunc2(np_fn, x, y):
     """``np_fn(x, y)`` for arrays or scalars; operands of ``PARALLEL_MIN`` elements or more on all cores
     (``_kernels/binary.py``, NumPy's result bit for bit)."""
-    nx = x.size if type(x) is np.ndarray else 0
-    ny = y.size if type(y) is np.ndarray else 0
-    if nx < PARALLEL_MIN and ny < PARALLEL_MIN or (nx if nx > ny else ny) < (
-            _STREAMS_MIN if nx == ny else _LIGHT_MIN):  # see lazy.py: cheap work stays on this thread
+    if type(x) is np.ndarray:
+        nx = x.size
+        if type(y) is np.ndarray:
+            if nx == y.size:
+                if nx < _STREAMS_MIN:  # see lazy.py: cheap work stays on this thread
+                    return np_fn(x, y)
+                out = kernels("binary").same_shape(np_fn, x, y)  # the common case first: a + b
+                return out if out is not None else kernels("binary").apply(np_fn, x, y)
+            if nx < _LIGHT_MIN and y.size < _LIGHT_MIN:
+                return np_fn(x, y)
+        elif nx < _LIGHT_MIN:
+            return np_fn(x, y)
+        elif type(y) is float and (out := kernels("binary").with_scalar(np_fn, x, y)) is not None:
+            return out  # a * 2.0
+    elif type(y) is not np.ndarray or y.size < _LIGHT_MIN:
         return np_fn(x, y)
     return kernels("binary").apply(np_fn, x, y)
 

@@ -49,18 +49,21 @@ def _same_float(a, b):
 
 
 def _fast_add_sub(np_fn, input, other, node, backward):
-    """The fast path of add / sub: a float32/float64 tensor with a Python number (NEP 50: the scalar keeps the
-    tensor's dtype) or a same-dtype tensor, straight to the ufunc. None otherwise, and when the shapes do not
-    broadcast (the general path raises torch's message)."""
-    t = type(other)
-    if (t is float or t is int) and _float_tensor(input):
-        return attach(Tensor._make(ufunc2(np_fn, input._data, other)), node, backward, (input, None))
-    if isinstance(other, Tensor) and _same_float(input, other):
+    """The fast path of add / sub: same-dtype float32/float64 tensors, or such a tensor with a Python number
+    (NEP 50: the scalar keeps the tensor's dtype), straight to the ufunc. None otherwise, and when the shapes
+    do not broadcast (the general path raises torch's message)."""
+    if isinstance(other, Tensor):
+        if not _same_float(input, other):
+            return None
         try:
             res = Tensor._make(ufunc2(np_fn, input._data, other._data))
         except ValueError:
             return None
-        return attach(res, node, backward, (input, other))
+        return attach(res, node, backward, (input, other)) if input.requires_grad or other.requires_grad else res
+    t = type(other)
+    if (t is float or t is int) and _float_tensor(input):
+        res = Tensor._make(ufunc2(np_fn, input._data, other))
+        return attach(res, node, backward, (input, None)) if input.requires_grad else res
     return None
 
 
@@ -136,20 +139,22 @@ def mul(input, other, *, out=None):
     """Element-wise product ``C_ij = A_ij * B_ij`` with broadcasting."""
     res = None
     if out is None:
-        t = type(other)
-        if (t is float or t is int) and _float_tensor(input):  # NEP 50: the scalar keeps the tensor's dtype
-            res = Tensor._make(ufunc2(np.multiply, input._data, other))
-            if input.requires_grad and grad_enabled():
-                attach(res, MulBackward0, lambda g: (g * other, None), (input, None))
-            return res
-        if isinstance(other, Tensor) and _same_float(input, other):
-            try:
-                res = Tensor._make(ufunc2(np.multiply, input._data, other._data))
-            except ValueError:  # not broadcastable: the general path raises torch's message
-                pass
-            else:
-                if not ((input.requires_grad or other.requires_grad) and grad_enabled()):
-                    return res  # no graph to record
+        if isinstance(other, Tensor):
+            if _same_float(input, other):
+                try:
+                    res = Tensor._make(ufunc2(np.multiply, input._data, other._data))
+                except ValueError:  # not broadcastable: the general path raises torch's message
+                    pass
+                else:
+                    if not ((input.requires_grad or other.requires_grad) and grad_enabled()):
+                        return res  # no graph to record
+        else:
+            t = type(other)
+            if (t is float or t is int) and _float_tensor(input):  # NEP 50: the scalar keeps the tensor's dtype
+                res = Tensor._make(ufunc2(np.multiply, input._data, other))
+                if input.requires_grad and grad_enabled():
+                    attach(res, MulBackward0, lambda g: (g * other, None), (input, None))
+                return res
     if res is None:
         other = as_tensor_arg(other)
         x, y, rt = binary_operands(input, other)
@@ -460,12 +465,12 @@ def where(condition, input=None, other=None):
 
 # ---------------------------------------------------------------- operators
 def _mul_fast(self, other):
-    # the common case without autograd: a float tensor times a Python float/int, or same-dtype tensors
+    # the common case without autograd, a float tensor times a Python float/int, before mul's other checks
     t = type(other)
-    if not (grad_enabled() and self.requires_grad):
-        x = self._data
-        if (t is float or t is int) and x.dtype.kind == "f" and x.dtype.char in "fd":
-            return Tensor._make(ufunc2(np.multiply, x, other))
+    if (t is float or t is int) and not self.requires_grad:
+        dt = self._data.dtype
+        if dt is _F32 or dt is _F64:
+            return Tensor._make(ufunc2(np.multiply, self._data, other))
     return mul(self, other)
 
 
