@@ -58,6 +58,7 @@ _ctrl = 0  # address of the control words (never freed)
 _syscall = 0
 _spin = 0
 _threads: list = []
+_blocks: list = []  # the argument blocks of the jobs made (see job)
 _grow = threading.Lock()
 
 
@@ -354,8 +355,9 @@ def _sources(spec, kind: str, n_arrays: int):
                      f"    KERNEL({', '.join(call)})", ""])
     go = "\n".join([f"def go(ctrl, fn, block, syscall, n, {rows}{', '.join(names)}):",
                     "    if not take(ctrl):", "        return False",
-                    "    b = block", "    f = block.view(np.float64)", *pack,
-                    "    run(ctrl, fn, block.ctypes.data, n, syscall)", "    give(ctrl)", "    return True", ""])
+                    f"    b = carray(voidptr(block), ({length},), np.int64)",
+                    f"    f = carray(voidptr(block), ({length},), np.float64)", *pack,
+                    "    run(ctrl, fn, block, n, syscall)", "    give(ctrl)", "    return True", ""])
     return job, go, length
 
 
@@ -371,7 +373,7 @@ def _compiled(kernel, source: str, label: str, decorate):
 
 
 def job(kernel, kind: str, n_arrays: int, args):
-    """``(go, job address, block, arrays)`` for launching ``kernel`` on arguments like ``args`` (``arrays``:
+    """``(go, job address, block address, arrays)`` for launching ``kernel`` on arguments like ``args`` (``arrays``:
     ``(index, dtype, ndim)`` of each array argument, the pattern the job unpacks); None when an
     argument is of a kind the block cannot carry (a non-contiguous array, a 0-d array, an object).
 
@@ -388,4 +390,6 @@ def job(kernel, kind: str, n_arrays: int, args):
                                                       nopython=True, cache=keep, error_model="numpy"))
     go = _compiled(kernel, go_source, "go", njit(nogil=True, cache=keep, error_model="numpy"))
     arrays = tuple((i, args[i].dtype, args[i].ndim) for i, s in enumerate(spec) if s[0] == "A")
-    return go, c_job.address, np.zeros(length, np.int64), arrays
+    block = np.zeros(length, np.int64)
+    _blocks.append(block)  # kept for good: go gets its address
+    return go, c_job.address, block.ctypes.data, arrays
