@@ -26,6 +26,8 @@ True
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import native_parallel
@@ -108,17 +110,19 @@ def _on_team(a, b, out):
     if fn is None or b.dtype != a.dtype or b.shape[-2] != k or get_num_threads() < 2 or \
             not native_parallel.owns_blas():
         return None
-    try:
-        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    except ValueError:
-        return None
+    batch = a.shape[:-2]
+    if batch != b.shape[:-2]:
+        try:
+            batch = np.broadcast_shapes(batch, b.shape[:-2])
+        except ValueError:
+            return None
     la, lb = _layout(a), _layout(b)
     sa, sb = _batch_stride(a, batch), _batch_stride(b, batch)
     shape = batch + (m, n)
     if la is None or lb is None or sa is None or sb is None or (out is not None and (
             out.shape != shape or out.dtype != a.dtype or not out.flags.c_contiguous)):
         return None
-    n_batch = int(np.prod(batch)) if batch else 1
+    n_batch = math.prod(batch)
     threads = get_num_threads()
     if n_batch >= threads:  # whole matrices of the batch per thread
         unit, units = 0, n_batch
@@ -128,9 +132,11 @@ def _on_team(a, b, out):
         unit, units = 2, n
     c = np.empty(shape, a.dtype) if out is None else out
     real = a.dtype.type
-    args = (real(1.0), real(0.0), fn[0], fn[1], unit, la[0], lb[0], m, n, k, a.ctypes.data, la[1], b.ctypes.data,
-            lb[1], c.ctypes.data, n, n_batch, sa, sb, m * n * c.itemsize, c.itemsize)
-    if not native_parallel.launch_rows(kernels("gemm").gemm_blocks, min(threads, units), units, args):
+    gemm = kernels("gemm")
+    pa, pb, pc = gemm.addresses(a, b, c)
+    args = (real(1.0), real(0.0), fn[0], fn[1], unit, la[0], lb[0], m, n, k, pa, la[1], pb, lb[1], pc, n, n_batch,
+            sa, sb, m * n * c.itemsize, c.itemsize)
+    if not native_parallel.launch_rows(gemm.gemm_blocks, min(threads, units), units, args):
         return None
     native_parallel.mark()
     return c

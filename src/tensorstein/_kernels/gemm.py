@@ -20,7 +20,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["gemm_blocks"]
+__all__ = ["addresses", "gemm_blocks"]
 
 _ROW_MAJOR, _NO_TRANS = 101, 111
 
@@ -58,6 +58,12 @@ def _cblas_call(lp64: bool):
 
 _call_lp64 = _cblas_call(True)
 _call_ilp64 = _cblas_call(False)
+
+
+@njit(nogil=True, cache=True)
+def addresses(a, b, c):
+    """The data addresses of three arrays of any layout (``x.ctypes.data`` costs ~0.75 µs each in Python)."""
+    return a.ctypes.data, b.ctypes.data, c.ctypes.data
 
 
 @njit(nogil=True, cache=True)

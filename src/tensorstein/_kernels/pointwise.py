@@ -175,7 +175,9 @@ def pow_forward(x: np.ndarray, exponent: float) -> np.ndarray:
     params = _SPECIAL_PARAMS.get(e)
     dt = x.dtype
     if params is not None and (dt is _F32 or dt is _F64):  # the common case first: x * x, x * x * x, ...
-        if x.size >= PARALLEL_MIN and x.flags.c_contiguous and (out := split_new(_pow_fwd, (x,), params)) is not None:
+        if x.size < PARALLEL_MIN:
+            return small_map(_pow_fwd, x, *params)
+        if x.flags.c_contiguous and (out := split_new(_pow_fwd, (x,), params)) is not None:
             return out
         if serial(x.size, _pow_fwd):
             return small_map(_pow_fwd, x, *params)

@@ -12,6 +12,7 @@ array([3., 3., 3., 3.], dtype=float32)
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -35,6 +36,7 @@ from .fast_exp import FASTMATH, row_max
 
 __all__ = ["amax", "max_dim", "mean", "norm", "norm_backward", "sum_", "var", "var_backward"]
 
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 _J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
 
@@ -227,8 +229,8 @@ def _serial(n: int) -> bool:
 
 def _split3(x, dim):
     d = dim % x.ndim
-    a = int(np.prod(x.shape[:d]))
-    b = int(np.prod(x.shape[d + 1:]))
+    a = math.prod(x.shape[:d])
+    b = math.prod(x.shape[d + 1:])
     return x.reshape(a, x.shape[d], b), d
 
 
@@ -301,34 +303,41 @@ def _flat_part(k, lo, hi, flat, parts, sq):
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)  # no fast-math: NumPy's additions, in order
 def _colsum_k(c0, c1, x2, out, sq):
     """Columns ``c0:c1`` of the sum over the rows of a C-contiguous (D, B) array, as :func:`_blocked_sum`
-    adds them: row by row, in blocks of 512 rows when D > 1024, then the block sums in order."""
+    adds them: row by row, in blocks of 512 rows when D > 1024, then the block sums in order. (One loop per
+    ``sq`` over whole row slices: vectorised across columns, ~6x the speed of a loop that branches on ``sq``
+    and offsets its index per element.)"""
     d = x2.shape[0]
     step = d if d <= 1024 else 512
-    acc = np.empty(c1 - c0, x2.dtype)
-    for j in range(c0, c1):
-        out[j] = 0
+    n = c1 - c0
+    acc = np.empty(n, x2.dtype)
+    o = out[c0:c1]
+    o[:] = 0
     for s in range(0, d, step):
         acc[:] = 0
         for i in range(s, min(s + step, d)):
-            r = x2[i]
-            for j in range(c0, c1):
-                v = r[j]
-                acc[j - c0] += v * v if sq else v
-        for j in range(c0, c1):
-            out[j] += acc[j - c0]
+            r = x2[i, c0:c1]
+            if sq:
+                for j in range(n):
+                    acc[j] += r[j] * r[j]
+            else:
+                for j in range(n):
+                    acc[j] += r[j]
+        for j in range(n):
+            o[j] += acc[j]
 
 
 grain(READ_CHUNK // MIN_CHUNK, _colsum_k)  # a sum: split in chunks of READ_CHUNK elements
 
 
 def _column_sum(x, dim, keepdim, sq):
-    """The sum over ``dim`` of a large contiguous float operand with nothing before ``dim`` (a bias gradient:
-    (N, C) over N), split over column ranges on all cores; None otherwise."""
+    """The sum over ``dim`` of a contiguous float operand with nothing before ``dim`` (a bias gradient: (N, C)
+    over N), split over column ranges on all cores when large (NumPy's strided sum is 1.5-3x slower even on one
+    core); None otherwise."""
     d = dim % x.ndim if x.ndim else 0
-    if _serial(x.size) or not (x.flags.c_contiguous and (x.dtype == np.float32 or x.dtype == np.float64)) or \
-            int(np.prod(x.shape[:d])) != 1:
+    dt = x.dtype
+    if not (x.flags.c_contiguous and (dt is _F32 or dt is _F64)) or math.prod(x.shape[:d]) != 1:
         return None
-    b = int(np.prod(x.shape[d + 1:]))
+    b = math.prod(x.shape[d + 1:])
     if b < 2 or x.shape[d] == 0:
         return None
     out = np.empty(b, x.dtype)

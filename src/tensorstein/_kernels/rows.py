@@ -231,7 +231,7 @@ grain(2 * LIGHT, _norm_k)  # two passes over a row, a few flops each (measured: 
 def _norm_forward(x, n_norm, weight, bias, eps, center):
     shape = x.shape
     dtype = x.dtype
-    c = int(np.prod(shape[len(shape) - n_norm:])) if n_norm else 1
+    c = math.prod(shape[len(shape) - n_norm:]) if n_norm else 1
     x2 = as_compute(x).reshape(-1, c)
     ct = x2.dtype
     w = np.empty(0, ct) if weight is None else as_compute(weight).astype(ct, copy=False).reshape(-1)
@@ -253,7 +253,7 @@ def _norm_bk_part(k, r0, r1, g, x, w, mean, rstd, dx, parts, center):
 
 def _norm_backward(grad, x, mean, rstd, weight, n_norm, center, want_bias):
     shape = x.shape
-    c = int(np.prod(shape[len(shape) - n_norm:])) if n_norm else 1
+    c = math.prod(shape[len(shape) - n_norm:]) if n_norm else 1
     x2 = as_compute(x).reshape(-1, c)
     ct = x2.dtype
     g2 = as_compute(grad).astype(ct, copy=False).reshape(-1, c)

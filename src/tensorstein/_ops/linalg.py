@@ -8,6 +8,8 @@ tensorstein.Size([2, 4])
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._autocast import _local as _autocast, lower_precision
@@ -231,7 +233,7 @@ def matmul(input, other, *, out=None):
     elif ny <= 2:
         # fold the batch into the rows: one GEMM, (..., n, k) @ (k, m) or (..., n, k) @ (k,)
         k = x.shape[-1]
-        flat = input.reshape(int(np.prod(x.shape[:-1])), k)
+        flat = input.reshape(math.prod(x.shape[:-1]), k)
         if ny == 2:
             if k != y.shape[0]:
                 raise _mm_shape_error(flat._data.shape, y.shape)
@@ -263,7 +265,7 @@ def _batched_matmul(input, other):
     batch_x, batch_y = x.shape[:-2], y.shape[:-2]
     bshape = broadcast_shapes(batch_x, batch_y)
     if k != k2:
-        nb = int(np.prod(bshape)) if bshape else 1
+        nb = math.prod(bshape)
         raise _bmm_shape_error(nb, k, (nb, k2))
     _same_dtype(a, b, "bmm")
     res = Tensor._make(matmul_arrays(x, y, "bmm"))

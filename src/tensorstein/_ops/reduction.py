@@ -92,12 +92,14 @@ def _serial_reduce(x: np.ndarray, dim, keepdim: bool, op: int):
 
 def _kernel_reduces(x, dims, min_size):
     """Whether the ``_kernels/reduce.py`` kernel takes this reduction: float32/float64, all dims or one."""
-    return x.size >= min_size and (x.dtype == np.float32 or x.dtype == np.float64) and (
+    dt = x.dtype
+    return x.size >= min_size and (dt is _F32 or dt is _F64 or dt == np.float32 or dt == np.float64) and (
         dims is None or len(dims) == 1)
 
 
 def _acc_dtype(x: np.ndarray):
-    return np.float32 if x.dtype in _HALF else None
+    dt = x.dtype
+    return None if dt is _F32 or dt is _F64 else np.float32 if dt in _HALF else None
 
 
 def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
@@ -116,7 +118,9 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
         arr = kernels("reduce").sum_(x, None if dims is None else dims[0], keepdim)
     else:
         arr = np.sum(x, axis=dims, keepdims=keepdim, dtype=acc)
-    res = Tensor._make(np.asarray(arr).astype(out_dtype, copy=False))
+    if type(arr) is not np.ndarray or arr.dtype is not out_dtype:
+        arr = np.asarray(arr).astype(out_dtype, copy=False)
+    res = Tensor._make(arr)
     if needs_grad(input):
         _attach_expand(res, input, x.shape, dims, keepdim, None, "SumBackward1" if dims is not None else "SumBackward0")
     return res

@@ -5,6 +5,8 @@ tensorstein.Size([2, 3])
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _dtype as D
@@ -141,7 +143,7 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
         return reshape(input, (1,))
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-    return reshape(input, x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:])
+    return reshape(input, x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
 
 
 def unflatten(input, dim: int, sizes):

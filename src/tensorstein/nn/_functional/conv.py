@@ -12,6 +12,8 @@ tensorstein.Size([1, 2, 2, 2])
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -121,7 +123,7 @@ def _im2col(xp, kshape, stride, dilation, groups):
     out_sp = v.shape[2:2 + nd]
     perm = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))  # (N, C, *k, *out)
     cols = np.ascontiguousarray(v.transpose(perm))
-    L = int(np.prod(out_sp))
+    L = math.prod(out_sp)
     return cols.reshape(n, groups, -1, L), out_sp
 
 

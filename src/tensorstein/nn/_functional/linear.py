@@ -1,6 +1,8 @@
 """linear (one op: forward ``x @ W.T + b`` through BLAS, backward three products) and bilinear."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ... import _dtype as D
@@ -47,7 +49,7 @@ def linear(input, weight, bias=None):
             return out + bias
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {w.ndim}D")
     if x.ndim == 0 or x.shape[-1] != w.shape[1]:
-        rows = int(np.prod(x.shape[:-1])) if x.ndim > 1 else 1
+        rows = math.prod(x.shape[:-1]) if x.ndim > 1 else 1
         k = x.shape[-1] if x.ndim else 1
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {w.shape[1]}x{w.shape[0]})")
     lead = x.shape[:-1]
