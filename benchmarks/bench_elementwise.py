@@ -23,8 +23,8 @@ REPEATS = 25  # timed samples per case and round: a 2e6 case takes ~0.1 ms, and 
 # left its median to the first calls' page faults and wake-ups (both libraries alike)
 OPS = ("gelu", "gelu_tanh", "sigmoid", "silu", "erf", "tanh", "softplus", "mish", "elu", "selu", "celu", "relu",
        "leaky_relu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "pow3", "pow2", "sqrt", "exp", "add", "mul",
-       "mul_scalar", "softmax", "log_softmax", "layer_norm", "rms_norm", "cross_entropy", "sum", "mean", "mean_-1",
-       "amax_-1", "max_-1", "var_-1", "std_-1", "norm")
+       "mul_scalar", "softmax", "log_softmax", "layer_norm", "rms_norm", "cross_entropy", "sum", "sum_0", "mean",
+       "mean_-1", "amax_-1", "max_-1", "var_-1", "std_-1", "norm")
 
 
 def _torch_ops(torch):
@@ -42,7 +42,8 @@ def _torch_ops(torch):
         "pow3": lambda x: torch.pow(x, 3.0), "pow2": lambda x: torch.pow(x, 2.0),
         "sqrt": lambda x: torch.pow(x, 0.5), "exp": torch.exp, "mul_scalar": lambda x: x * 2.0,
         "softmax": lambda x: F.softmax(x, -1), "log_softmax": lambda x: F.log_softmax(x, -1),
-        "sum": lambda x: x.sum(), "mean": lambda x: x.mean(), "mean_-1": lambda x: x.mean(-1),
+        "sum": lambda x: x.sum(), "sum_0": lambda x: x.sum(0), "mean": lambda x: x.mean(),
+        "mean_-1": lambda x: x.mean(-1),
         "amax_-1": lambda x: x.amax(-1), "max_-1": lambda x: x.max(-1)[0], "var_-1": lambda x: x.var(-1),
         "std_-1": lambda x: x.std(-1), "norm": lambda x: torch.linalg.vector_norm(x),
     }

@@ -76,6 +76,32 @@ def test_masks(backend, mshape):
     run_both(shapes, backend, mask=rng.standard_normal(mshape).astype(np.float32))
 
 
+@pytest.mark.parametrize("LS", [(20, 20), (20, 30), (30, 20)])
+def test_causal_masks_run_as_is_causal(LS, monkeypatch):
+    """A mask that is exactly the top-left causal pattern (additive triu(-inf, 1), or a boolean lower triangle,
+    with leading dims of 1) runs as is_causal on the flash path (no masked half computed), with torch's values
+    and gradients; any other mask, or one that needs a gradient, stays a mask."""
+    import tensorstein.nn._attention as A
+
+    L, S = LS
+    seen = []
+    real = A.attention_forward
+    monkeypatch.setattr(A, "attention_forward", lambda *a, **k: seen.append((k["causal"], k["mask"])) or real(*a, **k))
+    shapes = ((2, 3, L, 8), (2, 3, S, 8), (2, 3, S, 8))
+    below = np.tri(L, S, dtype=bool)
+    additive = np.where(below, 0, -np.inf).astype(np.float32)
+    for mask in (additive, additive[None, None], below):
+        seen.clear()
+        run_both(shapes, SDPBackend.FLASH_ATTENTION, mask=mask)
+        assert seen == [("top_left", None)]
+    almost = additive.copy()
+    almost[-1, 0] = -np.inf
+    for mask in (almost, np.where(below, 0, -1e9).astype(np.float32)):
+        seen.clear()
+        run_both(shapes, SDPBackend.FLASH_ATTENTION, mask=mask)
+        assert seen[0][0] is None and seen[0][1] is not None
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_fully_masked_rows_give_zeros(backend):
     m = np.ones((20, 30), bool)

@@ -266,8 +266,30 @@ def _kernel_inputs(query, key, value, attn_mask, enable_gqa):
     return lay, cdt, q4, k4, v4, mask4
 
 
+_CAUSAL_MASKS: dict = {}  # (L, S, dtype) -> the top-left causal mask of that dtype (0 / -inf, or tril True)
+
+
+def _is_causal_mask(m, L: int, S: int) -> bool:
+    """Whether the mask array ``m`` is exactly the top-left causal pattern (an additive 0 / -inf upper
+    triangle, or a boolean lower triangle), perhaps with leading dims of 1: ``is_causal``'s, which the kernels
+    run without the masked half (a Transformer's ``triu(full(-inf), 1)`` mask). ~3 µs at 64 x 64."""
+    if m.shape[-2:] != (L, S) or m.size != L * S or not (m.dtype == np.bool_ or m.dtype.kind == "f"):
+        return False
+    key = (L, S, m.dtype)
+    causal = _CAUSAL_MASKS.get(key)
+    if causal is None:
+        if len(_CAUSAL_MASKS) > 64:
+            _CAUSAL_MASKS.clear()
+        below = np.tri(L, S, dtype=bool)
+        causal = _CAUSAL_MASKS[key] = below if m.dtype == np.bool_ else np.where(below, 0, -np.inf).astype(m.dtype)
+    return bool(np.array_equal(m.reshape(L, S), causal))
+
+
 def _flash_sdpa(query, key, value, attn_mask, is_causal, scale, enable_gqa, alignment, window,
                 return_lse):
+    if attn_mask is not None and not is_causal and window is None and not attn_mask.requires_grad and \
+            _is_causal_mask(attn_mask._data, query.shape[-2], key.shape[-2]):
+        attn_mask, is_causal, alignment = None, True, "top_left"
     lay, cdt, q4, k4, v4, mask4 = _kernel_inputs(query, key, value, attn_mask, enable_gqa)
     causal = alignment if is_causal else None
     align = alignment if (window is not None and not is_causal) else None
