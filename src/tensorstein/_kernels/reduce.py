@@ -304,26 +304,29 @@ def _flat_part(k, lo, hi, flat, parts, sq):
 def _colsum_k(c0, c1, x2, out, sq):
     """Columns ``c0:c1`` of the sum over the rows of a C-contiguous (D, B) array, as :func:`_blocked_sum`
     adds them: row by row, in blocks of 512 rows when D > 1024, then the block sums in order. (One loop per
-    ``sq`` over whole row slices: vectorised across columns, ~6x the speed of a loop that branches on ``sq``
-    and offsets its index per element.)"""
+    ``sq`` over each row's columns, indexed without sign so that no wrap-around test stops LLVM vectorising
+    it: ~7x the speed of a loop that branches on ``sq`` per element.)"""
     d = x2.shape[0]
+    w = x2.shape[1]
+    flat = x2.reshape(-1)
     step = d if d <= 1024 else 512
     n = c1 - c0
     acc = np.empty(n, x2.dtype)
-    o = out[c0:c1]
-    o[:] = 0
+    for j in range(n):
+        out[c0 + j] = 0
     for s in range(0, d, step):
         acc[:] = 0
         for i in range(s, min(s + step, d)):
-            r = x2[i, c0:c1]
+            row = types.uint64(i * w + c0)
             if sq:
                 for j in range(n):
-                    acc[j] += r[j] * r[j]
+                    v = flat[row + types.uint64(j)]
+                    acc[j] += v * v
             else:
                 for j in range(n):
-                    acc[j] += r[j]
+                    acc[j] += flat[row + types.uint64(j)]
         for j in range(n):
-            o[j] += acc[j]
+            out[c0 + j] += acc[j]
 
 
 grain(READ_CHUNK // MIN_CHUNK, _colsum_k)  # a sum: split in chunks of READ_CHUNK elements

@@ -65,9 +65,9 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 def _serial_reduce(x: np.ndarray, dim, keepdim: bool, op: int):
     """Sum (``op`` 0), sum of squares (1), NaN-propagating max (2) or squared deviations from the mean (3) of
-    a float32/float64 array over all elements or its last dim, on this thread through the reduce kernels'
-    entry points (no NumPy reduction set-up: the per-call cost of small tensors); None when that does not
-    apply (empty, another dim, a non-contiguous last-dim reduction, or large enough for the pool)."""
+    a float32/float64 array over all elements or its last dim (sums: or its first dim), on this thread through
+    the reduce kernels' entry points (no NumPy reduction set-up: the per-call cost of small tensors); None when
+    that does not apply (empty, another dim, a non-contiguous operand, or large enough for the pool)."""
     n = x.size
     dt = x.dtype
     if not n or not (dt is _F32 or dt is _F64) or (
@@ -83,6 +83,12 @@ def _serial_reduce(x: np.ndarray, dim, keepdim: bool, op: int):
     elif (dim == -1 or dim == nd - 1) and nd and type(dim) is int and x.flags.c_contiguous:
         x2 = x if nd == 2 else x.reshape(-1, x.shape[-1])
         shape = x.shape[:-1] + (1,) if keepdim else x.shape[:-1]
+    elif op < 2 and nd >= 2 and (dim == 0 or dim == -nd) and type(dim) is int and x.flags.c_contiguous:
+        b = n // x.shape[0]  # the first dim of many columns (a bias gradient): the reduce kernels' column sum
+        out = np.empty(b, dt)
+        entry("reduce._colsum_k", dt, (int, int, 2, 1, bool))(0, b, x if nd == 2 else x.reshape(x.shape[0], b),
+                                                             out, op == 1)
+        return out if nd == 2 and not keepdim else out.reshape((1,) + x.shape[1:] if keepdim else x.shape[1:])
     else:
         return None
     out = np.empty(x2.shape[0], dt)
@@ -108,7 +114,7 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
     if dtype is None and (arr := _serial_reduce(x, dim, keepdim, 0)) is not None:
         res = Tensor._make(arr)
         if input.requires_grad and grad_enabled():
-            _attach_expand(res, input, x.shape, None if dim is None else (x.ndim - 1,), keepdim, None,
+            _attach_expand(res, input, x.shape, None if dim is None else (dim % x.ndim,), keepdim, None,
                            "SumBackward1" if dim is not None else "SumBackward0")
         return res
     dims = normalize_dims(dim, x.ndim)
@@ -151,10 +157,10 @@ def _attach_expand(res, input, shape, dims, keepdim, count, node):
 def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
     x = input._data
     if dtype is None and (arr := _serial_reduce(x, dim, keepdim, 0)) is not None:
-        count = x.size if dim is None else x.shape[-1]
+        count = x.size if dim is None else x.shape[dim]
         res = Tensor._make(quiet(np.divide, arr, arr.dtype.type(count)))
         if input.requires_grad and grad_enabled():
-            _attach_expand(res, input, x.shape, None if dim is None else (x.ndim - 1,), keepdim, count,
+            _attach_expand(res, input, x.shape, None if dim is None else (dim % x.ndim,), keepdim, count,
                            "MeanBackward1" if dim is not None else "MeanBackward0")
         return res
     if dtype is None and not input.is_floating_point():
