@@ -217,6 +217,41 @@ def test_layer_norm_kernel(affine, dt):
             _close(p.grad.numpy(), c.grad.numpy(), tol)
 
 
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_layer_norm_split_over_threads(dt, monkeypatch):
+    """A layer_norm large enough to split its rows over two threads (forward and the backward's per-range
+    dweight / dbias sums, kept a cache line apart) gives torch's values and gradients, and the composite's."""
+    from tensorstein._kernels import rows as KR
+
+    rng = np.random.default_rng(3)
+    shape = (600, 250)
+    vals = ((rng.standard_normal(shape) * 3 + 1).astype(dt), rng.standard_normal(250).astype(dt),
+            rng.standard_normal(250).astype(dt))
+    gn = rng.standard_normal(shape).astype(dt)
+    split = []
+    real = KR.norm_backward_rows
+    monkeypatch.setattr(KR, "norm_backward_rows", lambda *a: split.append(1) or real(*a))
+    old = ts.get_num_threads()
+    ts.set_num_threads(2)
+    try:
+        A_ = [ts.tensor(v, requires_grad=True) for v in vals]
+        B_ = [torch.tensor(v, requires_grad=True) for v in vals]
+        C_ = [ts.tensor(v, requires_grad=True) for v in vals]
+        ya, yb, yc = F.layer_norm(A_[0], (250,), *A_[1:]), TF.layer_norm(B_[0], (250,), *B_[1:]), \
+            FN._layer_norm_composite(C_[0], (250,), *C_[1:])
+        for y, gg in ((ya, ts.tensor(gn)), (yb, torch.tensor(gn)), (yc, ts.tensor(gn))):
+            y.backward(gg)
+    finally:
+        ts.set_num_threads(old)
+    assert split == [1]
+    tol = 10 * TOL[dt]
+    _close(ya.detach().numpy(), yb.detach().numpy(), tol)
+    _close(ya.detach().numpy(), yc.detach().numpy(), tol)
+    for p, q, c in zip(A_, B_, C_):
+        _close(p.grad.numpy(), q.grad.numpy(), 30 * TOL[dt])  # dweight / dbias: sums over 600 rows
+        _close(p.grad.numpy(), c.grad.numpy(), 30 * TOL[dt])
+
+
 def test_layer_norm_double_backward_noncontiguous_half():
     rng = np.random.default_rng(10)
     a, b = _pair(rng.standard_normal((3, 8)))

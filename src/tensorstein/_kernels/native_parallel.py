@@ -71,6 +71,7 @@ _state: bool | None = None  # None: not tried yet; True: usable; False: unavaila
 _owns_blas = False  # the team runs large matrix products (BLAS itself at one thread): see .blas
 _team = None  # the module .team when its workers serve the launches (else Numba's prange variants do)
 _jobs: dict = {}  # (kernel, kind, argument count, first dtype) -> team.job(...) or False
+_job_calls: dict = {}  # the same keys -> the job's launcher through its compiled entry (see _on_team)
 _new_calls: dict = {}  # (kernel, params, dtype, rank) -> launch_new's compiled call (see _new_call)
 _variants: dict = {}
 _ready_variants: dict = {}  # (kernel, kind, argument count, first dtype) -> its variant, the kernel loaded first
@@ -82,6 +83,7 @@ def _after_fork_in_child() -> None:
     global _state, _tls, _ready_variants, _owns_blas
     _tls, _ready_variants, _owns_blas = threading.local(), {}, False
     _jobs.clear()  # the parent's team does not run here: no job is made again (see _new_job)
+    _job_calls.clear()
     _new_calls.clear()
     if _state is not None:  # the team may have started in the parent: never touch it here
         _state = False
@@ -344,7 +346,8 @@ def _team_serves() -> bool:
 def _on_team(kernel, kind: str, n_arrays: int, n_chunks: int, rows: tuple, args) -> bool:
     """Run ``kernel`` on :mod:`.team`'s workers (its job made once per kernel and argument pattern, as
     :func:`_ready` makes variants); False, having run nothing, where it cannot."""
-    entry = _jobs.get((kernel, kind, len(args), getattr(args[0], "dtype", None)))
+    key = (kernel, kind, len(args), getattr(args[0], "dtype", None))
+    entry = _jobs.get(key)
     if entry is None:
         entry = _new_job(kernel, kind, n_arrays, args)
     if not entry or parallel.in_pool_task() or (n_chunks > len(_team._threads) + 1 and not _threads()):
@@ -354,4 +357,12 @@ def _on_team(kernel, kind: str, n_arrays: int, n_chunks: int, rows: tuple, args)
         a = args[i]
         if not (type(a) is _ndarray and a.dtype is dtype and a.ndim == ndim and a.flags.c_contiguous):
             return False
-    return go(_team._ctrl, fn, block, _team._syscall, n_chunks, *rows, *args)  # False: another thread launches
+    run = _job_calls.get(key)
+    if run is not None:
+        return run(n_chunks, *rows, *args)  # False: another thread launches
+    ran = go(_team._ctrl, fn, block, _team._syscall, n_chunks, *rows, *args)
+    if len(go.overloads) == 1:  # its one compiled entry from now on: no type dispatch (the arrays are checked
+        # above; a scalar is packed as the job's type whatever its Python type)
+        _job_calls[key] = functools.partial(next(iter(go.overloads.values())).entry_point, _team._ctrl, fn, block,
+                                            _team._syscall)
+    return ran

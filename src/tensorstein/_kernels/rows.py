@@ -28,8 +28,8 @@ from .fast_exp import FASTMATH, exp_sub_sum, fast_exp_neg, row_max
 from .row_exp import exp_sum, exp_sum_into
 
 __all__ = ["cross_entropy_backward", "cross_entropy_forward", "layer_norm_backward", "layer_norm_forward",
-           "log_softmax_backward", "log_softmax_forward", "masked_softmax", "rms_norm_backward", "rms_norm_forward",
-           "softmax_backward", "softmax_forward"]
+           "log_softmax_backward", "log_softmax_forward", "masked_softmax", "norm_backward_rows", "rms_norm_backward",
+           "rms_norm_forward", "softmax_backward", "softmax_forward"]
 
 _J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
 
@@ -224,8 +224,8 @@ def _norm_bk(r0, r1, g, x, w, mean, rstd, dx, part, center):
             o[j] = r * (gw - s1 - xh * s2)
 
 
-grain(2 * LIGHT, _norm_k)  # two passes over a row, a few flops each (measured: layer_norm forward + backward,
-# 1e5 elements at 2 threads, 51 µs split from 131,072 elements, 54 µs from 65,536)
+grain(LIGHT, _norm_k)  # passes over a row, a few flops each (layer_norm at 1e5 elements, 2 threads: forward
+# 21 -> 12 µs split, from normalization.py's lean path)
 
 
 def _norm_forward(x, n_norm, weight, bias, eps, center):
@@ -251,6 +251,20 @@ def _norm_bk_part(k, r0, r1, g, x, w, mean, rstd, dx, parts, center):
     _norm_bk(r0, r1, g, x, w, mean, rstd, dx, parts[k], center)
 
 
+def norm_backward_rows(g2, x2, w, mean, rstd, dx, center):
+    """``dx`` of the (R, C) rows (layer_norm: ``center``), row ranges over the team's threads when large;
+    returns the (2, C) sums of ``g * xhat`` and ``g`` (dweight, dbias), each range's added in range order."""
+    n, c = x2.shape
+    chunks = row_chunks(n, c, LIGHT * MIN_CHUNK)
+    padded = (c + 15) // 16 * 16 + 16  # a range's sums a cache line or more from the next range's: no false
+    parts = np.zeros((chunks, 2, padded), x2.dtype)  # sharing (it made two threads slower than one)
+    map_rows_indexed(_norm_bk_part, chunks, n, g2, x2, w, mean, rstd, dx, parts, center)
+    tot = parts[0]
+    for k in range(1, chunks):  # in range order (np.sum's set-up costs ~2 µs)
+        tot = tot + parts[k]
+    return tot[:, :c]
+
+
 def _norm_backward(grad, x, mean, rstd, weight, n_norm, center, want_bias):
     shape = x.shape
     c = math.prod(shape[len(shape) - n_norm:]) if n_norm else 1
@@ -261,12 +275,7 @@ def _norm_backward(grad, x, mean, rstd, weight, n_norm, center, want_bias):
     m = np.ascontiguousarray(mean, ct).reshape(-1)
     r = np.ascontiguousarray(rstd, ct).reshape(-1)
     dx = np.empty_like(x2)
-    n = x2.shape[0]
-    chunks = row_chunks(n, c, LIGHT * MIN_CHUNK)
-    parts = np.zeros((chunks, 2, c), ct)  # per chunk: dweight, dbias partial sums
-    if x2.size:
-        map_rows_indexed(_norm_bk_part, chunks, n, g2, x2, w, m, r, dx, parts, center)
-    tot = parts[0] if chunks == 1 else parts.sum(axis=0)
+    tot = norm_backward_rows(g2, x2, w, m, r, dx, center) if x2.size else np.zeros((2, c), ct)
     wshape = shape[len(shape) - n_norm:]
     dw = None if weight is None else tot[0].reshape(wshape).astype(weight.dtype, copy=False)
     bdt = weight.dtype if weight is not None else x.dtype

@@ -8,7 +8,7 @@ from ..._autograd.graph import attach, node_type
 from ..._autograd.grad_mode import STATE
 from ..._kernels.lazy import PARALLEL_MIN, kernels
 from ..._kernels.parallel import get_num_threads
-from ..._ops._common import entry, rows_view, serial_below
+from ..._ops._common import entry, kernel_fn, rows_view, serial_below
 from ..._ops import reduction as R
 from ..._ops import unary as U
 from ..._tensor import Tensor
@@ -77,9 +77,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     x = input._data
     w = weight._data if weight is not None else None
     b = bias._data if bias is not None else None
-    small = _small_rows(x, normalized_shape, w, b)
-    if small:  # the common case, checked cheaply: the row kernel's entry point, no pool, no dispatch
-        y, mean, rstd = _small_forward(x, w, b, eps)
+    plain = _plain_rows(x, normalized_shape, w, b)
+    if plain:  # the common case, checked cheaply: the row kernels straight away (entry points or the team)
+        y, mean, rstd = _rows_forward(x, w, b, eps)
     else:
         normalized_shape = _check_shape(input._data.shape, normalized_shape, weight, bias)
         _check_param_dtypes(input, (weight, bias), "LayerNormKernelImpl")
@@ -91,8 +91,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         def backward(g):
             if STATE.enabled:  # create_graph: differentiate the composite
                 return _composite_backward(input, normalized_shape, weight, bias, eps, g)
-            if small and g._data.dtype is x.dtype:
-                dx, dw, db = _small_backward(g._data, x, mean, rstd, w, b)
+            if plain and g._data.dtype is x.dtype:
+                dx, dw, db = _rows_backward(g._data, x, mean, rstd, w, b)
             else:
                 dx, dw, db = kernels("rows").layer_norm_backward(g._data, x, mean, rstd, normalized_shape, w, b)
             return (Tensor._make(dx) if input.requires_grad else None,
@@ -107,12 +107,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
-def _small_rows(x, normalized_shape, w, b) -> bool:
-    """A float32/float64 layer_norm over the last dim, weight and bias (if any) of its dtype and size, small
-    enough for one thread: every check of ``layer_norm`` passes, and the kernels run through entry points."""
+def _plain_rows(x, normalized_shape, w, b) -> bool:
+    """A float32/float64 layer_norm over the last dim, weight and bias (if any) of its dtype and size: every
+    check of ``layer_norm`` passes, and the row kernels run on the arrays as they are."""
     dt = x.dtype
-    if not (dt is _F32 or dt is _F64) or not x.ndim or not x.size or (
-            x.size >= PARALLEL_MIN and get_num_threads() > 1 and x.size >= serial_below("rows._norm_k")):
+    if not (dt is _F32 or dt is _F64) or not x.ndim or not x.size:
         return False
     c = x.shape[-1]
     if not (normalized_shape == c if type(normalized_shape) is int else
@@ -122,30 +121,45 @@ def _small_rows(x, normalized_shape, w, b) -> bool:
     return (w is None or (w.dtype is dt and w.shape == (c,))) and (b is None or (b.dtype is dt and b.shape == (c,)))
 
 
-def _small_forward(x, w, b, eps):
-    """``(y, mean, rstd)`` of ``rows._norm_k`` over the rows of ``x`` (see :func:`_small_rows`)."""
+def _one_thread(x) -> bool:
+    """Whether the row kernels run on the calling thread, through their entry points (no dispatch)."""
+    return x.size < PARALLEL_MIN or get_num_threads() == 1 or x.size < serial_below("rows._norm_k")
+
+
+def _rows_forward(x, w, b, eps):
+    """``(y, mean, rstd)`` of ``rows._norm_k`` over the rows of ``x`` (see :func:`_plain_rows`), row ranges
+    over the team's threads when large."""
     dt = x.dtype
     x2 = rows_view(x)  # (R, C)
     out = np.empty(x2.shape, dt)
     mean = np.empty(x2.shape[0], dt)
     rstd = np.empty(x2.shape[0], dt)
     none = np.empty(0, dt)
-    entry("rows._norm_k", dt, (int, int, 2, 1, 1, float, 2, 1, 1, bool))(
-        0, x2.shape[0], x2, none if w is None else w.ravel(), none if b is None else b.ravel(), eps, out, mean, rstd,
-        True)
+    w1 = none if w is None else w.ravel()
+    b1 = none if b is None else b.ravel()
+    if _one_thread(x):
+        entry("rows._norm_k", dt, (int, int, 2, 1, 1, float, 2, 1, 1, bool))(
+            0, x2.shape[0], x2, w1, b1, eps, out, mean, rstd, True)
+    else:
+        kernels("elementwise_engine").map_rows(kernel_fn("rows._norm_k"), x2.shape[0], x2.shape[1], x2, w1, b1,
+                                               dt.type(eps), out, mean, rstd, True)
     return out if out.shape == x.shape else out.reshape(x.shape), mean, rstd
 
 
-def _small_backward(g, x, mean, rstd, w, b):
-    """``(dx, dweight, dbias)`` of ``rows._norm_bk`` (the counterpart of :func:`_small_forward`)."""
+def _rows_backward(g, x, mean, rstd, w, b):
+    """``(dx, dweight, dbias)`` of ``rows._norm_bk`` (the counterpart of :func:`_rows_forward`): each row
+    range adds its own partial dweight / dbias, summed in range order."""
     dt = x.dtype
-    c = x.shape[-1]
     x2 = rows_view(x)
+    n, c = x2.shape
     dx = np.empty(x2.shape, dt)
-    part = np.zeros((2, c), dt)  # (dweight, dbias)
-    entry("rows._norm_bk", dt, (int, int, 2, 2, 1, 1, 1, 2, 2, bool))(
-        0, x2.shape[0], rows_view(g), x2, np.empty(0, dt) if w is None else w.ravel(), mean, rstd, dx,
-        part, True)
+    w1 = np.empty(0, dt) if w is None else w.ravel()
+    if _one_thread(x):
+        part = np.zeros((2, c), dt)  # (dweight, dbias)
+        entry("rows._norm_bk", dt, (int, int, 2, 2, 1, 1, 1, 2, 2, bool))(
+            0, n, rows_view(g), x2, w1, mean, rstd, dx, part, True)
+    else:
+        part = kernels("rows").norm_backward_rows(rows_view(g), x2, w1, mean, rstd, dx, True)
     return dx.reshape(x.shape), None if w is None else part[0], None if b is None else part[1]
 
 
