@@ -414,3 +414,35 @@ def test_micro_forward_thread_paths(opts, L):
             np.testing.assert_allclose(out, om, **TOL[np.float32])
             assert np.array_equal(np.isneginf(lse), np.isneginf(lm))
             np.testing.assert_allclose(lse[fin], lm[fin], **TOL[np.float32])
+
+
+@pytest.mark.parametrize("opts", [dict(), dict(causal="top_left"), dict(mask="float")])
+def test_small_heads_on_the_team_equal_one_thread(opts, monkeypatch):
+    """Small heads (attention_small) split over two threads: without a mask the team runs runs of (batch, kv
+    head) units (strided q/k/v copied contiguous), with one the pool does; either way every unit is computed as
+    on one thread, bit for bit, GQA groups' dK / dV included."""
+    from tensorstein._kernels import attention_small as AS
+    from tensorstein._kernels import native_parallel as NP
+
+    rng = np.random.default_rng(5)
+    x = _rand(rng, (4, 64, 8, 16), np.float32)
+    q = x.transpose(0, 2, 1, 3)  # (B, H, L, E), strided
+    k = _rand(rng, (4, 2, 64, 16), np.float32)
+    v = _rand(rng, (4, 2, 64, 16), np.float32)
+    do = _rand(rng, (4, 8, 64, 16), np.float32)
+    o = dict(opts)
+    if o.get("mask") == "float":
+        o["mask"] = rng.standard_normal((64, 64)).astype(np.float32)
+    launched = []
+    real = NP.launch_rows
+    monkeypatch.setattr(NP, "launch_rows", lambda kernel, *a, **kw: launched.append(kernel) or real(kernel, *a, **kw))
+    out1, lse1 = AS.small_forward(q, k, v, threads=1, **o)
+    g1 = AS.small_backward(q, k, v, out1, lse1, do, threads=1, **o)
+    assert launched == []
+    out2, lse2 = AS.small_forward(q, k, v, threads=2, **o)
+    g2 = AS.small_backward(q, k, v, out2, lse2, do, threads=2, **o)
+    assert launched == ([] if "mask" in o else [AS._fwd_rows, AS._bwd_rows])
+    for a, b in zip((out1, lse1, *g1), (out2, lse2, *g2)):
+        np.testing.assert_array_equal(a, b)
+    om = attention_math(q, k, v, **o)[0]
+    np.testing.assert_allclose(out1, om, **TOL[np.float32])

@@ -21,6 +21,7 @@ import importlib.util
 import numpy as np
 from numba import njit
 
+from . import native_parallel
 from .attention_common import prepare, tile_needs_index_mask
 from .fast_exp import FASTMATH
 from .flash_tiles import bwd_dscores, bwd_probs, fwd_finalize, fwd_tile
@@ -112,6 +113,27 @@ def _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, G, sc, need, off, lef
                 dk[b, hk] += tk
 
 
+@njit(**_J)
+def _fwd_rows(lo, hi, q, k, v, out, lse, units, G, sc, need, off, left, right, ninf, zero):
+    """:func:`_fwd_units` over ``units[lo:hi]`` without a mask, with scratch of its own: a team chunk."""
+    L, E, S, Ev = q.shape[2], q.shape[3], v.shape[2], v.shape[3]
+    dt = q.dtype
+    _fwd_units(q, k, v, out, lse, units[lo:hi], G, sc, need, off, left, right, None, False, ninf, zero,
+               np.empty((L, E), dt), np.empty((S, E), dt), np.empty((S, Ev), dt), np.empty(L * S, dt),
+               np.empty(L, dt), np.empty(L, dt))
+
+
+@njit(**_J)
+def _bwd_rows(lo, hi, q, k, v, out, dout, lse, dq, dk, dv, units, G, sc, need, off, left, right, ninf, zero):
+    """:func:`_bwd_units` over ``units[lo:hi]`` without a mask, with scratch of its own: a team chunk."""
+    L, E, S, Ev = q.shape[2], q.shape[3], v.shape[2], v.shape[3]
+    dt = q.dtype
+    _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units[lo:hi], G, sc, need, off, left, right, None, False,
+               ninf, zero, np.empty((L, E), dt), np.empty((S, E), dt), np.empty((S, Ev), dt), np.empty((L, Ev), dt),
+               np.empty(L * S, dt), np.empty(L * S, dt), np.empty(L, dt), np.empty((S, E), dt),
+               np.empty((S, Ev), dt))
+
+
 def takes(spec) -> bool:
     """Whether this module takes the problem: SciPy present, float32/float64, non-empty head dims,
     one-thread-size products."""
@@ -128,14 +150,22 @@ def _plan(spec, nthreads):
     return [units[bounds[i]:bounds[i + 1]] for i in range(n)]
 
 
-def _dispatch(call, spec, threads):
-    """``call(units)`` for every run of :func:`_plan`: inline, or pulled by the pool's threads (every GEMM is
-    one-thread size, so BLAS needs no limit)."""
+def _dispatch(call, spec, threads, rows=None):
+    """``call(units)`` for every run of :func:`_plan`: inline, or split over the threads (every GEMM is
+    one-thread size, so BLAS needs no limit). Without a mask, ``rows(units)`` gives the team's kernel and its
+    arguments (C-contiguous arrays; whole runs of units are the team's chunks, spinning threads take them
+    within a microsecond); else, or where the team cannot run it, the pool's threads pull the runs (a sleeping
+    pool thread takes ~30-100 µs to wake in a VM)."""
     runs = _plan(spec, int(threads or get_num_threads()))
     if len(runs) == 1:
         call(runs[0])
-    else:
-        parallel_for(lambda i: call(runs[i]), len(runs))
+        return
+    if rows is not None and spec.mask is None:
+        units = np.concatenate(runs)
+        kernel, args = rows(units)
+        if native_parallel.launch_rows(kernel, len(runs), len(units), args):
+            return
+    parallel_for(lambda i: call(runs[i]), len(runs))
 
 
 def _opts(spec):
@@ -164,7 +194,12 @@ def small_forward(q, k, v, *, scale=None, causal=None, window=None, mask=None, a
         sflat, m, ll = np.empty(L * S, dtype=dt), np.empty(L, dtype=dt), np.empty(L, dtype=dt)
         _fwd_units(q, k, v, out, lse, units, *opts, qs, kc, vc, sflat, m, ll)
 
-    _dispatch(call, spec, threads)
+    def rows(units):
+        G, sc, need, off, left, right, _, _, ninf, zero = opts
+        qc, kc, vc = (np.ascontiguousarray(a) for a in (q, k, v))
+        return _fwd_rows, (qc, kc, vc, out, lse, units, G, sc, need, off, left, right, ninf, zero)
+
+    _dispatch(call, spec, threads, rows)
     return out, lse
 
 
@@ -190,5 +225,10 @@ def small_backward(q, k, v, out, lse, dout, *, scale=None, causal=None, window=N
         tk, tv = np.empty((S, E), dtype=dt), np.empty((S, Ev), dtype=dt)
         _bwd_units(q, k, v, out, dout, lse, dq, dk, dv, units, *opts, qs, kc, vc, do, sflat, pflat, dvec, tk, tv)
 
-    _dispatch(call, spec, threads)
+    def rows(units):
+        G, sc, need, off, left, right, _, _, ninf, zero = opts
+        qc, kc, vc, oc, doc, lc = (np.ascontiguousarray(a) for a in (q, k, v, out, dout, lse))
+        return _bwd_rows, (qc, kc, vc, oc, doc, lc, dq, dk, dv, units, G, sc, need, off, left, right, ninf, zero)
+
+    _dispatch(call, spec, threads, rows)
     return dq, dk, dv
