@@ -29,9 +29,9 @@ from .elementwise_engine import (
     split_new,
 )
 from .lazy import kernels
-from .unary_math import FASTMATH
+from .unary_math import FASTMATH, exp_rounded32
 
-__all__ = ["entry_point", "map_ufunc", "pow_backward", "pow_forward", "serial", "small_map", "small_map2"]
+__all__ = ["entry_point", "exp32", "map_ufunc", "pow_backward", "pow_forward", "serial", "small_map", "small_map2"]
 
 _J = {"fastmath": FASTMATH, "cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
 _SQ, _CUBE, _SQRT, _RSQRT, _RECIP, _RECIP_SQ, _INT64, _HALF64, _ONE = range(9)
@@ -157,6 +157,24 @@ def _pow_bwd(g, x, out, mode, n, c):
 
 grain(LIGHT, _pow_fwd)
 grain(STREAMS, _pow_bwd)
+
+
+@njit(**_J)
+def _exp32_k(x, out):
+    for i in range(x.shape[0]):
+        out[i] = exp_rounded32(x[i])
+
+
+def exp32(x: np.ndarray) -> np.ndarray:
+    """``exp`` of a float32 array, within 0.503 ulp (see ``unary_math.exp_rounded32``), split over the team's
+    threads when large (NumPy's ``exp`` runs on one core, at about the speed of one such thread).
+
+    >>> exp32(np.array([0.0, 1.0], np.float32))
+    array([1.       , 2.7182817], dtype=float32)
+    """
+    if x.size < PARALLEL_MIN or not x.flags.c_contiguous:
+        return small_map(_exp32_k, x)
+    return map_unary(_exp32_k, x)
 
 
 def _f64_power(a, o, e):
