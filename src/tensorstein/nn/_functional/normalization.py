@@ -87,7 +87,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
             raise RuntimeError(f"\"LayerNormKernelImpl\" not implemented for '{input.dtype}'")
         y, mean, rstd = kernels("rows").layer_norm_forward(x, normalized_shape, w, b, eps)
     res = Tensor._make(y)
-    if STATE.enabled and any(t is not None and t.requires_grad for t in (input, weight, bias)):
+    if STATE.enabled and (input.requires_grad or (weight is not None and weight.requires_grad) or
+                          (bias is not None and bias.requires_grad)):
         def backward(g):
             if STATE.enabled:  # create_graph: differentiate the composite
                 return _composite_backward(input, normalized_shape, weight, bias, eps, g)
@@ -105,6 +106,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
 
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_NONE = {_F32: np.empty(0, _F32), _F64: np.empty(0, _F64)}  # an absent weight / bias for the row kernels (read-only)
 
 
 def _plain_rows(x, normalized_shape, w, b) -> bool:
@@ -134,9 +136,8 @@ def _rows_forward(x, w, b, eps):
     out = np.empty(x2.shape, dt)
     mean = np.empty(x2.shape[0], dt)
     rstd = np.empty(x2.shape[0], dt)
-    none = np.empty(0, dt)
-    w1 = none if w is None else w.ravel()
-    b1 = none if b is None else b.ravel()
+    w1 = _NONE[dt] if w is None else w if w.flags.c_contiguous else w.ravel()
+    b1 = _NONE[dt] if b is None else b if b.flags.c_contiguous else b.ravel()
     if _one_thread(x):
         entry("rows._norm_k", dt, (int, int, 2, 1, 1, float, 2, 1, 1, bool))(
             0, x2.shape[0], x2, w1, b1, eps, out, mean, rstd, True)
@@ -153,7 +154,7 @@ def _rows_backward(g, x, mean, rstd, w, b):
     x2 = rows_view(x)
     n, c = x2.shape
     dx = np.empty(x2.shape, dt)
-    w1 = np.empty(0, dt) if w is None else w.ravel()
+    w1 = _NONE[dt] if w is None else w if w.flags.c_contiguous else w.ravel()
     if _one_thread(x):
         part = np.zeros((2, c), dt)  # (dweight, dbias)
         entry("rows._norm_bk", dt, (int, int, 2, 2, 1, 1, 1, 2, 2, bool))(
