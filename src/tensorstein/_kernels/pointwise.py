@@ -172,9 +172,9 @@ def exp32(x: np.ndarray) -> np.ndarray:
     >>> exp32(np.array([0.0, 1.0], np.float32))
     array([1.       , 2.7182817], dtype=float32)
     """
-    if x.size < PARALLEL_MIN or not x.flags.c_contiguous:
+    if x.size < PARALLEL_MIN or not x.flags.c_contiguous or (out := split_new(_exp32_k, (x,))) is None:
         return small_map(_exp32_k, x)
-    return map_unary(_exp32_k, x)
+    return out
 
 
 def _f64_power(a, o, e):

@@ -116,8 +116,8 @@ def _np_rsqrt(x):
     return x.dtype.type(1) / np.sqrt(x)
 
 
-exp = _floating_unary("exp", lambda x: kernels("pointwise").exp32(x) if x.dtype is _F32 else np.exp(x),
-                      lambda g, x, y: g * y, "ExpBackward0", uses_output=True)
+exp = unary_op(Unary("exp", lambda x: kernels("pointwise").exp32(x) if x.dtype is _F32 else quiet(np.exp, x),
+                     lambda g, x, y: g * y, "ExpBackward0", uses_output=True, warns=False))
 exp2 = _floating_unary("exp2", np.exp2, lambda g, x, y: g * y * 0.6931471805599453, "Exp2Backward0", True)
 expm1 = _floating_unary("expm1", np.expm1, lambda g, x, y: g * (y + 1.0), "Expm1Backward0", uses_output=True)
 log = _floating_unary("log", np.log, lambda g, x, y: g / x, "LogBackward0")
