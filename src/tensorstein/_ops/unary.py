@@ -241,16 +241,17 @@ def relu(input):
     x = input._data
     dt = x.dtype
     big = False
-    if (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1 or
-                                       x.size < serial_below("activations._relu_k")):  # no pool, no dispatch
+    if (dt is _F32 or dt is _F64) and x.size >= PARALLEL_MIN and get_num_threads() > 1 and \
+            (arr := split_unary("activations._relu_k", x)) is not None:  # large: over the team's threads
+        big = True
+    elif (dt is _F32 or dt is _F64) and (x.size < PARALLEL_MIN or get_num_threads() == 1 or
+                                         x.size < serial_below("activations._relu_k")):  # no pool, no dispatch
         ep = _RELU.get(dt) or _RELU.setdefault(dt, entry("activations._relu_k", dt, (1, 1)))
         arr = np.empty(x.shape, dt)
         ep(x.ravel(), arr.ravel())
     elif dt is _F32 or dt is _F64 or dt == np.float32 or dt == np.float64:
         big = True
-        arr = split_unary("activations._relu_k", x)
-        if arr is None:
-            arr = kernels("activations").relu(x)
+        arr = kernels("activations").relu(x)
     elif dt == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
     else:

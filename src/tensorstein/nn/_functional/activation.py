@@ -35,15 +35,14 @@ def _small(input, kernel, *params):
     dt = x.dtype
     if not (dt is _F32 or dt is _F64) or (input.requires_grad and grad_enabled()):
         return None
+    if x.size >= PARALLEL_MIN and get_num_threads() > 1 and (arr := split_unary(kernel, x, *params)) is not None:
+        return Tensor._make(arr)  # large: over the team's threads (it takes Python floats in x's dtype)
     if x.size < PARALLEL_MIN or get_num_threads() == 1 or x.size < serial_below(kernel):
         ep = _ENTRIES.get((kernel, dt)) or entry(kernel, dt, (1, 1) + (float,) * len(params))
         out = np.empty(x.shape, dt)
         ep(x.ravel(), out.ravel(), *params)
         return Tensor._make(out)
-    arr = split_unary(kernel, x, *params)  # (the team takes Python floats in x's dtype)
-    if arr is None:
-        arr = kernels("elementwise_engine").map_unary(kernel_fn(kernel), x, *[dt.type(p) for p in params])
-    return Tensor._make(arr)
+    return Tensor._make(kernels("elementwise_engine").map_unary(kernel_fn(kernel), x, *[dt.type(p) for p in params]))
 
 
 def _float_only(input, kernel):
