@@ -21,6 +21,8 @@ PLOTS = os.path.join(harness.HERE, "plots")
 SIZES = (1_000, 100_000, 2_000_000)
 REPEATS = 25  # timed samples per case and round: a 2e6 case takes ~0.1 ms, and the harness's default 7 samples
 # left its median to the first calls' page faults and wake-ups (both libraries alike)
+ROUNDS = 4  # processes per library: a process's medians of the µs-scale cases sit up to ~15% from another's (both
+# libraries alike: which cores, where the buffers land); the pooled median of 4 moves less between runs than of 2
 OPS = ("gelu", "gelu_tanh", "sigmoid", "silu", "erf", "tanh", "softplus", "mish", "elu", "selu", "celu", "relu",
        "leaky_relu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "pow3", "pow2", "sqrt", "exp", "add", "mul",
        "mul_scalar", "softmax", "log_softmax", "layer_norm", "rms_norm", "cross_entropy", "sum", "sum_0", "mean",

@@ -18,8 +18,8 @@ Adding a suite is one file plus one registry line:
 Rules every suite gets from here:
 
 * each library runs in its own fresh subprocess; the libraries alternate over
-  ``rounds`` (order reversed every other round), so load from elsewhere hits
-  them alike;
+  ``rounds`` (order reversed every other round; a suite's ``ROUNDS``, else 2), so
+  load from elsewhere hits them alike;
 * the child environment has ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``
   removed (users' machines do not set them; with them NumPy's OpenBLAS runs
   the Haswell sgemm kernel) and ``src/`` first on ``PYTHONPATH``; the BLAS
@@ -220,7 +220,7 @@ def run_suite(suite: str, quick: bool = False, rounds: int | None = None,
     sys.path.insert(0, HERE)
     mod = importlib.import_module(SUITES[suite])
     libs = list(libs or mod.LIBRARIES)
-    rounds = rounds or (1 if quick else 2)
+    rounds = rounds or (1 if quick else getattr(mod, "ROUNDS", 2))
     raw = {lib: {"results": {}, "info": {}} for lib in libs}
     for rnd in range(rounds):
         for lib in libs if rnd % 2 == 0 else libs[::-1]:

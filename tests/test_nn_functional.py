@@ -275,3 +275,25 @@ def test_double_backward_fused_ops():
             res.append((gx.detach().numpy(), a.grad.numpy(), wt.grad.numpy()))
         for u, v in zip(*res):
             np.testing.assert_allclose(u, v, atol=1e-10, rtol=1e-8)
+
+
+@pytest.mark.parametrize("name,kw", [("relu", {}), ("relu6", {}), ("hardtanh", {"min_val": -0.5, "max_val": 2.0}),
+                                     ("leaky_relu", {"negative_slope": 0.2}), ("elu", {"alpha": 0.7}), ("selu", {}),
+                                     ("celu", {"alpha": 1.3}), ("hardsigmoid", {}), ("hardswish", {}), ("silu", {}),
+                                     ("mish", {})])
+def test_inplace_activations_write_into_their_input(name, kw):
+    """``inplace=True`` writes the result into the input and returns it, as torch; through a non-leaf the
+    gradient is torch's; a leaf that requires grad refuses with torch's message."""
+    vals = np.array([-4.0, -1.0, -0.25, 0.5, 3.0, 8.0], np.float32)
+    x, tx = ts.tensor(vals), torch.tensor(vals)
+    y, ty = getattr(ts.nn.functional, name)(x, inplace=True, **kw), getattr(torch.nn.functional, name)(
+        tx, inplace=True, **kw)
+    assert y is x and ty is tx
+    np.testing.assert_allclose(x.numpy(), tx.numpy(), rtol=1e-6, atol=1e-7)
+    a, ta = ts.tensor(vals, requires_grad=True), torch.tensor(vals, requires_grad=True)
+    g = np.linspace(-1, 1, vals.size).astype(np.float32)
+    getattr(ts.nn.functional, name)(a * 1.5, inplace=True, **kw).backward(ts.tensor(g))
+    getattr(torch.nn.functional, name)(ta * 1.5, inplace=True, **kw).backward(torch.tensor(g))
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
+        getattr(ts.nn.functional, name)(ts.tensor(vals, requires_grad=True), inplace=True, **kw)

@@ -13,6 +13,7 @@ from ..._kernels.lazy import PARALLEL_MIN, kernels
 from ..._kernels.parallel import get_num_threads
 from ..._ops import reduction as R
 from ..._ops._common import _ENTRIES, entry, kernel_fn, serial_below, split_unary
+from ..._ops._common import inplace as _in_place
 from ..._ops import unary as U
 from ..._ops.indexing import where
 from ..._tensor import Tensor
@@ -82,6 +83,8 @@ def _hardtanh_d(x, lo, hi):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """``clamp(x, min_val, max_val)``; the gradient is zero at and outside the bounds (torch's rule)."""
+    if inplace:
+        return _in_place(input, hardtanh, min_val, max_val)
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     if (res := _small(input, "activations._hardtanh_k", float(min_val), float(max_val))) is not None:
@@ -97,6 +100,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 
 def relu6(input, inplace=False):
+    if inplace:
+        return _in_place(input, relu6)
     if (res := _small(input, "activations._hardtanh_k", 0.0, 6.0)) is not None:  # hardtanh's first step
         return res
     return hardtanh(input, 0.0, 6.0)
@@ -107,6 +112,8 @@ def _leaky_relu_composite(input, negative_slope=0.01):
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    if inplace:
+        return _in_place(input, leaky_relu, negative_slope)
     if (res := _small(input, "activations._leaky_k", float(negative_slope))) is not None:
         return res
     _float_only(input, "leaky_relu_cpu")
@@ -124,6 +131,8 @@ def _elu_d(x, alpha, scale, input_scale):
 
 
 def elu(input, alpha=1.0, inplace=False):
+    if inplace:
+        return _in_place(input, elu, alpha)
     if (res := _small(input, "activations._elu_k", float(alpha), 1.0, 1.0)) is not None:
         return res
     _float_only(input, "elu_cpu")
@@ -132,6 +141,8 @@ def elu(input, alpha=1.0, inplace=False):
 
 
 def selu(input, inplace=False):
+    if inplace:
+        return _in_place(input, selu)
     if (res := _small(input, "activations._elu_k", _SELU_ALPHA, _SELU_SCALE, 1.0)) is not None:
         return res
     return _fused(input, "selu", "EluBackward0", lambda x: _elu_d(x, _SELU_ALPHA, _SELU_SCALE, 1.0),
@@ -139,6 +150,8 @@ def selu(input, inplace=False):
 
 
 def celu(input, alpha=1.0, inplace=False):
+    if inplace:
+        return _in_place(input, celu, alpha)
     if (res := _small(input, "activations._elu_k", float(alpha), 1.0, 1.0 / alpha)) is not None:
         return res
     return _fused(input, "celu", "CeluBackward0", lambda x: _elu_d(x, alpha, 1.0, 1.0 / alpha),
@@ -172,6 +185,8 @@ def _hardsigmoid_composite(input):
 
 
 def hardsigmoid(input, inplace=False):
+    if inplace:
+        return _in_place(input, hardsigmoid)
     if (res := _small(input, "activations._hardsigmoid_k")) is not None:
         return res
     return _fused(input, "hardsigmoid", "HardsigmoidBackward0", lambda x: ((x > -3.0) & (x < 3.0)).to(x.dtype) / 6.0,
@@ -183,6 +198,8 @@ def _hardswish_composite(input):
 
 
 def hardswish(input, inplace=False):
+    if inplace:
+        return _in_place(input, hardswish)
     if (res := _small(input, "activations._hardswish_k")) is not None:
         return res
     return _fused(input, "hardswish", "HardswishBackward0",
@@ -230,6 +247,8 @@ def _silu_d(x):
 
 def silu(input, inplace: bool = False):
     """x * sigmoid(x)."""
+    if inplace:
+        return _in_place(input, silu)
     if (res := _small(input, "activations._silu_k")) is not None:
         return res
     _float_only(input, "silu_cpu")
@@ -246,6 +265,8 @@ def _mish_d(x):
 
 
 def mish(input, inplace=False):
+    if inplace:
+        return _in_place(input, mish)
     if (res := _small(input, "activations._mish_k")) is not None:
         return res
     _float_only(input, "mish_cpu")
