@@ -168,14 +168,21 @@ def test_lp64_entry_point():
 
 @needs_team
 def test_huge_products_borrow_blas_threads_and_give_them_back(monkeypatch):
+    """A huge product runs on OpenBLAS's own threads, which are then shut down (left spinning, they would take
+    the team's cores), and BLAS is back at one thread."""
     from threadpoolctl import threadpool_info
 
-    limits = []
+    if not parallel.can_lend_blas():
+        pytest.skip("this OpenBLAS exports no blas_thread_shutdown_: huge products stay on the team")
+    limits, shutdowns = [], []
     real = parallel.blas_threads
     monkeypatch.setattr(blas, "blas_threads", lambda n, **k: limits.append((n, k)) or real(n, **k))
+    real_shutdown = parallel._blas_shutdown
+    monkeypatch.setattr(parallel, "_blas_shutdown", lambda: shutdowns.append(1) or real_shutdown())
     rng = np.random.default_rng(6)
-    a, b = _rand(rng, (700, 700), np.float32), _rand(rng, (700, 700), np.float32)  # 3.4e8 multiply-adds
+    a, b = _rand(rng, (1100, 1100), np.float32), _rand(rng, (1100, 1100), np.float32)  # 1.3e9 multiply-adds
     _close(blas.matmul(a, b), np.matmul(a, b))  # OpenBLAS's threads may block K otherwise: rounding differs
-    assert limits == [(2, {"on_team": True})]
+    assert limits == [(2, {"on_team": True})] and shutdowns == [1]
+    _close(blas.matmul(b, a), np.matmul(b, a))  # its threads start again for the next one
     numpy_blas = [i for i in threadpool_info() if i["internal_api"] == "openblas" and "numpy" in i["filepath"]]
     assert all(i["num_threads"] == 1 for i in numpy_blas)
