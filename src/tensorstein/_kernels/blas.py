@@ -32,14 +32,11 @@ import numpy as np
 
 from . import native_parallel
 from .lazy import kernels
-from .parallel import blas_threads, can_lend_blas, gemm_symbols, get_num_threads
+from .parallel import gemm_symbols, get_num_threads
 
-__all__ = ["HUGE_WORK", "MIN_WORK", "matmul"]
+__all__ = ["MIN_WORK", "matmul"]
 
 MIN_WORK = 1 << 21  # multiply-adds: smaller products are one BLAS call (~10 µs of work on one core)
-HUGE_WORK = 1 << 30  # multiply-adds: OpenBLAS threads one such product itself (~8 ms and more of work), sharing
-# packed panels between its threads (2048³: 35-36 ms against 36.5-38 ms as row blocks); setting its threads and
-# shutting them down after (parallel.can_lend_blas) costs ~0.2 ms
 _NO_TRANS, _TRANS = 111, 112
 
 
@@ -87,19 +84,10 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
            [2., 3.]])
     """
     if a.ndim >= 2 and b.ndim >= 2 and (a.size * b.shape[-1] >= MIN_WORK or b.size * a.shape[-2] >= MIN_WORK):
-        c = _large(a, b, out)
+        c = _on_team(a, b, out)
         if c is not None:
             return c
     return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
-
-
-def _large(a, b, out):
-    """A product of at least MIN_WORK multiply-adds on all cores, or None where ``np.matmul`` should run it."""
-    if max(a.size * b.shape[-1], b.size * a.shape[-2]) >= HUGE_WORK and a.ndim == b.ndim == 2 and \
-            get_num_threads() > 1 and native_parallel.owns_blas() and can_lend_blas():
-        with blas_threads(get_num_threads(), on_team=True):
-            return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
-    return _on_team(a, b, out)
 
 
 def _on_team(a, b, out):

@@ -55,8 +55,8 @@ import threading
 from collections.abc import Callable
 from queue import SimpleQueue
 
-__all__ = ["blas_threads", "can_lend_blas", "gemm_symbols", "get_num_threads", "hand_blas_to_team", "in_pool_task",
-           "parallel_chunks", "parallel_for", "set_num_threads"]
+__all__ = ["blas_threads", "gemm_symbols", "get_num_threads", "hand_blas_to_team", "in_pool_task", "parallel_chunks",
+           "parallel_for", "set_num_threads"]
 
 class _Local(threading.local):
     inside = False  # this thread is a worker or inside parallel_for (a class default: a missing attribute's
@@ -72,7 +72,6 @@ _blas_limit = None  # the threadpoolctl limiter set by set_num_threads (kept ali
 _controller = None
 _blas_on_team = False  # set by hand_blas_to_team: BLAS itself runs at one thread
 _gemm_symbols: dict | None = None
-_blas_shutdown = None  # OpenBLAS's blas_thread_shutdown_ (see can_lend_blas), found beside the gemm symbols
 
 
 def _default_threads() -> int:
@@ -145,8 +144,6 @@ def gemm_symbols() -> dict:
             libs = [lib for lib in _blas_controller().lib_controllers
                     if lib.internal_api == "openblas" and "numpy" in lib.filepath]
             dll = ctypes.CDLL(libs[0].filepath) if libs else None
-            global _blas_shutdown
-            _blas_shutdown = getattr(dll, "blas_thread_shutdown_", None) if dll is not None else None
             for letter, dtype in (("s", np.float32), ("d", np.float64)):
                 for name in (f"scipy_cblas_{letter}gemm64_", f"cblas_{letter}gemm64_", f"scipy_cblas_{letter}gemm",
                              f"cblas_{letter}gemm"):
@@ -177,37 +174,17 @@ def _blas_controller():
     return _controller
 
 
-def blas_threads(n: int, *, on_team: bool = False):
+def blas_threads(n: int):
     """Context manager: BLAS uses at most ``n`` threads inside the block.  Once the native team runs BLAS,
-    BLAS stays at one thread (a no-op block) unless ``on_team`` (one huge product: see :mod:`.blas`), after
-    which OpenBLAS's threads are shut down (see :func:`can_lend_blas`).
+    BLAS stays at one thread (a no-op block): OpenBLAS's own threads, once used, spin for ~60 ms after a product
+    (its thread timeout) on the cores the team needs, and every team launch after it ran on one core.
 
     >>> with blas_threads(1):
     ...     pass
     """
-    if _blas_on_team and not on_team:  # BLAS already runs at one thread, and must stay there
+    if _blas_on_team:  # BLAS already runs at one thread, and must stay there
         return contextlib.nullcontext()
-    if on_team:
-        return _lent(n)
     return _blas_controller().limit(limits=n, user_api="blas")
-
-
-def can_lend_blas() -> bool:
-    """Whether a huge product may run on OpenBLAS's own threads while the team holds BLAS: only where their
-    shutdown is found (``blas_thread_shutdown_``). Left alone, they spin for ~60 ms after the product (OpenBLAS's
-    thread timeout) on the cores the team needs: an LSTM step at 2 threads then ran as slowly as at one."""
-    gemm_symbols()
-    return _blas_shutdown is not None
-
-
-@contextlib.contextmanager
-def _lent(n: int):
-    try:
-        with _blas_controller().limit(limits=n, user_api="blas"):
-            yield
-    finally:
-        if _blas_shutdown is not None:
-            _blas_shutdown()  # the next threaded call starts them again (~0.1 ms, beside >= 10 ms of work)
 
 
 # ------------------------------------------------------------------ the pool
