@@ -148,35 +148,37 @@ def _plain(a) -> bool:
 
 
 def same_shape(ufunc, x, y):
-    """``ufunc(x, y)`` split over the team for same-shape C-contiguous arrays of one float dtype; None where
-    that does not apply or the team cannot take it (then :func:`apply` serves). The hot path of ``a + b``."""
+    """``ufunc(x, y)`` on all cores for same-shape C-contiguous arrays of one float dtype (split over the team,
+    or the pool where the team cannot take it); None where that does not apply (then :func:`apply`'s other
+    cases serve). The hot path of ``a + b``, taken first by :func:`apply` too."""
     kernel = _ARRAY_KERNELS.get(ufunc)
     dt = x.dtype
     if kernel is None or get_num_threads() == 1 or dt is not y.dtype or not (dt is _F32 or dt is _F64) or \
             x.shape != y.shape or not (x.flags.c_contiguous and y.flags.c_contiguous):
         return None
-    return split_new(kernel, (x, y))
+    out = split_new(kernel, (x, y))
+    return out if out is not None else map_nary(kernel, (x, y))
 
 
 def with_scalar(ufunc, x, s, swap: bool = False):
-    """``ufunc(x, s)`` (``swap``: ``ufunc(s, x)``) split over the team for a C-contiguous float array and a
-    Python float; None where that does not apply or the team cannot take it. The hot path of ``a * 2.0``."""
+    """``ufunc(x, s)`` (``swap``: ``ufunc(s, x)``) on all cores for a C-contiguous float array and a scalar NumPy
+    computes in its dtype (see :func:`_same_type_scalar`); None where that does not apply. The hot path of
+    ``a * 2.0``, and :func:`apply`'s scalar case."""
     kernel = _SCALAR_KERNELS.get(ufunc)
-    dt = x.dtype
-    if kernel is None or get_num_threads() == 1 or type(s) is not float or not (dt is _F32 or dt is _F64) or \
-            not x.flags.c_contiguous:
+    if kernel is None or get_num_threads() == 1 or not _plain(x) or not (
+            type(s) is float or _same_type_scalar(s, x.dtype)):
         return None
-    return split_new(kernel, (x,), (s, swap))  # the team rounds s to x's dtype once, as NumPy does
+    out = split_new(kernel, (x,), (s if type(s) is float else x.dtype.type(s), swap))  # (a float: the team
+    # rounds it to x's dtype once, as NumPy does)
+    return out if out is not None else map_nary(kernel, (x,), x.dtype.type(s), swap)
 
 
 def apply(ufunc, x, y):
     """``ufunc(x, y)`` (NumPy's result, dtype included) on all cores when the operands are large."""
     if get_num_threads() == 1 or not isinstance(ufunc, np.ufunc):
         return ufunc(x, y)
-    if _plain(x) and _plain(y) and x.dtype is y.dtype and x.shape == y.shape and ufunc in _ARRAY_KERNELS:
-        kernel = _ARRAY_KERNELS[ufunc]
-        out = split_new(kernel, (x, y))
-        return out if out is not None else map_nary(kernel, (x, y))
+    if type(x) is np.ndarray and type(y) is np.ndarray and (out := same_shape(ufunc, x, y)) is not None:
+        return out
     if _plain(x) and _plain(y) and x.dtype == y.dtype and ufunc in _ROW_KERNELS:
         big, small, swap = (x, y, False) if x.size >= y.size else (y, x, True)
         k = small.size
@@ -186,11 +188,8 @@ def apply(ufunc, x, y):
                        max(1, MIN_CHUNK // k))
             return out
     for arr, s, swap in ((x, y, False), (y, x, True)):
-        if _plain(arr) and ufunc in _SCALAR_KERNELS and _same_type_scalar(s, arr.dtype):
-            kernel = _SCALAR_KERNELS[ufunc]
-            out = split_new(kernel, (arr,), (s if type(s) is float else arr.dtype.type(s), swap))  # (a float:
-            # the team rounds it to arr's dtype once, as NumPy does)
-            return out if out is not None else map_nary(kernel, (arr,), arr.dtype.type(s), swap)
+        if type(arr) is np.ndarray and (out := with_scalar(ufunc, arr, s, swap)) is not None:
+            return out
     if type(x) is not np.ndarray or type(y) is not np.ndarray or max(x.size, y.size) < MIN_CHUNK * 2:
         return ufunc(x, y)
     return map_ufunc(ufunc, x, y)

@@ -283,6 +283,12 @@ def _new_job(kernel, kind: str, n_arrays: int, args):
     return job
 
 
+def _refused(n_chunks: int) -> bool:
+    """Whether the running team cannot take a launch of ``n_chunks`` from this thread (a pool task; more chunks
+    than threads that cannot be started here)."""
+    return parallel.in_pool_task() or (n_chunks > len(_team._threads) + 1 and not _threads())
+
+
 def launch_new(kernel, n_chunks: int, inputs, params=()):
     """A new output ``out`` like ``inputs[0]``, filled by ``kernel(*[a.ravel()[lo:hi] for a in inputs],
     out.ravel()[lo:hi], *params)`` over ``n_chunks`` slices; None (nothing ran) where the team cannot run it.
@@ -298,7 +304,7 @@ def launch_new(kernel, n_chunks: int, inputs, params=()):
     run = _new_calls.get((kernel, len(params), a0.dtype, a0.ndim))  # (a kernel's arity is fixed)
     if run is None:
         run = _new_call(kernel, inputs, params)
-    if not run or parallel.in_pool_task() or (n_chunks > len(_team._threads) + 1 and not _threads()):
+    if not run or _refused(n_chunks):
         return None
     out = _empty_like(a0)
     if not run(n_chunks, *inputs, out, *params):  # another thread launches
@@ -350,7 +356,7 @@ def _on_team(kernel, kind: str, n_arrays: int, n_chunks: int, rows: tuple, args)
     entry = _jobs.get(key)
     if entry is None:
         entry = _new_job(kernel, kind, n_arrays, args)
-    if not entry or parallel.in_pool_task() or (n_chunks > len(_team._threads) + 1 and not _threads()):
+    if not entry or _refused(n_chunks):
         return False
     go, fn, block, arrays = entry
     for i, dtype, ndim in arrays:  # the pattern the job unpacks: C-contiguous arrays of these dtypes and ranks

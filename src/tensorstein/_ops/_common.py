@@ -244,24 +244,14 @@ def split_unary(kernel: str, x: np.ndarray, *params):
     all cores, for a large C-contiguous float32/float64 ``x``; None where it does not split (too small, one
     thread, the team busy: then the caller's other path serves). ``params`` are typed as every other call of
     the kernel types them, or Python floats standing for scalars of ``x``'s dtype (see
-    ``native_parallel.launch_new``). The op layer's one call on the split path (its lookups cached).
+    ``native_parallel.launch_new``). The op layer's one call on the split path.
 
     >>> split_unary("activations._relu_k", np.ones(3, np.float32)) is None  # too small to split
     True
     """
-    fn = _KERNEL_FN.get(kernel) or kernel_fn(kernel)
     if not x.flags.c_contiguous:
         return None
-    return (_ENGINE or _engine()).split_new(fn, (x,), params)
-
-
-def _engine():
-    global _ENGINE
-    _ENGINE = kernels("elementwise_engine")
-    return _ENGINE
-
-
-_ENGINE = None  # _kernels/elementwise_engine, once loaded (it imports Numba)
+    return kernels("elementwise_engine").split_new(kernel_fn(kernel), (x,), params)
 
 
 def kernel_fn(kernel: str):
